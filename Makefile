@@ -1,0 +1,72 @@
+# What people type. Everything bootstraps from a bare Python 3.11: `make test` and `make demo`
+# work on a fresh clone with nothing installed by hand.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+SAMVENV := .venv-sam
+PY := $(VENV)/bin/python
+UV := $(VENV)/bin/uv
+SAM := $(SAMVENV)/bin/sam
+ENV ?= dev
+export AWS_DEFAULT_REGION ?= us-east-1
+export SAM_CLI_TELEMETRY := 0
+
+help: ## List targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements-dev.txt layers/shared/requirements.txt layers/git/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet uv==0.13.9
+	$(UV) pip install --quiet --python $(PY) -r requirements-dev.txt
+	touch $@
+
+$(SAMVENV)/.installed: requirements-sam.txt $(VENV)/.installed
+	$(UV) venv --quiet --python $(PYTHON) $(SAMVENV)
+	$(UV) pip install --quiet --python $(SAMVENV)/bin/python -r requirements-sam.txt
+	touch $@
+
+setup: $(VENV)/.installed $(SAMVENV)/.installed ## Create .venv (dev) and .venv-sam (SAM CLI)
+
+format: $(VENV)/.installed ## Rewrite code to house style
+	$(VENV)/bin/ruff format . && $(VENV)/bin/ruff check --fix .
+
+lint: $(VENV)/.installed ## ruff (lint + format check) and mypy --strict
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy layers functions sandbox tests bench
+
+validate: $(SAMVENV)/.installed ## sam validate --lint
+	$(SAM) validate --lint --template template.yaml
+
+build: $(SAMVENV)/.installed ## sam build (arm64), then check every native library is aarch64
+	$(SAM) build --template template.yaml --parallel
+	$(PY) -m sandbox.archcheck .aws-sam/build
+
+unit: $(VENV)/.installed ## Unit and contract tests only
+	$(PY) -m pytest tests/unit tests/contract
+
+pytest: $(VENV)/.installed ## All hermetic tests (unit, contract, integration)
+	$(PY) -m pytest --cov --cov-report=term:skip-covered
+
+test: lint validate build pytest ## Everything CI runs: lint, types, sam validate, sam build, arch check, tests
+
+demo: $(VENV)/.installed ## Run the end-to-end demo against the local sandbox
+	$(PY) -m sandbox demo
+
+up: $(VENV)/.installed ## Start the local sandbox in the foreground
+	$(PY) -m sandbox up
+
+invoke: $(VENV)/.installed ## make invoke F=RepoActivityFunction E=events/repo_activity/force_push_main.json
+	$(PY) -m sandbox invoke $(F) -e $(E)
+
+bench: $(VENV)/.installed ## Benchmarks (print tables; never part of the tests)
+	$(PY) -m bench
+
+deploy: build ## sam deploy with the samconfig.toml environment ENV
+	$(SAM) deploy --config-env $(ENV)
+
+clean: ## Remove build output and virtualenvs
+	rm -rf .aws-sam $(VENV) $(SAMVENV) .sandbox
+
+.PHONY: help setup format lint validate build unit pytest test demo up invoke bench deploy clean

@@ -1,0 +1,1 @@
+"""codereflex: shared code for the codereflex Lambda functions (shipped as the SharedLayer)."""

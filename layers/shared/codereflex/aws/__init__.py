@@ -1,0 +1,1 @@
+"""Adapters: one module per AWS service, each wrapping an injected boto3 client."""
