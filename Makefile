@@ -21,8 +21,8 @@ $(VENV)/.installed: requirements-dev.txt layers/shared/requirements.txt layers/g
 	$(UV) pip install --quiet --python $(PY) -r requirements-dev.txt
 	touch $@
 
-$(SAMVENV)/.installed: requirements-sam.txt $(VENV)/.installed
-	$(UV) venv --quiet --python $(PYTHON) $(SAMVENV)
+$(SAMVENV)/.installed: requirements-sam.txt | $(VENV)/.installed
+	$(UV) venv --quiet --clear --python $(PYTHON) $(SAMVENV)
 	$(UV) pip install --quiet --python $(SAMVENV)/bin/python -r requirements-sam.txt
 	touch $@
 

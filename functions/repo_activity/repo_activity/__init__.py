@@ -1,0 +1,1 @@
+"""Repository activity notices: deleted branches and tags, pushes and force-pushes to protected branches."""

@@ -1,0 +1,24 @@
+"""Settings of the repository activity function, read from its environment on every invocation."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from codereflex.config import require, split_list
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    topic_arn: str
+    idempotency_table: str
+    protected_branches: tuple[str, ...]
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
+        return cls(
+            topic_arn=require(env, "NOTIFICATION_TOPIC_ARN"),
+            idempotency_table=require(env, "IDEMPOTENCY_TABLE"),
+            protected_branches=split_list(env.get("PROTECTED_BRANCHES", "main,master")),
+        )

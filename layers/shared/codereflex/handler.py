@@ -1,0 +1,55 @@
+"""What every entry point does with failures: permanent ones are logged, counted and final."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, ParamSpec
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from pydantic import ValidationError
+
+from codereflex.errors import BadEvent, PermanentError, TransientError
+
+P = ParamSpec("P")
+
+
+def final_on_permanent_error(
+    logger: Logger, metrics: Metrics
+) -> Callable[[Callable[P, dict[str, Any]]], Callable[P, dict[str, Any]]]:
+    """Turn a permanent failure into a logged, counted `{"outcome": "rejected"}` instead of a retry.
+
+    Lambda retries an async invocation that raises, then sends it to the failure destination; for
+    an event that can never succeed (bad shape, target gone, access denied) that is noise, so the
+    handler returns normally and the metric `Rejected` (dimension-free, one per reason) says why.
+    Transient errors propagate so Lambda does retry them.
+    """
+
+    def decorate(handler: Callable[P, dict[str, Any]]) -> Callable[P, dict[str, Any]]:
+        @functools.wraps(handler)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> dict[str, Any]:
+            try:
+                return handler(*args, **kwargs)
+            except ValidationError as error:
+                failure: PermanentError = BadEvent(_describe(error))
+            except PermanentError as error:
+                failure = error
+            except TransientError as error:
+                logger.warning("Transient failure, Lambda will retry", reason=str(error))
+                metrics.add_metric(name="TransientFailures", unit=MetricUnit.Count, value=1)
+                raise
+            logger.error("Event rejected", reason=failure.reason, error=str(failure))
+            metrics.add_metric(name="Rejected", unit=MetricUnit.Count, value=1)
+            metrics.add_metric(name=f"Rejected.{failure.reason}", unit=MetricUnit.Count, value=1)
+            return {"outcome": "rejected", "reason": failure.reason, "error": str(failure)}
+
+        return wrapper
+
+    return decorate
+
+
+def _describe(error: ValidationError) -> str:
+    """Name the fields that failed, without echoing their values (they may be anything)."""
+    problems = [f"{'.'.join(str(p) for p in item['loc']) or '<root>'}: {item['msg']}" for item in error.errors()]
+    return "event does not match the expected shape: " + "; ".join(problems[:5])
