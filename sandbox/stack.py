@@ -1,0 +1,135 @@
+"""Create a template's stateful resources in the local AWS (moto) and name them like CloudFormation would."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+
+ACCOUNT_ID = "123456789012"
+
+Properties = Mapping[str, Any]
+
+
+@dataclass
+class Stack:
+    """Physical names of the created resources: `refs[logical]` is what `!Ref` gives,
+    `refs["Logical.Attr"]` what `!GetAtt Logical.Attr` gives."""
+
+    name: str
+    region: str
+    refs: dict[str, str] = field(default_factory=dict)
+    functions: dict[str, str] = field(default_factory=dict)
+
+    def outputs(self) -> dict[str, str]:
+        return dict(sorted(self.refs.items()))
+
+
+def _physical(stack: str, logical: str) -> str:
+    return f"{stack}-{logical}"
+
+
+def create_stack(
+    resources: Mapping[str, Mapping[str, Any]],
+    *,
+    stack_name: str = "codereflex",
+    region: str = "us-east-1",
+    session: boto3.Session | None = None,
+    endpoint_url: str | None = None,
+    enabled: Callable[[str], bool] = lambda _: True,
+) -> Stack:
+    """Create every supported resource of a (SAM) template's Resources section.
+
+    Supported: SNS topics, SQS queues (including the dead-letter queue SAM generates for an
+    EventBridgeRule event with `DeadLetterConfig: {Type: SQS}`), DynamoDB tables, KMS keys,
+    S3 buckets, and function names. Other types (alarms, policies, log groups, layers) have no
+    behaviour the sandbox needs and are skipped. `enabled` says whether a resource's Condition
+    holds, so a disabled capability leaves nothing behind.
+    """
+    session = session or boto3.Session(region_name=region)
+
+    def client(service: str) -> Any:
+        return session.client(service, region_name=region, endpoint_url=endpoint_url)  # type: ignore[call-overload]
+
+    stack = Stack(name=stack_name, region=region)
+    for logical, resource in resources.items():
+        if not enabled(logical):
+            continue
+        kind = resource.get("Type", "")
+        props: Properties = resource.get("Properties") or {}
+        creator = _CREATORS.get(kind)
+        if creator is not None:
+            creator(stack, logical, props, client)
+        if kind == "AWS::Serverless::Function":
+            _function(stack, logical, props, client)
+    return stack
+
+
+def _topic(stack: Stack, logical: str, props: Properties, client: Callable[[str], Any]) -> None:
+    arn = client("sns").create_topic(Name=_physical(stack.name, logical))["TopicArn"]
+    stack.refs[logical] = arn
+    stack.refs[f"{logical}.TopicArn"] = arn
+    stack.refs[f"{logical}.TopicName"] = arn.rsplit(":", 1)[1]
+
+
+def _queue(stack: Stack, logical: str, client: Callable[[str], Any]) -> None:
+    sqs = client("sqs")
+    name = _physical(stack.name, logical)
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    stack.refs.update({logical: url, f"{logical}.Arn": arn, f"{logical}.QueueName": name, f"{logical}.QueueUrl": url})
+
+
+def _table(stack: Stack, logical: str, props: Properties, client: Callable[[str], Any]) -> None:
+    dynamodb = client("dynamodb")
+    name = _physical(stack.name, logical)
+    table = dynamodb.create_table(
+        TableName=name,
+        AttributeDefinitions=list(props["AttributeDefinitions"]),
+        KeySchema=list(props["KeySchema"]),
+        BillingMode=props.get("BillingMode", "PAY_PER_REQUEST"),
+    )["TableDescription"]
+    ttl = props.get("TimeToLiveSpecification")
+    if ttl:
+        dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=dict(ttl))
+    stack.refs.update({logical: name, f"{logical}.Arn": table["TableArn"]})
+
+
+def _key(stack: Stack, logical: str, props: Properties, client: Callable[[str], Any]) -> None:
+    key = client("kms").create_key(Description=str(props.get("Description", logical)))["KeyMetadata"]
+    stack.refs.update({logical: key["KeyId"], f"{logical}.Arn": key["Arn"], f"{logical}.KeyId": key["KeyId"]})
+
+
+def _bucket(stack: Stack, logical: str, props: Properties, client: Callable[[str], Any]) -> None:
+    name = _physical(stack.name, logical).lower()
+    s3 = client("s3")
+    if stack.region == "us-east-1":
+        s3.create_bucket(Bucket=name)
+    else:
+        s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": stack.region})
+    if props.get("VersioningConfiguration"):
+        s3.put_bucket_versioning(Bucket=name, VersioningConfiguration=dict(props["VersioningConfiguration"]))
+    stack.refs.update({logical: name, f"{logical}.Arn": f"arn:aws:s3:::{name}"})
+
+
+def _function(stack: Stack, logical: str, props: Properties, client: Callable[[str], Any]) -> None:
+    name = _physical(stack.name, logical)
+    stack.functions[logical] = name
+    stack.refs[logical] = name
+    stack.refs[f"{logical}.Arn"] = f"arn:aws:lambda:{stack.region}:{ACCOUNT_ID}:function:{name}"
+    # SAM generates a standard SQS dead-letter queue per EventBridgeRule event with DeadLetterConfig Type SQS.
+    for event_name, event in (props.get("Events") or {}).items():
+        dead_letter = (event.get("Properties") or {}).get("DeadLetterConfig") or {}
+        if event.get("Type") in {"EventBridgeRule", "CloudWatchEvent"} and dead_letter.get("Type") == "SQS":
+            _queue(stack, f"{logical}{event_name}Queue", client)
+
+
+_CREATORS: dict[str, Callable[[Stack, str, Properties, Callable[[str], Any]], None]] = {
+    "AWS::SNS::Topic": _topic,
+    "AWS::SQS::Queue": lambda stack, logical, _props, client: _queue(stack, logical, client),
+    "AWS::DynamoDB::Table": _table,
+    "AWS::KMS::Key": _key,
+    "AWS::S3::Bucket": _bucket,
+}
