@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import io
 import logging
 import os
 import re
@@ -15,7 +16,7 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, BinaryIO, Self
+from typing import IO, Any, Self, cast
 from urllib.parse import urlsplit
 
 from codereflex.gitauth import CloneUrlError, GitPasswordRejected, host_without_port, verify_git_password
@@ -125,23 +126,32 @@ class GitServer:
 
 
 class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-
     def __init__(self, address: tuple[str, int], git_server: GitServer) -> None:
         super().__init__(address, _Handler)
         self.git_server = git_server
         self._idle = threading.Condition()
         self._in_flight = 0
 
-    def process_request_thread(self, request: Any, client_address: Any) -> None:  # noqa: ANN401 - typeshed's own types
+    def process_request(self, request: Any, client_address: Any) -> None:
+        # Counted here, in the accepting thread, so that stop() cannot miss a request just accepted.
         with self._idle:
             self._in_flight += 1
         try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._done()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
             super().process_request_thread(request, client_address)
         finally:
-            with self._idle:
-                self._in_flight -= 1
-                self._idle.notify_all()
+            self._done()
+
+    def _done(self) -> None:
+        with self._idle:
+            self._in_flight -= 1
+            self._idle.notify_all()
 
     def wait_idle(self, timeout: float) -> bool:
         with self._idle:
@@ -162,6 +172,8 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "codereflex-sandbox-git"
     timeout = 300
+    _body_bytes = 0
+    _body_claimed = False
 
     def do_GET(self) -> None:
         self._serve()
@@ -173,7 +185,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.git_server._count_response(code)
         super().send_response(code, message)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args: Any) -> None:
         logger.debug("Git HTTP request client=%s " + format, self.client_address[0], *args)
 
     def _serve(self) -> None:
@@ -190,7 +202,7 @@ class _Handler(BaseHTTPRequestHandler):
         except _Refused as refused:
             git._count_refusal(refused.reason)
             logger.info(
-                "Git request refused repository=%s reason=%s access_key_id=%s",
+                "Git request refused repository=%s reason=%s access_key_id=%r",
                 name,
                 refused.reason,
                 refused.access_key_id,
@@ -201,7 +213,7 @@ class _Handler(BaseHTTPRequestHandler):
         if repo_dir is None or any(part in {".", ".."} for part in rest.split("/")):
             self._reply(404, f"repository {name} does not exist")
             return
-        self._run_backend(git, name, rest, repo_dir, url.query, access_key_id)
+        self._run_backend(git, name=name, rest=rest, repo_dir=repo_dir, query=url.query, access_key_id=access_key_id)
 
     def _authenticate(self, git: GitServer, name: str) -> str:
         scheme, _, encoded = self.headers.get("Authorization", "").partition(" ")
@@ -233,9 +245,17 @@ class _Handler(BaseHTTPRequestHandler):
             raise _Refused(rejected.code, access_key_id) from None
 
     def _run_backend(
-        self, git: GitServer, name: str, rest: str, repo_dir: Path, query: str, access_key_id: str
+        self, git: GitServer, *, name: str, rest: str, repo_dir: Path, query: str, access_key_id: str
     ) -> None:
         env = self._cgi_environment(repo_dir, rest, query, access_key_id)
+        logger.debug(
+            "Git backend request repository=%s path=%s chunked=%s content_encoding=%s git_protocol=%s",
+            name,
+            rest,
+            self._is_chunked(),
+            env.get("HTTP_CONTENT_ENCODING", ""),
+            env.get("GIT_PROTOCOL", ""),
+        )
         has_body = "CONTENT_LENGTH" in env or self._is_chunked()
         with subprocess.Popen(
             [git.git, "http-backend"],
@@ -249,11 +269,12 @@ class _Handler(BaseHTTPRequestHandler):
             errors: deque[bytes] = deque(maxlen=_STDERR_KEPT)
             helpers = [threading.Thread(target=errors.extend, args=(backend.stderr,), daemon=True)]
             if backend.stdin is not None:
+                self._body_claimed = True
                 helpers.append(threading.Thread(target=self._pump_body, args=(backend.stdin,), daemon=True))
             for helper in helpers:
                 helper.start()
             try:
-                status = self._relay_response(backend.stdout)
+                status = self._relay_response(cast(io.BufferedReader, backend.stdout))
             except OSError:
                 # The client went away mid-response; nothing to tell it, and no reason to let git finish.
                 logger.info("Git client disconnected repository=%s path=%s", name, rest)
@@ -270,7 +291,8 @@ class _Handler(BaseHTTPRequestHandler):
                 returncode,
                 b"".join(errors).decode(errors="replace").strip(),
             )
-        elif status == 200 and rest == "/git-receive-pack" and git.on_push is not None:
+        # git probes before a large push with a bare flush packet ("0000"): that is not a push.
+        elif status == 200 and rest == "/git-receive-pack" and self._body_bytes > len(b"0000") and git.on_push:
             try:
                 git.on_push(name)
             except Exception:
@@ -315,15 +337,9 @@ class _Handler(BaseHTTPRequestHandler):
         return "chunked" in self.headers.get("Transfer-Encoding", "").lower()
 
     def _body(self) -> Iterator[bytes]:
-        if self._is_chunked():
-            yield from _dechunk(self.rfile)
-            return
-        remaining = int(self.headers.get("Content-Length") or 0)
-        while remaining > 0:
-            block = self.rfile.read(min(remaining, _BLOCK))
-            if not block:
-                raise ConnectionError("request body ended early")
-            remaining -= len(block)
+        blocks = _dechunk(self.rfile) if self._is_chunked() else _fixed(self.rfile, self.headers.get("Content-Length"))
+        for block in blocks:
+            self._body_bytes += len(block)
             yield block
 
     def _pump_body(self, sink: IO[bytes]) -> None:
@@ -343,28 +359,34 @@ class _Handler(BaseHTTPRequestHandler):
         except (OSError, ValueError):
             pass
 
-    def _relay_response(self, stdout: BinaryIO) -> int:
+    def _relay_response(self, stdout: io.BufferedReader) -> int:
         status, message, headers = 200, None, []
-        while line := stdout.readline(_MAX_LINE).rstrip(b"\r\n"):
+        while line := stdout.readline(_MAX_LINE):
+            if not line.rstrip(b"\r\n"):
+                break
             key, _, value = line.decode("latin-1").partition(":")
             if key.strip().lower() == "status":
                 code, _, text = value.strip().partition(" ")
                 status, message = int(code), text or None
             else:
                 headers.append((key.strip(), value.strip()))
+        else:
+            # Output ended inside the CGI headers: git died before answering (its stderr gets logged).
+            self._reply(502, "git http-backend failed")
+            return 502
         self.send_response(status, message)
         for key, value in headers:
             self.send_header(key, value)
         self.send_header("Connection", "close")
         self.end_headers()
         # read1 hands over whatever git has produced so far: sideband progress streams, nothing piles up.
-        while block := stdout.read1(_BLOCK):  # type: ignore[attr-defined]
+        while block := stdout.read1(_BLOCK):
             self.wfile.write(block)
         self.wfile.flush()
         return status
 
     def _reply(self, status: int, text: str, *, authenticate: bool = False) -> None:
-        if self.command == "POST":
+        if self.command == "POST" and not self._body_claimed:
             self._discard_body()
         body = f"{text}\n".encode()
         self.send_response(status)
@@ -385,7 +407,17 @@ def _repository_dir(store: GitStore, name: str) -> Path | None:
     return path if path.is_dir() else None
 
 
-def _dechunk(stream: BinaryIO) -> Iterator[bytes]:
+def _fixed(stream: io.BufferedIOBase, length: str | None) -> Iterator[bytes]:
+    remaining = int(length or 0)
+    while remaining > 0:
+        block = stream.read(min(remaining, _BLOCK))
+        if not block:
+            raise ConnectionError("request body ended early")
+        remaining -= len(block)
+        yield block
+
+
+def _dechunk(stream: io.BufferedIOBase) -> Iterator[bytes]:
     while True:
         size_line = stream.readline(_MAX_LINE)
         if not size_line.endswith(b"\n"):

@@ -6,7 +6,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Protocol
 
-import pygit2
+from pygit2.callbacks import RemoteCallbacks
+from pygit2.credentials import UserPass
 from pygit2.enums import CredentialType
 
 from codereflex.errors import AccessDenied
@@ -23,7 +24,7 @@ class GitCredentialsRefused(AccessDenied):
     """CodeCommit answered 401 to the credentials this provider signed for the URL."""
 
 
-class CodeCommitCredentials(pygit2.RemoteCallbacks):
+class CodeCommitCredentials(RemoteCallbacks):
     """Remote callbacks answering libgit2's credential requests with CodeCommit SigV4 git credentials.
 
     libgit2 asks again after every 401 and would keep trying the same refused credentials, so the
@@ -38,15 +39,13 @@ class CodeCommitCredentials(pygit2.RemoteCallbacks):
         *,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # pygit2 1.17 leaves it unannotated
         self._source = source
         self._fallback_region = fallback_region
         self._clock = clock or (lambda: datetime.now(UTC))
         self._signed_for: set[str] = set()
 
-    def credentials(
-        self, url: str, username_from_url: str | None, allowed_types: CredentialType
-    ) -> pygit2.UserPass:
+    def credentials(self, url: str, username_from_url: str | None, allowed_types: CredentialType) -> UserPass:
         if not allowed_types & CredentialType.USERPASS_PLAINTEXT:
             raise GitCredentialsRefused(f"the server at {_scrub(url)} does not accept a username and password")
         if url in self._signed_for:
@@ -55,7 +54,7 @@ class CodeCommitCredentials(pygit2.RemoteCallbacks):
         # Frozen on every call: Lambda's role credentials rotate, and a half-rotated pair signs nothing valid.
         signed = git_credentials(self._source.get_frozen_credentials(), endpoint, now=self._clock())
         self._signed_for.add(url)
-        return pygit2.UserPass(signed.username, signed.password)
+        return UserPass(signed.username, signed.password)  # type: ignore[no-untyped-call]  # likewise
 
 
 def _scrub(url: str) -> str:
