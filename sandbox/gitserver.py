@@ -38,7 +38,8 @@ class GitServer:
     Every request must carry a CodeCommit SigV4 git password signed for the repository's path
     (`/v1/repos/<name>`) and the Host header's host, by one of the `credentials` (access key id
     to secret, read on every request so keys can be added while running), within 15 minutes.
-    `on_push(name)` runs after each successful receive-pack, before the pushing client returns.
+    `on_push(name, access_key_id)` runs after each successful receive-pack, before the pushing client
+    returns (the access key says who pushed, as CodeCommit's events say in `callerUserArn`).
     """
 
     def __init__(
@@ -47,7 +48,7 @@ class GitServer:
         credentials: Mapping[str, str],
         *,
         region: str | None = None,
-        on_push: Callable[[str], None] | None = None,
+        on_push: Callable[[str, str], None] | None = None,
         port: int = 0,
         git: str = "git",
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -294,7 +295,7 @@ class _Handler(BaseHTTPRequestHandler):
         # git probes before a large push with a bare flush packet ("0000"): that is not a push.
         elif status == 200 and rest == "/git-receive-pack" and self._body_bytes > len(b"0000") and git.on_push:
             try:
-                git.on_push(name)
+                git.on_push(name, access_key_id)
             except Exception:
                 # The push itself succeeded; the sandbox's reaction to it is a separate failure.
                 logger.exception("Git on_push callback failed repository=%s", name)

@@ -27,6 +27,11 @@ REPO = "demo"
 @dataclass
 class Pushes:
     names: list[str] = field(default_factory=list)
+    pushers: list[str] = field(default_factory=list)
+
+    def record(self, name: str, access_key_id: str) -> None:
+        self.names.append(name)
+        self.pushers.append(access_key_id)
 
 
 @pytest.fixture
@@ -45,7 +50,7 @@ def pushes() -> Pushes:
 
 @pytest.fixture
 def server(store: GitStore, pushes: Pushes) -> Iterator[GitServer]:
-    with GitServer(store, {ACCESS_KEY: SECRET}, on_push=pushes.names.append) as running:
+    with GitServer(store, {ACCESS_KEY: SECRET}, on_push=pushes.record) as running:
         yield running
 
 

@@ -45,6 +45,7 @@ def test_pygit2_pushes_and_clones_back_with_codecommit_credentials(
     # unauthenticated first request of each operation was challenged
     assert str(cloned.head.target) == commit_id
     assert pushes.names == [REPO]
+    assert pushes.pushers == [ACCESS_KEY]
     assert server.refusals == {"missing-credentials": 2}
 
 
@@ -238,7 +239,7 @@ def test_concurrent_clones(tmp_path: Path, store: GitStore, server: GitServer, c
 
 def test_push_survives_a_failing_on_push(tmp_path: Path, store: GitStore, credentials: Credentials) -> None:
     # Given a server whose push reaction raises
-    def explode(name: str) -> None:
+    def explode(name: str, access_key_id: str) -> None:
         raise RuntimeError(name)
 
     work = pygit2.init_repository(str(tmp_path / "work"), initial_head="main")
