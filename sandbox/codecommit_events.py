@@ -1,0 +1,123 @@
+"""Turn what a push did to a repository's refs into the CodeCommit events AWS would send.
+
+CodeCommit emits one "CodeCommit Repository State Change" event per branch or tag a push
+creates, moves or deletes. The sandbox's git server calls `RefWatcher.after_push` after each
+receive-pack; the watcher compares the refs on disk with what it saw last and builds the events.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pygit2
+
+from sandbox.gitstore import GitStore
+
+ACCOUNT_ID = "123456789012"
+DETAIL_TYPE = "CodeCommit Repository State Change"
+_KINDS = {"refs/heads/": "branch", "refs/tags/": "tag"}
+
+
+def read_refs(path: str) -> dict[str, str]:
+    """Every branch and tag of a repository → the commit it points at (annotated tags peeled)."""
+    repo = pygit2.Repository(path)
+    refs: dict[str, str] = {}
+    for raw in repo.raw_listall_references():
+        name = raw.decode("utf-8")
+        if not name.startswith(tuple(_KINDS)):
+            continue
+        target = repo.lookup_reference(name).peel(pygit2.Commit)
+        refs[name] = str(target.id)
+    return refs
+
+
+def reference_event(
+    *,
+    repository: str,
+    reference: str,
+    old: str | None,
+    new: str | None,
+    region: str,
+    caller_arn: str | None,
+    repository_id: str | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """One EventBridge envelope for a created (old None), updated, or deleted (new None) reference."""
+    kind_prefix = next(prefix for prefix in _KINDS if reference.startswith(prefix))
+    event = "referenceCreated" if old is None else "referenceDeleted" if new is None else "referenceUpdated"
+    detail: dict[str, Any] = {
+        "event": event,
+        "repositoryName": repository,
+        "repositoryId": repository_id or str(uuid.uuid5(uuid.NAMESPACE_URL, f"codecommit:{region}:{repository}")),
+        "referenceType": _KINDS[kind_prefix],
+        "referenceName": reference[len(kind_prefix) :],
+        "referenceFullName": reference,
+    }
+    if new is not None:
+        detail["commitId"] = new
+    if old is not None:
+        detail["oldCommitId"] = old
+    if caller_arn:
+        detail["callerUserArn"] = caller_arn
+    moment = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": DETAIL_TYPE,
+        "source": "aws.codecommit",
+        "account": ACCOUNT_ID,
+        "time": moment,
+        "region": region,
+        "resources": [f"arn:aws:codecommit:{region}:{ACCOUNT_ID}:{repository}"],
+        "detail": detail,
+    }
+
+
+class RefWatcher:
+    """Remembers each repository's refs and reports the difference after a push, as events."""
+
+    def __init__(
+        self,
+        store: GitStore,
+        *,
+        caller_arn: Callable[[str], str | None] = lambda _key: None,
+        publish: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
+        self._store = store
+        self._caller_arn = caller_arn
+        self._publish = publish
+        self._seen: dict[str, dict[str, str]] = {}
+        self._lock = threading.Lock()
+
+    def prime(self, repository: str) -> None:
+        """Record a repository's current refs (a new or imported repository raises no events for them)."""
+        with self._lock:
+            self._seen[repository] = read_refs(str(self._store.path_for(repository)))
+
+    def after_push(self, repository: str, access_key_id: str) -> list[dict[str, Any]]:
+        """The events for what changed since last time; also handed to `publish` when one is set."""
+        with self._lock:
+            before = self._seen.get(repository, {})
+            after = read_refs(str(self._store.path_for(repository)))
+            self._seen[repository] = after
+        caller = self._caller_arn(access_key_id)
+        events = [
+            reference_event(
+                repository=repository,
+                reference=name,
+                old=before.get(name),
+                new=after.get(name),
+                region=self._store.region,
+                caller_arn=caller,
+            )
+            for name in sorted(before.keys() | after.keys())
+            if before.get(name) != after.get(name)
+        ]
+        if self._publish is not None:
+            for event in events:
+                self._publish(event)
+        return events

@@ -1,0 +1,210 @@
+"""template.yaml ↔ code ↔ events/: the handlers import, the events reach their functions, the hygiene holds."""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import json
+import sys
+from pathlib import Path
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+
+from sandbox.router import Router
+from sandbox.template import FunctionSpec, SamTemplate, load_template
+from tests.conftest import AWS_SAMPLES, EVENTS, ROOT
+
+TEMPLATE = ROOT / "template.yaml"
+
+
+@pytest.fixture(scope="module")
+def template() -> SamTemplate:
+    return load_template(TEMPLATE)
+
+
+@pytest.fixture(scope="module")
+def router() -> Router:
+    return Router.from_template(TEMPLATE)
+
+
+def _functions() -> list[FunctionSpec]:
+    return Router.from_template(TEMPLATE).functions
+
+
+def _code_dir(spec: FunctionSpec) -> Path:
+    assert spec.code_uri is not None, f"{spec.logical_id} has no local CodeUri"
+    return spec.code_uri
+
+
+def _event_files() -> list[tuple[FunctionSpec, Path]]:
+    by_dir = {_code_dir(spec).name: spec for spec in _functions()}
+    return [(by_dir[path.parent.name], path) for path in sorted(EVENTS.glob("*/*.json"))]
+
+
+def test_every_events_folder_belongs_to_a_function() -> None:
+    code_dirs = {_code_dir(spec).name for spec in _functions()}
+    assert {path.name for path in EVENTS.iterdir() if path.is_dir()} <= code_dirs
+
+
+def test_every_function_has_sample_events() -> None:
+    with_events = {spec.logical_id for spec, _ in _event_files()}
+    assert with_events == {spec.logical_id for spec in _functions() if spec.pattern_rules}
+
+
+@pytest.mark.parametrize("spec", _functions(), ids=lambda spec: spec.logical_id)
+def test_every_handler_imports_from_its_code_uri(spec: FunctionSpec) -> None:
+    # Given the CodeUri on sys.path, as /var/task is in Lambda
+    module_name, _, attribute = spec.handler.rpartition(".")
+    code_dir = _code_dir(spec)
+    sys.path.insert(0, str(code_dir))
+    try:
+        module = importlib.import_module(module_name)
+    finally:
+        sys.path.remove(str(code_dir))
+    # Then the handler named in the template exists and is callable
+    assert callable(getattr(module, attribute))
+    assert Path(module.__file__ or "").is_relative_to(code_dir)
+
+
+@pytest.mark.parametrize(("spec", "path"), _event_files(), ids=lambda value: getattr(value, "name", ""))
+def test_every_sample_event_matches_its_function_rule(router: Router, spec: FunctionSpec, path: Path) -> None:
+    event = json.loads(path.read_text())
+    assert spec.logical_id in {matched.logical_id for matched in router.match(event)}
+
+
+@pytest.mark.parametrize(("spec", "path"), _event_files(), ids=lambda value: getattr(value, "name", ""))
+@pytest.mark.parametrize(
+    "near_miss",
+    [
+        {"source": "aws.codebuild"},
+        {"detail-type": "CodeCommit Pull Request State Change"},
+        {"detail": {"event": "commentOnCommitCreated"}},
+    ],
+    ids=["other-source", "other-detail-type", "other-detail-event"],
+)
+def test_a_near_miss_of_a_sample_does_not_match(
+    router: Router, spec: FunctionSpec, path: Path, near_miss: dict[str, Any]
+) -> None:
+    event = json.loads(path.read_text())
+    for key, value in near_miss.items():
+        if isinstance(value, dict):
+            event[key] = {**event[key], **value}
+        else:
+            event[key] = value
+    assert spec.logical_id not in {matched.logical_id for matched in router.match(event)}
+
+
+# Which functions each real AWS sample must reach. A new capability updates this table.
+EXPECTED_ROUTES: dict[str, set[str]] = {
+    "codecommit-reference-created.json": {"RepoActivityFunction"},
+    "codecommit-reference-updated.json": {"RepoActivityFunction"},
+    "codecommit-reference-deleted.json": {"RepoActivityFunction"},
+    "codecommit-pull-request-created.json": set(),
+    "codecommit-pull-request-source-branch-updated.json": set(),
+    "codecommit-pull-request-merged.json": set(),
+    "codecommit-pull-request-status-changed-closed.json": set(),
+    "codecommit-pull-request-approval-state-changed.json": set(),
+    "codecommit-comment-on-commit.json": set(),
+    "codecommit-comment-on-pull-request.json": set(),
+    "codecommit-comment-on-pull-request-updated.json": set(),
+    "codebuild-build-state-succeeded.json": set(),
+    "codebuild-build-state-failed.json": set(),
+    "codebuild-build-state-in-progress.json": set(),
+    "codebuild-phase-change.json": set(),
+    "codedeploy-deployment-state-change.json": set(),
+    "codedeploy-instance-state-change.json": set(),
+    "codepipeline-action-execution-approval-started.json": set(),
+    "codepipeline-action-execution-failed.json": set(),
+    "codepipeline-action-execution-started-deploy.json": set(),
+    "codepipeline-pipeline-execution-failed.json": set(),
+    "codepipeline-stage-execution.json": set(),
+}
+# Not EventBridge envelopes: delivered by SNS, by CodeDeploy directly, or a notification rule's shape.
+NOT_EVENTBRIDGE = {
+    "codepipeline-approval-sns-message.json",
+    "sns-approval-lambda-event.json",
+    "codedeploy-lifecycle-hook-ecs.json",
+    "codedeploy-lifecycle-hook-lambda.json",
+    "codepipeline-pipeline-execution-failed-notification.json",
+}
+
+
+def test_the_routing_table_covers_every_aws_sample() -> None:
+    assert {p.name for p in AWS_SAMPLES.glob("*.json")} == EXPECTED_ROUTES.keys() | NOT_EVENTBRIDGE
+
+
+@pytest.mark.parametrize(("sample", "expected"), sorted(EXPECTED_ROUTES.items()), ids=str)
+def test_real_aws_samples_reach_exactly_the_expected_functions(router: Router, sample: str, expected: set[str]) -> None:
+    event = json.loads((AWS_SAMPLES / sample).read_text())
+    assert {spec.logical_id for spec in router.match(event)} == expected
+
+
+# --- hygiene -----------------------------------------------------------------------------------
+
+
+def _resources_of_type(template: SamTemplate, kind: str) -> dict[str, Mapping[str, Any]]:
+    return {lid: res for lid, res in template.resources.items() if res.get("Type") == kind}
+
+
+@pytest.mark.parametrize("spec", _functions(), ids=lambda spec: spec.logical_id)
+def test_every_function_has_a_log_group_with_retention(template: SamTemplate, spec: FunctionSpec) -> None:
+    groups = _resources_of_type(template, "AWS::Logs::LogGroup").values()
+    mine = [g for g in groups if f"${{{spec.logical_id}}}" in json.dumps(g["Properties"].get("LogGroupName"))]
+    assert len(mine) == 1, f"{spec.logical_id} needs exactly one explicit log group"
+    assert mine[0]["Properties"].get("RetentionInDays")
+    assert mine[0].get("Condition") == template.resources[spec.logical_id].get("Condition")
+
+
+@pytest.mark.parametrize("spec", _functions(), ids=lambda spec: spec.logical_id)
+def test_every_function_retries_boundedly_and_keeps_what_fails(template: SamTemplate, spec: FunctionSpec) -> None:
+    props = template.function_properties(spec.logical_id)
+    on_failure = (props.get("EventInvokeConfig") or {}).get("DestinationConfig", {}).get("OnFailure")
+    assert on_failure and on_failure.get("Destination"), "async invocations need a failure destination"
+    assert props["EventInvokeConfig"]["MaximumRetryAttempts"] <= 2
+    for name, event in (props.get("Events") or {}).items():
+        if event["Type"] in {"EventBridgeRule", "CloudWatchEvent", "Schedule"}:
+            rule = event["Properties"]
+            assert rule.get("RetryPolicy"), f"{spec.logical_id}.{name} needs a RetryPolicy"
+            assert rule.get("DeadLetterConfig"), f"{spec.logical_id}.{name} needs a DeadLetterConfig"
+
+
+def _statements(template: SamTemplate) -> list[tuple[str, dict[str, Any]]]:
+    found: list[tuple[str, dict[str, Any]]] = []
+    for lid in template.function_ids():
+        for policy in template.function_properties(lid).get("Policies") or []:
+            assert isinstance(policy, dict) and "Statement" in policy, f"{lid}: only hand-written statements"
+            found += [(lid, statement) for statement in policy["Statement"]]
+    for lid, res in _resources_of_type(template, "AWS::IAM::Policy").items():
+        found += [(lid, statement) for statement in res["Properties"]["PolicyDocument"]["Statement"]]
+    return found
+
+
+def test_no_policy_statement_grants_a_wildcard_action(template: SamTemplate) -> None:
+    statements = _statements(template)
+    assert statements, "the functions' policies were not found"
+    for lid, statement in statements:
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        assert all("*" not in action for action in actions), f"{lid}: {actions}"
+        assert statement.get("Resource") not in (None, "*"), f"{lid}: {actions} must name its resources"
+
+
+def test_the_wildcard_check_would_catch_one(template: SamTemplate) -> None:
+    # Given a copy of the template with a statement granting codecommit:*
+    body = copy.deepcopy(template.body)
+    first = next(iter(template.function_ids()))
+    body["Resources"][first]["Properties"]["Policies"][0]["Statement"].append(
+        {"Effect": "Allow", "Action": "codecommit:*", "Resource": "arn:aws:codecommit:*:*:*"}
+    )
+    # Then the check above fails on it
+    with pytest.raises(AssertionError, match=r"codecommit:\*"):
+        test_no_policy_statement_grants_a_wildcard_action(SamTemplate(body))
+
+
+def test_layers_are_built_for_arm64_and_functions_run_there(template: SamTemplate) -> None:
+    for lid, res in _resources_of_type(template, "AWS::Serverless::LayerVersion").items():
+        assert res["Metadata"]["BuildArchitecture"] == "arm64", lid
+        assert res["Properties"]["CompatibleArchitectures"] == ["arm64"], lid
+    assert template.globals_function["Architectures"] == ["arm64"]
+    assert template.globals_function["Runtime"] == "python3.11"
