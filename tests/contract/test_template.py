@@ -6,8 +6,8 @@ import copy
 import importlib
 import json
 import sys
-from pathlib import Path
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
