@@ -1,0 +1,27 @@
+"""moto plus the CodeCommit and CodeBuild operations the suite needs and moto lacks.
+
+Call `install()` once before using moto (in-process `mock_aws()` or `ThreadedMotoServer`); plain
+boto3 clients then reach the added operations. The other names are sandbox-only seeding hooks.
+"""
+
+from __future__ import annotations
+
+from sandbox.moto_ext import codebuild, codecommit
+from sandbox.moto_ext.codebuild import put_report, report_arn, set_build_status
+from sandbox.moto_ext.codecommit import import_repository, refresh_pull_request, refresh_pull_requests
+
+__all__ = [
+    "import_repository",
+    "install",
+    "put_report",
+    "refresh_pull_request",
+    "refresh_pull_requests",
+    "report_arn",
+    "set_build_status",
+]
+
+
+def install() -> None:
+    """Patch moto's CodeCommit and CodeBuild backends and responses (idempotent)."""
+    codecommit.patch()
+    codebuild.patch()
