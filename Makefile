@@ -19,6 +19,8 @@ $(VENV)/.installed: requirements-dev.txt layers/shared/requirements.txt layers/g
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet uv==0.13.9
 	$(UV) pip install --quiet --python $(PY) -r requirements-dev.txt
+	@# The layer is importable as Lambda's /opt/python is, and the sandbox from the repo root.
+	printf '%s\n' "$(CURDIR)/layers/shared" "$(CURDIR)" > "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/codereflex-dev.pth"
 	touch $@
 
 $(SAMVENV)/.installed: requirements-sam.txt | $(VENV)/.installed

@@ -109,6 +109,15 @@ class GitServer:
         self._httpd = self._thread = None
         logger.info("Git server stopped")
 
+    def settle(self, timeout: float = 60.0) -> bool:
+        """Wait until no request is in flight, so `on_push` reactions to a finished push have run.
+
+        A git client returns as soon as it has read receive-pack's report, which can be before
+        the server has run `on_push`; callers that inspect the effects of a push wait here.
+        """
+        httpd = self._httpd
+        return httpd is None or httpd.wait_idle(timeout)
+
     def __enter__(self) -> Self:
         return self.start()
 

@@ -1,0 +1,130 @@
+"""Command line of the sandbox: `up` (serve local AWS and git), `invoke` (sam local invoke without Docker), `demo`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from sandbox.demo import run as run_demo
+from sandbox.local import Sandbox
+from sandbox.router import Router
+
+ROOT = Path(__file__).resolve().parents[1]
+STATE_FILE = ROOT / ".sandbox" / "up.json"
+
+
+def _repo_option(value: str) -> tuple[str, Path]:
+    name, sep, path = value.partition("=")
+    if not sep or not name or not path:
+        raise argparse.ArgumentTypeError(f"expected NAME=PATH, got {value!r}")
+    return name, Path(path).expanduser()
+
+
+def _parameter_option(value: str) -> tuple[str, str]:
+    key, sep, val = value.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected Key=Value, got {value!r}")
+    return key, val
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    up = commands.add_parser("up", help="start local AWS and the git server in the foreground")
+    up.add_argument(
+        "--repo",
+        action="append",
+        type=_repo_option,
+        default=[],
+        metavar="NAME=PATH",
+        help="import an existing bare repository as CodeCommit repository NAME (repeatable)",
+    )
+    up.add_argument("--port", type=int, default=0, help="local AWS port (default: any free port)")
+    up.add_argument("--git-port", type=int, default=0, help="git server port (default: any free port)")
+    up.add_argument("--region", default=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
+    up.add_argument(
+        "--parameter",
+        action="append",
+        type=_parameter_option,
+        default=[],
+        metavar="Key=Value",
+        help="template parameter override (repeatable)",
+    )
+
+    invoke = commands.add_parser("invoke", help="invoke one function with an event file, like sam local invoke")
+    invoke.add_argument("logical_id", help="the function's logical id in template.yaml")
+    invoke.add_argument("-e", "--event", type=Path, required=True, help="event JSON file")
+    invoke.add_argument("--parameter", action="append", type=_parameter_option, default=[], metavar="Key=Value")
+
+    commands.add_parser("demo", help="run the end-to-end demo")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if args.command == "up":
+        return _up(args)
+    if args.command == "invoke":
+        return _invoke(args)
+    return run_demo()
+
+
+def _up(args: argparse.Namespace) -> int:
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    with Sandbox(
+        server=True, region=args.region, aws_port=args.port, git_port=args.git_port, parameters=dict(args.parameter)
+    ) as sandbox:
+        for name, path in args.repo:
+            sandbox.import_repository(name, path)
+        description = sandbox.description()
+        description["repositories"] = {name: sandbox.store.clone_url(name) for name, _ in args.repo}
+        STATE_FILE.parent.mkdir(parents=True, exist_ok=True)
+        STATE_FILE.write_text(json.dumps(description, indent=2) + "\n")
+        print(json.dumps(description), flush=True)
+        stop.wait()
+    STATE_FILE.unlink(missing_ok=True)
+    return 0
+
+
+def _invoke(args: argparse.Namespace) -> int:
+    event: Any = json.loads(args.event.read_text(encoding="utf-8"))
+    endpoint = os.environ.get("AWS_ENDPOINT_URL")
+    if endpoint:
+        result = _invoke_against_running(args.logical_id, event, endpoint, dict(args.parameter))
+    else:
+        with Sandbox(parameters=dict(args.parameter)) as sandbox:
+            result = sandbox.invoke(args.logical_id, event)
+            for notice in sandbox.notices():
+                print(f"--- notice: {notice.subject}\n{notice.message}", file=sys.stderr)
+    print(json.dumps(result))
+    return 0
+
+
+def _invoke_against_running(logical_id: str, event: Any, endpoint: str, parameters: dict[str, str]) -> Any:
+    if not STATE_FILE.exists():
+        raise SystemExit(
+            f"AWS_ENDPOINT_URL is set but no sandbox is up ({STATE_FILE} is missing): "
+            "start `python -m sandbox up`, or unset AWS_ENDPOINT_URL to use a private sandbox"
+        )
+    state = json.loads(STATE_FILE.read_text())
+    if state.get("endpoint_url") != endpoint:
+        raise SystemExit(f"AWS_ENDPOINT_URL={endpoint} is not the running sandbox ({state.get('endpoint_url')})")
+    router = Router.from_template(
+        ROOT / "template.yaml",
+        parameters=parameters,
+        resources=state["resources"],
+        stack_name=state["stack_name"],
+        region=state["region"],
+    )
+    return router.invoke(logical_id, event, env_overrides={"AWS_ENDPOINT_URL": endpoint})

@@ -1,0 +1,286 @@
+"""One running sandbox: local AWS (moto + extensions), the git server, the stack's resources and the router.
+
+`Sandbox` is what `python -m sandbox up|invoke|demo` and the integration tests start. A push to
+the git server becomes the CodeCommit events AWS would emit, routed to the template's functions
+in-process; whatever the functions publish to the notification topic lands in an inbox queue the
+caller can read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import moto
+from moto.server import ThreadedMotoServer
+from moto.sts.models import sts_backends
+
+from sandbox import gitstore, moto_ext
+from sandbox.codecommit_events import RefWatcher
+from sandbox.gitserver import GitServer
+from sandbox.router import Invocation, Router
+from sandbox.stack import ACCOUNT_ID, Stack, create_stack
+from sandbox.template import Resolver, load_template
+
+ROOT = Path(__file__).resolve().parents[1]
+TEMPLATE = ROOT / "template.yaml"
+DEVELOPER = "developer"
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One message as a topic subscriber receives it."""
+
+    subject: str
+    message: str
+    attributes: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Credentials:
+    access_key: str
+    secret_key: str = field(repr=False)
+    token: str | None = field(default=None, repr=False)
+
+    def get_frozen_credentials(self) -> Credentials:
+        """botocore's credential-source shape, so codereflex's git credential provider accepts these."""
+        return self
+
+
+class Sandbox:
+    """Start with `with Sandbox(...) as sandbox:`; `server=True` also serves local AWS over HTTP."""
+
+    def __init__(
+        self,
+        *,
+        state_dir: Path | None = None,
+        region: str = "us-east-1",
+        server: bool = False,
+        aws_port: int = 0,
+        git_port: int = 0,
+        stack_name: str = "codereflex",
+        template: Path = TEMPLATE,
+        parameters: Mapping[str, str] | None = None,
+        function_env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.region = region
+        self.stack_name = stack_name
+        self._server_mode = server
+        self._aws_port = aws_port
+        self._git_port = git_port
+        self._template = load_template(template)
+        self._parameters = dict(parameters or {})
+        # No X-Ray daemon runs here: Powertools' tracer would only warn that segments are discarded.
+        self._function_env = {"POWERTOOLS_TRACE_DISABLED": "true", **(function_env or {})}
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        if state_dir is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="codereflex-sandbox-")
+            state_dir = Path(self._tmp.name)
+        self.state_dir = state_dir
+        self.deliveries: list[Invocation] = []
+        self.endpoint_url: str | None = None
+        self._mock: Any = None
+        self._moto_server: ThreadedMotoServer | None = None
+        self._git: GitServer | None = None
+        self._saved_env: dict[str, str | None] = {}
+
+    # --- lifecycle -----------------------------------------------------------------------------
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    def start(self) -> Sandbox:
+        self._set_env({"AWS_DEFAULT_REGION": self.region, "AWS_REGION": self.region})
+        self.store = gitstore.configure(gitstore.GitStore(root=self.state_dir / "git", region=self.region))
+        self.store.root.mkdir(parents=True, exist_ok=True)
+        moto_ext.install()
+        if self._server_mode:
+            self._moto_server = ThreadedMotoServer(ip_address="127.0.0.1", port=self._aws_port, verbose=False)
+            self._moto_server.start()
+            host, port = self._moto_server.get_host_and_port()
+            self.endpoint_url = f"http://{host}:{port}"
+        else:
+            self._mock = moto.mock_aws()
+            self._mock.start()
+        # The developer who pushes is an IAM user, so events and comments name a real identity.
+        iam = self.client("iam")
+        iam.create_user(UserName=DEVELOPER)
+        key = iam.create_access_key(UserName=DEVELOPER)["AccessKey"]
+        self.developer = Credentials(key["AccessKeyId"], key["SecretAccessKey"])
+        self.developer_arn = f"arn:aws:iam::{ACCOUNT_ID}:user/{DEVELOPER}"
+        self.watcher = RefWatcher(self.store, caller_arn=self._caller_arn, publish=self._deliver_quietly)
+        self._git = GitServer(
+            self.store,
+            {self.developer.access_key: self.developer.secret_key},
+            region=self.region,
+            on_push=self._on_push,
+            port=self._git_port,
+        ).start()
+        resolver = Resolver(self._template, parameters=self._parameters, stack_name=self.stack_name, region=self.region)
+        self.stack: Stack = create_stack(
+            self._template.resources,
+            stack_name=self.stack_name,
+            region=self.region,
+            session=self._session(),
+            endpoint_url=self.endpoint_url,
+            enabled=resolver.is_deployed,
+        )
+        self.router = Router.from_template(
+            self._template.path or TEMPLATE,
+            parameters=self._parameters,
+            resources=self.stack.refs,
+            stack_name=self.stack_name,
+            region=self.region,
+        )
+        # Handlers cache their boto3 clients per module; a new sandbox (maybe a new endpoint) needs fresh ones.
+        self.router.cold_start()
+        self._inbox_url = self._subscribe_inbox()
+        return self
+
+    def stop(self) -> None:
+        if self._git is not None:
+            self._git.stop()
+            self._git = None
+        if self._moto_server is not None:
+            self._moto_server.stop()
+            self._moto_server = None
+        if self._mock is not None:
+            self._mock.stop()
+            self._mock = None
+        for key, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self._saved_env.clear()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    def _set_env(self, values: Mapping[str, str]) -> None:
+        for key, value in values.items():
+            self._saved_env.setdefault(key, os.environ.get(key))
+            os.environ[key] = value
+
+    # --- AWS access ----------------------------------------------------------------------------
+
+    def _session(self) -> boto3.Session:
+        return boto3.Session(
+            aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID", "sandbox"),
+            aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY", "sandbox"),
+            region_name=self.region,
+        )
+
+    def client(self, service: str) -> Any:
+        return self._session().client(service, endpoint_url=self.endpoint_url)  # type: ignore[call-overload]
+
+    def _caller_arn(self, access_key_id: str) -> str:
+        _, arn, _ = sts_backends[ACCOUNT_ID]["aws"].get_caller_identity(access_key_id, self.region)
+        return str(arn)
+
+    @property
+    def git_url(self) -> str:
+        return self.store.base_url
+
+    def function_env(self) -> dict[str, str]:
+        """What a function needs beyond the template's environment to reach this sandbox's AWS."""
+        env = dict(self._function_env)
+        if self.endpoint_url:
+            env["AWS_ENDPOINT_URL"] = self.endpoint_url
+        return env
+
+    def settle(self, timeout: float = 60.0) -> None:
+        """Wait until the git server has delivered the events of every finished push."""
+        if self._git is not None and not self._git.settle(timeout):
+            raise TimeoutError(f"the git server was still busy after {timeout} s")
+
+    # --- repositories --------------------------------------------------------------------------
+
+    def create_repository(self, name: str, description: str = "") -> str:
+        """Create a CodeCommit repository (a bare git repository behind the git server); returns its clone URL."""
+        metadata = self.client("codecommit").create_repository(
+            repositoryName=name, repositoryDescription=description or f"{name} (sandbox)"
+        )["repositoryMetadata"]
+        self.watcher.prime(name)
+        return str(metadata["cloneUrlHttp"])
+
+    def import_repository(self, name: str, path: Path) -> str:
+        """Serve an existing bare repository as CodeCommit repository `name`; returns its clone URL."""
+        metadata = moto_ext.import_repository(name, path, ACCOUNT_ID, self.region)
+        self.watcher.prime(name)
+        return str(metadata.get("cloneUrlHttp") or self.store.clone_url(name))
+
+    # --- events and their effects --------------------------------------------------------------
+
+    def deliver(self, event: dict[str, Any]) -> list[Invocation]:
+        """EventBridge's part: every function whose rule matches gets the event."""
+        invocations = self.router.route(event, env_overrides=self.function_env())
+        self.deliveries.extend(invocations)
+        return invocations
+
+    def _deliver_quietly(self, event: dict[str, Any]) -> None:
+        self.deliver(event)
+
+    def _on_push(self, repository: str, access_key_id: str) -> None:
+        self.watcher.after_push(repository, access_key_id)
+
+    def invoke(self, logical_id: str, event: dict[str, Any]) -> Any:
+        return self.router.invoke(logical_id, event, env_overrides=self.function_env())
+
+    def _subscribe_inbox(self) -> str | None:
+        topic = self.stack.refs.get("NotificationTopic")
+        if topic is None:
+            return None
+        sqs = self.client("sqs")
+        url = str(sqs.create_queue(QueueName=f"{self.stack_name}-NotificationInbox")["QueueUrl"])
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        self.client("sns").subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
+        return url
+
+    def notices(self) -> list[Notice]:
+        """Drain what the notification topic delivered since the last call, oldest first."""
+        if self._inbox_url is None:
+            return []
+        sqs, found = self.client("sqs"), list[Notice]()
+        while True:
+            batch = sqs.receive_message(QueueUrl=self._inbox_url, MaxNumberOfMessages=10).get("Messages", [])
+            if not batch:
+                return found
+            for message in batch:
+                envelope = json.loads(message["Body"])
+                attributes = {name: value["Value"] for name, value in envelope.get("MessageAttributes", {}).items()}
+                found.append(Notice(envelope.get("Subject", ""), envelope["Message"], attributes))
+                sqs.delete_message(QueueUrl=self._inbox_url, ReceiptHandle=message["ReceiptHandle"])
+
+    def description(self) -> dict[str, Any]:
+        """The one JSON line `python -m sandbox up` prints."""
+        return {
+            "endpoint_url": self.endpoint_url,
+            "git_url": self.git_url,
+            "region": self.region,
+            "account_id": ACCOUNT_ID,
+            "developer": {
+                "arn": self.developer_arn,
+                "aws_access_key_id": self.developer.access_key,
+                "aws_secret_access_key": self.developer.secret_key,
+            },
+            "stack_name": self.stack_name,
+            "resources": self.stack.outputs(),
+            "functions": {spec.logical_id: spec.function_name for spec in self.router.enabled_functions},
+        }
+
+
+@contextmanager
+def running(**options: Any) -> Iterator[Sandbox]:
+    with Sandbox(**options) as sandbox:
+        yield sandbox
