@@ -99,6 +99,10 @@ def _up(args: argparse.Namespace) -> int:
 
 def _invoke(args: argparse.Namespace) -> int:
     event: Any = json.loads(args.event.read_text(encoding="utf-8"))
+    known = {spec.logical_id for spec in Router.from_template(ROOT / "template.yaml").functions}
+    if args.logical_id not in known:
+        print(f"unknown function {args.logical_id}; template.yaml has: {', '.join(sorted(known))}", file=sys.stderr)
+        return 2
     endpoint = os.environ.get("AWS_ENDPOINT_URL")
     if endpoint:
         result = _invoke_against_running(args.logical_id, event, endpoint, dict(args.parameter))

@@ -50,8 +50,14 @@ def create_stack(
     """
     session = session or boto3.Session(region_name=region)
 
+    clients: dict[str, Any] = {}
+
     def client(service: str) -> Any:
-        return session.client(service, region_name=region, endpoint_url=endpoint_url)  # type: ignore[call-overload]
+        if service not in clients:
+            clients[service] = session.client(  # type: ignore[call-overload]
+                service, region_name=region, endpoint_url=endpoint_url
+            )
+        return clients[service]
 
     stack = Stack(name=stack_name, region=region)
     for logical, resource in resources.items():

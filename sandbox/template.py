@@ -349,7 +349,7 @@ _BUS_ARN: Final = "arn:{partition}:events:{region}:{account}:event-bus/{name}"
 _RULE_ARN: Final = "arn:{partition}:events:{region}:{account}:rule/{name}"
 _SCHEDULE_ARN: Final = "arn:{partition}:scheduler:{region}:{account}:schedule/default/{name}"
 _STATES_ARN: Final = "arn:{partition}:states:{region}:{account}:stateMachine:{name}"
-_SECRET_ARN: Final = "arn:{partition}:secretsmanager:{region}:{account}:secret:{name}-AbCdEf"  # noqa: S105 - an ARN template, not a secret
+_SECRET_ARN: Final = "arn:{partition}:secretsmanager:{region}:{account}:secret:{name}-AbCdEf"
 _REPO_URL: Final = "git-codecommit.{region}.amazonaws.com/v1/repos/{name}"
 
 _NAMING: Final[Mapping[str, _Naming]] = {

@@ -1,0 +1,226 @@
+"""`python -m sandbox up | invoke` as a user runs them: a real process, real HTTP on 127.0.0.1, boto3 and git."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pygit2
+import pytest
+
+from codereflex.gitauth import authenticated_url
+from sandbox.local import Credentials
+from tests.conftest import EVENTS, ROOT
+
+STARTUP_SECONDS = 60
+
+
+def _git(*args: str, cwd: Path | None = None) -> str:
+    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_NOSYSTEM": "1", "HOME": str(cwd or ROOT)}
+    done = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=True, timeout=60)
+    return done.stdout
+
+
+@pytest.fixture(scope="module")
+def seed_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A bare repository on disk with history, to import with --repo."""
+    path = tmp_path_factory.mktemp("seed") / "legacy.git"
+    repo = pygit2.init_repository(str(path), bare=True, initial_head="main")
+    author = pygit2.Signature("Seed", "seed@example.com")
+    tree = repo.TreeBuilder().write()
+    first = repo.create_commit("refs/heads/main", author, author, "first", tree, [])
+    repo.create_commit("refs/heads/main", author, author, "second", tree, [first])
+    return path
+
+
+@pytest.fixture(scope="module")
+def sandbox_up(seed_repo: Path) -> Iterator[dict[str, Any]]:
+    """`python -m sandbox up --repo legacy=PATH` in its own process; yields its JSON line."""
+    env = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sandbox", "up", "--repo", f"legacy={seed_repo}"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    line: list[str] = []
+    reader = threading.Thread(target=lambda: line.append(process.stdout.readline() if process.stdout else ""))
+    reader.start()
+    reader.join(STARTUP_SECONDS)
+    try:
+        assert line and line[0].strip(), (
+            f"sandbox up printed nothing: {process.stderr.read() if process.stderr else ''}"
+        )
+        yield json.loads(line[0])
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@pytest.fixture
+def aws(sandbox_up: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> boto3.Session:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", sandbox_up["endpoint_url"])
+    return boto3.Session(region_name=sandbox_up["region"])
+
+
+def test_up_prints_one_json_line_with_endpoints_and_resources(sandbox_up: dict[str, Any]) -> None:
+    assert sandbox_up["endpoint_url"].startswith("http://127.0.0.1:")
+    assert sandbox_up["git_url"].startswith("http://127.0.0.1:")
+    assert sandbox_up["resources"]["NotificationTopic"].startswith("arn:aws:sns:")
+    assert "IdempotencyTable" in sandbox_up["resources"]
+    assert sandbox_up["functions"] == {"RepoActivityFunction": "codereflex-RepoActivityFunction"}
+    assert sandbox_up["repositories"]["legacy"] == f"{sandbox_up['git_url']}/v1/repos/legacy"
+
+
+def test_boto3_reaches_the_extended_operations_through_the_endpoint(
+    sandbox_up: dict[str, Any], aws: boto3.Session, tmp_path: Path
+) -> None:
+    # Given the imported repository and a developer's credentials from the JSON line
+    codecommit = aws.client("codecommit")
+    names = [r["repositoryName"] for r in codecommit.list_repositories()["repositories"]]
+    assert "legacy" in names
+    main = codecommit.get_branch(repositoryName="legacy", branchName="main")["branch"]["commitId"]
+    # When a developer pushes a topic branch with plain git through the git server
+    dev = sandbox_up["developer"]
+    creds = Credentials(dev["aws_access_key_id"], dev["aws_secret_access_key"])
+    url = authenticated_url(sandbox_up["repositories"]["legacy"], creds, fallback_region=sandbox_up["region"])
+    work = tmp_path / "work"
+    _git("clone", "--quiet", url, str(work), cwd=tmp_path)
+    _git(
+        "-c",
+        "user.name=Dev",
+        "-c",
+        "user.email=dev@example.com",
+        "commit",
+        "--quiet",
+        "--allow-empty",
+        "-m",
+        "topic work",
+        cwd=work,
+    )
+    _git("push", "--quiet", "origin", "HEAD:refs/heads/topic", cwd=work)
+    topic = _git("rev-parse", "HEAD", cwd=work).strip()
+    # Then the CodeCommit API over HTTP sees it: branches, merge options, pull requests, comments, approvals
+    assert codecommit.get_branch(repositoryName="legacy", branchName="topic")["branch"]["commitId"] == topic
+    options = codecommit.get_merge_options(
+        repositoryName="legacy", sourceCommitSpecifier="topic", destinationCommitSpecifier="main"
+    )
+    assert options["baseCommitId"] == main
+    pr = codecommit.create_pull_request(
+        title="Topic",
+        targets=[{"repositoryName": "legacy", "sourceReference": "topic", "destinationReference": "main"}],
+    )["pullRequest"]
+    comment = codecommit.post_comment_for_pull_request(
+        pullRequestId=pr["pullRequestId"],
+        repositoryName="legacy",
+        beforeCommitId=main,
+        afterCommitId=topic,
+        content="Looks good",
+        clientRequestToken="cli-test-1",
+    )["comment"]
+    listed = codecommit.get_comments_for_pull_request(pullRequestId=pr["pullRequestId"])
+    assert [c["content"] for d in listed["commentsForPullRequestData"] for c in d["comments"]] == ["Looks good"]
+    codecommit.update_comment(commentId=comment["commentId"], content="Looks great")
+    edited = codecommit.get_comments_for_pull_request(pullRequestId=pr["pullRequestId"])
+    assert edited["commentsForPullRequestData"][0]["comments"][0]["content"] == "Looks great"
+    # And a second identity (not the author) can approve, which the approval states then show
+    iam = aws.client("iam")
+    iam.create_user(UserName="reviewer")
+    key = iam.create_access_key(UserName="reviewer")["AccessKey"]
+    reviewer = boto3.Session(
+        aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"], region_name="us-east-1"
+    ).client("codecommit")
+    reviewer.update_pull_request_approval_state(
+        pullRequestId=pr["pullRequestId"], revisionId=pr["revisionId"], approvalState="APPROVE"
+    )
+    states = codecommit.get_pull_request_approval_states(
+        pullRequestId=pr["pullRequestId"], revisionId=pr["revisionId"]
+    )["approvals"]
+    assert states == [{"userArn": "arn:aws:iam::123456789012:user/reviewer", "approvalState": "APPROVE"}]
+
+
+def test_invoke_against_the_running_sandbox_publishes_to_its_topic(
+    sandbox_up: dict[str, Any], aws: boto3.Session
+) -> None:
+    # Given a subscriber queue on the running sandbox's topic
+    sqs = aws.client("sqs")
+    queue = sqs.create_queue(QueueName="cli-test-inbox")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    aws.client("sns").subscribe(TopicArn=sandbox_up["resources"]["NotificationTopic"], Protocol="sqs", Endpoint=arn)
+    # When `python -m sandbox invoke` runs with AWS_ENDPOINT_URL pointing at it
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sandbox",
+            "invoke",
+            "RepoActivityFunction",
+            "-e",
+            str(EVENTS / "repo_activity" / "tag_deleted.json"),
+        ],
+        cwd=ROOT,
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    # Then it prints the handler's result as JSON, and the notice reached the topic of that sandbox
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"outcome": "published", "activity": "tag-deleted"}
+    messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+    assert json.loads(messages[0]["Body"])["Subject"] == "[codereflex] Tag v1.4.0 deleted in payments-service"
+
+
+def test_invoke_without_an_endpoint_uses_a_private_sandbox() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sandbox",
+            "invoke",
+            "RepoActivityFunction",
+            "-e",
+            str(EVENTS / "repo_activity" / "branch_deleted.json"),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"outcome": "published", "activity": "branch-deleted"}
+    assert "[codereflex] Branch feature/refunds deleted in payments-service" in done.stderr
+
+
+def test_invoke_of_an_unknown_function_fails_clearly() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sandbox",
+            "invoke",
+            "NoSuchFunction",
+            "-e",
+            str(EVENTS / "repo_activity" / "branch_deleted.json"),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert "NoSuchFunction" in done.stderr
