@@ -292,18 +292,10 @@ def _default_phases(status: str, start: str) -> list[dict[str, Any]]:
     return phases
 
 
-_patched = False
-_patch_lock = threading.Lock()
-
-
 def patch() -> None:
-    """Graft the sandbox's CodeBuild operations onto moto (once per process)."""
-    global _patched  # noqa: PLW0603 - moto's classes are process-wide, so is the patch
-    with _patch_lock:
-        if not _patched:
-            graft(CodeBuildBackend, SandboxCodeBuildBackend)
-            graft(CodeBuildResponse, SandboxCodeBuildResponse)
-            _patched = True
+    """Graft the sandbox's CodeBuild operations onto moto (idempotent: grafting sets the same attributes again)."""
+    graft(CodeBuildBackend, SandboxCodeBuildBackend)
+    graft(CodeBuildResponse, SandboxCodeBuildResponse)
 
 
 def backend_for(account_id: str = DEFAULT_ACCOUNT_ID, region: str = DEFAULT_REGION) -> SandboxCodeBuildBackend:

@@ -845,18 +845,10 @@ class SandboxCodeCommitResponse(CodeCommitResponse):
         return ActionResult({"commentsForPullRequestData": threads, "nextToken": token})
 
 
-_patched = False
-_patch_lock = threading.Lock()
-
-
 def patch() -> None:
-    """Graft the sandbox's CodeCommit operations onto moto (once per process)."""
-    global _patched  # noqa: PLW0603 - moto's classes are process-wide, so is the patch
-    with _patch_lock:
-        if not _patched:
-            graft(CodeCommitBackend, SandboxCodeCommitBackend)
-            graft(CodeCommitResponse, SandboxCodeCommitResponse)
-            _patched = True
+    """Graft the sandbox's CodeCommit operations onto moto (idempotent: grafting sets the same attributes again)."""
+    graft(CodeCommitBackend, SandboxCodeCommitBackend)
+    graft(CodeCommitResponse, SandboxCodeCommitResponse)
 
 
 def backend_for(account_id: str = DEFAULT_ACCOUNT_ID, region: str = DEFAULT_REGION) -> SandboxCodeCommitBackend:

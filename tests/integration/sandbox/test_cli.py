@@ -17,6 +17,7 @@ import pytest
 
 from codereflex.gitauth import authenticated_url
 from sandbox.local import Credentials
+from sandbox.router import Router
 from tests.conftest import EVENTS, ROOT
 
 STARTUP_SECONDS = 60
@@ -26,6 +27,20 @@ def _git(*args: str, cwd: Path | None = None) -> str:
     env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_NOSYSTEM": "1", "HOME": str(cwd or ROOT)}
     done = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=True, timeout=60)
     return done.stdout
+
+
+def _invoke(logical_id: str, event_file: Path, *, endpoint: bool) -> subprocess.CompletedProcess[str]:
+    """`python -m sandbox invoke` as a user types it, with or without AWS_ENDPOINT_URL in the environment."""
+    env = dict(os.environ) if endpoint else {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
+    return subprocess.run(
+        [sys.executable, "-m", "sandbox", "invoke", logical_id, "-e", str(event_file)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +92,9 @@ def test_up_prints_one_json_line_with_endpoints_and_resources(sandbox_up: dict[s
     assert sandbox_up["git_url"].startswith("http://127.0.0.1:")
     assert sandbox_up["resources"]["NotificationTopic"].startswith("arn:aws:sns:")
     assert "IdempotencyTable" in sandbox_up["resources"]
-    assert sandbox_up["functions"] == {"RepoActivityFunction": "codereflex-RepoActivityFunction"}
+    enabled = Router.from_template(ROOT / "template.yaml").enabled_functions
+    assert sandbox_up["functions"] == {spec.logical_id: spec.function_name for spec in enabled}
+    assert sandbox_up["functions"]["RepoActivityFunction"] == "codereflex-RepoActivityFunction"
     assert sandbox_up["repositories"]["legacy"] == f"{sandbox_up['git_url']}/v1/repos/legacy"
 
 
@@ -157,23 +174,8 @@ def test_invoke_against_the_running_sandbox_publishes_to_its_topic(
     arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     aws.client("sns").subscribe(TopicArn=sandbox_up["resources"]["NotificationTopic"], Protocol="sqs", Endpoint=arn)
     # When `python -m sandbox invoke` runs with AWS_ENDPOINT_URL pointing at it
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "sandbox",
-            "invoke",
-            "RepoActivityFunction",
-            "-e",
-            str(EVENTS / "repo_activity" / "tag_deleted.json"),
-        ],
-        cwd=ROOT,
-        env=dict(os.environ),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
+    done = _invoke("RepoActivityFunction", EVENTS / "repo_activity" / "tag_deleted.json", endpoint=True)
+    assert done.returncode == 0, done.stderr
     # Then it prints the handler's result as JSON, and the notice reached the topic of that sandbox
     assert json.loads(done.stdout.strip().splitlines()[-1]) == {"outcome": "published", "activity": "tag-deleted"}
     messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
@@ -181,46 +183,13 @@ def test_invoke_against_the_running_sandbox_publishes_to_its_topic(
 
 
 def test_invoke_without_an_endpoint_uses_a_private_sandbox() -> None:
-    env = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "sandbox",
-            "invoke",
-            "RepoActivityFunction",
-            "-e",
-            str(EVENTS / "repo_activity" / "branch_deleted.json"),
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
+    done = _invoke("RepoActivityFunction", EVENTS / "repo_activity" / "branch_deleted.json", endpoint=False)
+    assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.strip().splitlines()[-1]) == {"outcome": "published", "activity": "branch-deleted"}
     assert "[codereflex] Branch feature/refunds deleted in payments-service" in done.stderr
 
 
 def test_invoke_of_an_unknown_function_fails_clearly() -> None:
-    env = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "sandbox",
-            "invoke",
-            "NoSuchFunction",
-            "-e",
-            str(EVENTS / "repo_activity" / "branch_deleted.json"),
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = _invoke("NoSuchFunction", EVENTS / "repo_activity" / "branch_deleted.json", endpoint=False)
     assert done.returncode != 0
     assert "NoSuchFunction" in done.stderr
