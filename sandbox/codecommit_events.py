@@ -121,3 +121,98 @@ class RefWatcher:
             for event in events:
                 self._publish(event)
         return events
+
+
+PULL_REQUEST_DETAIL_TYPE = "CodeCommit Pull Request State Change"
+
+
+def pull_request_event(
+    pull_request: dict[str, Any],
+    *,
+    event: str,
+    caller_arn: str | None = None,
+    region: str = "us-east-1",
+    now: datetime | None = None,
+    event_id: str | None = None,
+) -> dict[str, Any]:
+    """One "CodeCommit Pull Request State Change" envelope for a pull request in GetPullRequest's shape.
+
+    Reproduces AWS's quirks: title-case status ("Open"), string booleans ("isMerged": "False") and
+    free-form dates.
+    """
+    target = pull_request["pullRequestTargets"][0]
+    repository = target["repositoryName"]
+    moment = now or datetime.now(UTC)
+    merged = bool((target.get("mergeMetadata") or {}).get("isMerged", False))
+    detail: dict[str, Any] = {
+        "author": pull_request.get("authorArn"),
+        "callerUserArn": caller_arn or pull_request.get("authorArn"),
+        "creationDate": f"{moment:%a %b %d %H:%M:%S} UTC {moment:%Y}",
+        "lastModifiedDate": f"{moment:%a %b %d %H:%M:%S} UTC {moment:%Y}",
+        "description": pull_request.get("description", ""),
+        "destinationCommit": target["destinationCommit"],
+        "destinationReference": target["destinationReference"],
+        "event": event,
+        "isMerged": "True" if merged else "False",
+        "notificationBody": f"A pull request event occurred in the following AWS CodeCommit repository: {repository}.",
+        "pullRequestId": pull_request["pullRequestId"],
+        "pullRequestStatus": str(pull_request["pullRequestStatus"]).title(),
+        "repositoryNames": [repository],
+        "revisionId": pull_request["revisionId"],
+        "sourceCommit": target["sourceCommit"],
+        "sourceReference": target["sourceReference"],
+        "title": pull_request.get("title", ""),
+    }
+    return {
+        "version": "0",
+        "id": event_id or str(uuid.uuid4()),
+        "detail-type": PULL_REQUEST_DETAIL_TYPE,
+        "source": "aws.codecommit",
+        "account": ACCOUNT_ID,
+        "time": moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": region,
+        "resources": [f"arn:aws:codecommit:{region}:{ACCOUNT_ID}:{repository}"],
+        "detail": detail,
+    }
+
+
+COMMENT_ON_PULL_REQUEST_DETAIL_TYPE = "CodeCommit Comment on Pull Request"
+
+
+def pull_request_comment_event(
+    pull_request: dict[str, Any],
+    comment: dict[str, Any],
+    *,
+    caller_arn: str,
+    region: str = "us-east-1",
+    event: str = "commentOnPullRequestCreated",
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """The "CodeCommit Comment on Pull Request" envelope for a comment (PostCommentForPullRequest's shape).
+
+    Like AWS, the event names the comment but does not carry its content.
+    """
+    target = pull_request["pullRequestTargets"][0]
+    repository = target["repositoryName"]
+    moment = now or datetime.now(UTC)
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": COMMENT_ON_PULL_REQUEST_DETAIL_TYPE,
+        "source": "aws.codecommit",
+        "account": ACCOUNT_ID,
+        "time": moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": region,
+        "resources": [f"arn:aws:codecommit:{region}:{ACCOUNT_ID}:{repository}"],
+        "detail": {
+            "beforeCommitId": target["destinationCommit"],
+            "afterCommitId": target["sourceCommit"],
+            "repositoryId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"codecommit:{region}:{repository}")),
+            "commentId": comment["commentId"],
+            "event": event,
+            "repositoryName": repository,
+            "callerUserArn": caller_arn,
+            "pullRequestId": pull_request["pullRequestId"],
+            "notificationBody": f"A comment event occurred in the following AWS CodeCommit repository: {repository}.",
+        },
+    }

@@ -1,0 +1,88 @@
+"""Entry point: CodeBuild Build State Change → the living comment on its pull request or commit, and a vote."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.config import Config
+
+from codereflex.aws.codebuild import CodeBuildResults
+from codereflex.aws.codecommit import CodeCommitComments, CodeCommitCommits, CodeCommitPullRequests
+from codereflex.aws.logs import LogTail
+from codereflex.aws.ssm import ProjectMapping
+from codereflex.ci import ProjectCatalog, ProjectScope
+from codereflex.events.codebuild import BuildStateChangeEvent
+from codereflex.handler import final_on_permanent_error
+from codereflex.lazy import LazyClient
+
+from .config import Settings
+from .logic import Outcome, Ports, handle
+
+logger, metrics = Logger(), Metrics()
+
+# One place for botocore's retries; adapters never loop on their own.
+_BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=5, read_timeout=10)
+
+_METRICS = {
+    Outcome.POSTED: "CommentsPosted",
+    Outcome.UPDATED: "CommentsUpdated",
+    Outcome.DUPLICATE: "CommentsSkipped",
+    Outcome.SKIPPED: "CommentsSkipped",
+    Outcome.IGNORED: "BuildsIgnored",
+}
+
+
+@cache
+def _client(service: str) -> Any:
+    # Created on first use: an event that needs no CloudWatch Logs call never pays for its client.
+    return LazyClient(lambda: boto3.client(service, config=_BOTO_CONFIG))  # type: ignore[call-overload]
+
+
+@cache
+def _mapping(name: str) -> ProjectMapping:
+    return ProjectMapping(_client("ssm"), name)
+
+
+def default_ports(scope: ProjectScope) -> Ports:
+    codecommit = _client("codecommit")
+    return Ports(
+        pull_requests=CodeCommitPullRequests(codecommit),
+        comments=CodeCommitComments(codecommit),
+        commits=CodeCommitCommits(codecommit),
+        builds=CodeBuildResults(_client("codebuild")),
+        logs=LogTail(_client("logs")),
+        catalog=ProjectCatalog(scope, _mapping(scope.mapping_parameter) if scope.mapping_parameter else None),
+    )
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE)
+@metrics.log_metrics
+@final_on_permanent_error(logger, metrics)
+def lambda_handler(event: dict[str, Any], context: LambdaContext, ports: Ports | None = None) -> dict[str, Any]:
+    settings = Settings.from_env()
+    # pydantic directly: Powertools' parser module would add its whole model zoo to the cold start.
+    envelope = BuildStateChangeEvent.model_validate(event)
+    detail = envelope.detail
+    result = handle(envelope, ports or default_ports(settings.scope), settings.options)
+    logger.info(
+        "Build state handled",
+        outcome=result.outcome.value,
+        reason=result.reason,
+        project=detail.project_name,
+        build_id=detail.build_id,
+        build_status=detail.build_status,
+        target=result.target,
+        vote=result.vote,
+    )
+    metrics.add_metric(name=_METRICS[result.outcome], unit=MetricUnit.Count, value=1)
+    if result.vote is not None:
+        metrics.add_metric(
+            name="Approvals" if result.vote == "APPROVE" else "Revocations", unit=MetricUnit.Count, value=1
+        )
+    return {"outcome": result.outcome.value, "reason": result.reason, "target": result.target, "vote": result.vote}

@@ -1,0 +1,371 @@
+"""Fold a CodeBuild state change into the target's living comment, and vote on the pull request revision."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import Enum
+from typing import Protocol
+
+from codereflex.ci import (
+    VAR_PROJECTS,
+    VAR_PULL_REQUEST_ID,
+    VAR_REPOSITORY_NAME,
+    VAR_SOURCE_COMMIT,
+    Build,
+    Comment,
+    PullRequest,
+    Report,
+    TestCase,
+    repository_from_source,
+    token,
+)
+from codereflex.config import split_list
+from codereflex.events.codebuild import BuildStateChange, BuildStateChangeEvent
+
+from .render import FAILURES, CommentState, Details, Run, Summary, Vote, build_link, render, replace_footer
+
+FULL_COMMIT = frozenset("0123456789abcdef")
+COMMIT_LENGTH = 40
+
+
+class PullRequests(Protocol):
+    def get_pull_request(self, pull_request_id: str) -> PullRequest: ...
+
+    def vote(self, pull_request_id: str, revision_id: str, approve: bool) -> bool: ...
+
+
+class Comments(Protocol):
+    def pull_request_comments(self, pull_request_id: str) -> list[Comment]: ...
+
+    def commit_comments(self, repository: str, before: str | None, after: str) -> list[Comment]: ...
+
+    def post_on_pull_request(self, pull_request: PullRequest, content: str, client_request_token: str) -> Comment: ...
+
+    def post_on_commit(
+        self, repository: str, before: str | None, after: str, content: str, client_request_token: str
+    ) -> Comment: ...
+
+    def update(self, comment_id: str, content: str) -> Comment: ...
+
+
+class Commits(Protocol):
+    def first_parent(self, repository: str, commit_id: str) -> str | None: ...
+
+
+class Builds(Protocol):
+    def get_build(self, build_id: str) -> Build: ...
+
+    def get_builds(self, build_ids: Sequence[str]) -> list[Build]: ...
+
+    def get_reports(self, report_arns: Sequence[str]) -> list[Report]: ...
+
+    def failing_tests(self, report: Report, limit: int) -> list[TestCase]: ...
+
+
+class Logs(Protocol):
+    def last_lines(self, group: str, stream: str, limit: int) -> list[str]: ...
+
+
+class Catalog(Protocol):
+    def in_scope(self, repository: str) -> bool: ...
+
+    def projects_for(self, repository: str) -> tuple[str, ...]: ...
+
+
+class Policy(Enum):
+    ALWAYS = "always"
+    FAILURES_AND_CHANGES = "failures-and-changes"
+    OFF = "off"
+
+
+class Outcome(Enum):
+    POSTED = "posted"
+    UPDATED = "updated"
+    DUPLICATE = "duplicate"  # nothing new: a redelivered or older state
+    SKIPPED = "skipped"  # the comment policy says no comment
+    IGNORED = "ignored"  # not ours: unknown project, repository out of scope, nothing to comment on
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    policy: Policy = Policy.ALWAYS
+    max_failed_tests: int = 10
+    log_lines: int = 30
+
+
+@dataclass(frozen=True, slots=True)
+class Ports:
+    pull_requests: PullRequests
+    comments: Comments
+    commits: Commits
+    builds: Builds
+    logs: Logs
+    catalog: Catalog
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    outcome: Outcome
+    reason: str = ""
+    target: str | None = None
+    vote: str | None = None  # "APPROVE" or "REVOKE" when a vote was cast
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    key: str
+    repository: str
+    commit: str
+    pull_request: PullRequest | None = None
+    parent: str | None = None
+
+
+def _is_full_commit(value: str | None) -> bool:
+    return value is not None and len(value) == COMMIT_LENGTH and set(value) <= FULL_COMMIT
+
+
+def comment_token(target: str, project: str) -> str:
+    """One token per (target, project): a second post for the pair can never create a second comment."""
+    return token("codereflex-build-results", target, project)
+
+
+def handle(envelope: BuildStateChangeEvent, ports: Ports, options: Options) -> Result:
+    """Update the living comment for this build's (target, project) and vote on the PR revision."""
+    detail = envelope.detail
+    resolved = _resolve(envelope, ports)
+    if isinstance(resolved, Result):
+        return resolved
+    target, configured, build = resolved
+
+    comments = _our_comments(ports.comments, target)
+    states = {state.project: (comment, state) for comment, state in comments}
+    existing_comment, existing_state = states.get(detail.project_name, (None, None))
+    base = existing_state or CommentState(target=target.key, project=detail.project_name)
+    info = detail.additional_information
+    run = Run(
+        build_id=detail.build_id.rsplit(":", 1)[-1],
+        status=detail.build_status,
+        commit=target.commit,
+        started=(info.build_start_time or envelope.time).isoformat(),
+        number=int(info.build_number) if info.build_number is not None else None,
+    )
+    merged = base.merge(run)
+    if merged is None:
+        return Result(Outcome.DUPLICATE, "not newer than what the comment shows", target.key)
+
+    others = {project: state for project, (_, state) in states.items() if project != detail.project_name}
+    if existing_comment is None and not _policy_allows_new_comment(options.policy, detail.build_status):
+        # No comment to keep current; the vote is still cast from what is known.
+        vote = _vote(ports, target, merged, others, configured, at=envelope.time)
+        return Result(Outcome.SKIPPED, f"comment policy {options.policy.value}", target.key, _vote_name(vote))
+
+    vote = _vote(ports, target, merged, others, configured, at=envelope.time)
+    if vote is not None:
+        merged = replace(merged, vote=vote)
+    summary = Summary(states=tuple(others.values()), configured=configured)
+    current = merged.current
+    if existing_comment is not None and current is not None and current.build_id != run.build_id:
+        # An older build's late news: only the history line and the table change.
+        content = replace_footer(existing_comment.content, merged, summary)
+    else:
+        if build is None and detail.is_terminal:
+            build = ports.builds.get_build(detail.build_id)
+        if build is not None and build.number is not None:
+            merged = _with_number(merged, run.build_id, build.number)
+        content = render(
+            merged,
+            _details(envelope, build, target, ports, options),
+            summary,
+            options.max_failed_tests,
+            options.log_lines,
+        )
+    outcome = _write(ports.comments, target, detail.project_name, existing_comment, content)
+    return Result(outcome, "", target.key, _vote_name(vote))
+
+
+def _resolve(envelope: BuildStateChangeEvent, ports: Ports) -> tuple[_Target, tuple[str, ...], Build | None] | Result:
+    """What the build is about (pull request or commit) and which projects count, or why it is ignored."""
+    detail = envelope.detail
+    info = detail.additional_information
+    variables = info.variables()
+    repository = variables.get(VAR_REPOSITORY_NAME) or repository_from_source(info.source.location)
+    if not repository:
+        return Result(Outcome.IGNORED, "the build names no CodeCommit repository")
+    if not ports.catalog.in_scope(repository):
+        return Result(Outcome.IGNORED, "repository out of scope")
+    configured = split_list(variables.get(VAR_PROJECTS, "")) or ports.catalog.projects_for(repository)
+    if detail.project_name not in configured:
+        return Result(Outcome.IGNORED, "project not configured for the repository")
+    pull_request_id = variables.get(VAR_PULL_REQUEST_ID, "").strip()
+    if pull_request_id:
+        pull_request = ports.pull_requests.get_pull_request(pull_request_id)
+        commit = variables.get(VAR_SOURCE_COMMIT) or info.resolved_source_version or info.source_version or ""
+        return _Target(f"pr:{repository}:{pull_request_id}", repository, commit, pull_request), configured, None
+    build = None
+    commit = info.resolved_source_version or info.source_version or ""
+    if not _is_full_commit(commit):
+        # A branch name (or nothing): only BatchGetBuilds knows the commit it resolved to.
+        build = ports.builds.get_build(detail.build_id)
+        commit = build.resolved_source_version or ""
+    if not _is_full_commit(commit):
+        return Result(Outcome.IGNORED, "no commit to comment on yet")
+    parent = ports.commits.first_parent(repository, commit)
+    return _Target(f"commit:{repository}:{commit}", repository, commit, parent=parent), configured, build
+
+
+def _write(comments: Comments, target: _Target, project: str, existing: Comment | None, content: str) -> Outcome:
+    if existing is not None:
+        comments.update(existing.comment_id, content)
+        return Outcome.UPDATED
+    request_token = comment_token(target.key, project)
+    if target.pull_request is not None:
+        comments.post_on_pull_request(target.pull_request, content, request_token)
+    else:
+        comments.post_on_commit(target.repository, target.parent, target.commit, content, request_token)
+    return Outcome.POSTED
+
+
+def _policy_allows_new_comment(policy: Policy, status: str) -> bool:
+    if policy is Policy.OFF:
+        return False
+    if policy is Policy.FAILURES_AND_CHANGES:
+        return status in FAILURES
+    return True
+
+
+def _our_comments(comments: Comments, target: _Target) -> list[tuple[Comment, CommentState]]:
+    if target.pull_request is not None:
+        found = comments.pull_request_comments(target.pull_request.pull_request_id)
+    else:
+        found = comments.commit_comments(target.repository, target.parent, target.commit)
+    ours = []
+    for comment in found:
+        if comment.deleted:
+            continue
+        state = CommentState.decode(comment.content)
+        if state is not None and state.target == target.key:
+            ours.append((comment, state))
+    return ours
+
+
+def _with_number(state: CommentState, build_id: str, number: int) -> CommentState:
+    runs = tuple(replace(r, number=number) if r.build_id == build_id else r for r in state.runs)
+    return replace(state, runs=runs)
+
+
+def _vote_name(vote: Vote | None) -> str | None:
+    if vote is None:
+        return None
+    return "APPROVE" if vote.approve else "REVOKE"
+
+
+def _vote(
+    ports: Ports,
+    target: _Target,
+    state: CommentState,
+    others: dict[str, CommentState],
+    configured: Sequence[str],
+    *,
+    at: datetime,
+) -> Vote | None:
+    """APPROVE when every configured project succeeded on the PR's current revision; REVOKE a stale APPROVE.
+
+    Only votes that change something are cast: the states remember the last vote per revision.
+    """
+    pull_request = target.pull_request
+    if pull_request is None or not pull_request.is_open or not pull_request.revision_id:
+        return None
+    tip = pull_request.source_commit
+    everyone = {**others, state.project: state}
+    statuses: dict[str, str | None] = {}
+    for project in configured:
+        current = everyone[project].current if project in everyone else None
+        statuses[project] = current.status if current is not None and current.commit == tip else None
+    running = [
+        f"{p}:{everyone[p].runs[0].build_id}"
+        for p, status in statuses.items()
+        if status == "IN_PROGRESS" and p != state.project
+    ]
+    own = statuses.get(state.project)
+    if own == "SUCCEEDED" and running and all(status in ("SUCCEEDED", "IN_PROGRESS") for status in statuses.values()):
+        # Sibling projects finishing at the same moment each see the other still running: ask
+        # CodeBuild, whose answer is ahead of the events still in flight (one call, only then).
+        for sibling in ports.builds.get_builds(running):
+            statuses[sibling.project] = sibling.status
+    approve = all(status == "SUCCEEDED" for status in statuses.values())
+    votes = [s.vote for s in everyone.values() if s.vote is not None and s.vote.revision == pull_request.revision_id]
+    last = max(votes, key=lambda vote: vote.at) if votes else None
+    already = last.approve if last is not None else False
+    if approve == already:
+        return None
+    if not ports.pull_requests.vote(pull_request.pull_request_id, pull_request.revision_id, approve):
+        return None
+    return Vote(pull_request.revision_id, approve, at.isoformat())
+
+
+def _details(
+    envelope: BuildStateChangeEvent, build: Build | None, target: _Target, ports: Ports, options: Options
+) -> Details:
+    detail = envelope.detail
+    info = detail.additional_information
+    failed_phase, failed_message = _failed_phase(detail, build)
+    reports: list[Report] = []
+    failing: list[TestCase] = []
+    lines: list[str] = []
+    if build is not None and detail.is_terminal:
+        reports = ports.builds.get_reports(build.report_arns)
+        for report in reports:
+            if len(failing) >= options.max_failed_tests:
+                break
+            if report.report_type == "TEST" and report.count("FAILED"):
+                failing += ports.builds.failing_tests(report, options.max_failed_tests - len(failing))
+        group = build.log_group or info.logs.group_name
+        stream = build.log_stream or info.logs.stream_name
+        if detail.build_status in FAILURES and group and stream and options.log_lines:
+            lines = ports.logs.last_lines(group, stream, options.log_lines)
+    pull_request = target.pull_request
+    outdated = None
+    if pull_request is not None and pull_request.source_commit and pull_request.source_commit != target.commit:
+        outdated = pull_request.source_commit
+    return Details(
+        region=envelope.region,
+        build=build,
+        build_link=build_link(envelope.region, detail.build_id),
+        log_link=(build.log_link if build is not None else None) or _real_link(info.logs.deep_link),
+        reports=reports,
+        failing_tests=failing,
+        log_lines=lines,
+        failed_phase=failed_phase,
+        failed_message=failed_message,
+        duration_seconds=_duration(detail, build),
+        outdated_by=outdated,
+        label="pull request" if pull_request is not None else "branch",
+    )
+
+
+def _real_link(link: str | None) -> str | None:
+    # Before PROVISIONING the event's deep link only points at the list of log groups.
+    return link if link and "logEvent:" in link else None
+
+
+def _failed_phase(detail: BuildStateChange, build: Build | None) -> tuple[str | None, str | None]:
+    if build is not None:
+        for phase in build.phases:
+            if phase.status not in (None, "SUCCEEDED"):
+                return phase.phase_type, "; ".join(c for c in phase.contexts if c.strip(" :")) or None
+    for event_phase in detail.additional_information.phases:
+        if event_phase.phase_status not in (None, "SUCCEEDED"):
+            contexts = [c for c in event_phase.phase_context if c.strip(" :")]
+            return event_phase.phase_type, "; ".join(contexts) or None
+    return None, None
+
+
+def _duration(detail: BuildStateChange, build: Build | None) -> float | None:
+    if build is not None and build.start_time is not None and build.end_time is not None:
+        return (build.end_time - build.start_time).total_seconds()
+    phases = detail.additional_information.phases
+    if phases and any(p.duration_in_seconds is not None for p in phases):
+        return float(sum(p.duration_in_seconds or 0 for p in phases))
+    return None

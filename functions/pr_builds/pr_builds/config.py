@@ -1,0 +1,26 @@
+"""Settings of the PR builds function, read from its environment on every invocation."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from codereflex.ci import ProjectScope
+from codereflex.config import require, split_list
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    scope: ProjectScope
+    idempotency_table: str
+    # IAM role names of codereflex's commenting functions: their comment events are never commands.
+    bot_roles: tuple[str, ...] = ()
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
+        return cls(
+            scope=ProjectScope.from_env(env),
+            idempotency_table=require(env, "IDEMPOTENCY_TABLE"),
+            bot_roles=split_list(env.get("BOT_ROLES", "")),
+        )

@@ -1,0 +1,213 @@
+"""Decide which builds a pull request event starts, with the pull request's context as build variables."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Protocol
+
+from codereflex.ci import (
+    VAR_DESTINATION_COMMIT,
+    VAR_PROJECTS,
+    VAR_PULL_REQUEST_ID,
+    VAR_REPOSITORY_NAME,
+    VAR_REVISION_ID,
+    VAR_SOURCE_COMMIT,
+    Comment,
+    PullRequest,
+    token,
+)
+from codereflex.errors import TargetGone
+from codereflex.events.codecommit import CommentEvent, PullRequestStateChangeEvent
+
+REBUILD_COMMAND = "/rebuild"
+
+# A new revision of an open pull request: these start builds (a reopened PR arrives as a status change).
+NEW_REVISION_EVENTS = frozenset({"pullRequestCreated", "pullRequestSourceBranchUpdated", "pullRequestStatusChanged"})
+
+
+class Starter(Protocol):
+    def start_build(
+        self, project: str, source_version: str, variables: Mapping[str, str], idempotency_token: str
+    ) -> str: ...
+
+
+class Voter(Protocol):
+    def vote(self, pull_request_id: str, revision_id: str, approve: bool) -> bool: ...
+
+
+class Once(Protocol):
+    def run_once(self, key: str, action: Callable[[], str]) -> tuple[str, bool]: ...
+
+
+class PullRequests(Protocol):
+    def get_pull_request(self, pull_request_id: str) -> PullRequest: ...
+
+
+class CommentReader(Protocol):
+    def get(self, comment_id: str) -> Comment: ...
+
+
+class Catalog(Protocol):
+    def in_scope(self, repository: str) -> bool: ...
+
+    def projects_for(self, repository: str) -> tuple[str, ...]: ...
+
+
+class Outcome(Enum):
+    STARTED = "started"
+    DUPLICATE = "duplicate"
+    IGNORED = "ignored"
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    outcome: Outcome
+    reason: str = ""
+    builds: dict[str, str] = field(default_factory=dict)  # project → build id
+    revoked: bool = False
+    missing: tuple[str, ...] = ()  # configured projects CodeBuild does not know
+
+
+def build_variables(envelope: PullRequestStateChangeEvent, projects: tuple[str, ...]) -> dict[str, str]:
+    """What a build needs to know to report back: the pull request, its revision and the sibling projects."""
+    change = envelope.detail
+    return {
+        VAR_PULL_REQUEST_ID: change.pull_request_id,
+        VAR_REPOSITORY_NAME: change.repository_name,
+        VAR_SOURCE_COMMIT: change.source_commit,
+        VAR_DESTINATION_COMMIT: change.destination_commit,
+        VAR_REVISION_ID: change.revision_id or "",
+        VAR_PROJECTS: ",".join(projects),
+    }
+
+
+def handle(
+    envelope: PullRequestStateChangeEvent, catalog: Catalog, starter: Starter, voter: Voter, once: Once
+) -> Result:
+    """Start each configured project once per pull request revision; revoke the bot's vote on a new revision."""
+    change = envelope.detail
+    if change.event not in NEW_REVISION_EVENTS:
+        return Result(Outcome.IGNORED, f"event {change.event} brings no new revision")
+    if not change.is_open:
+        return Result(Outcome.IGNORED, "pull request is closed or merged")
+    if not catalog.in_scope(change.repository_name):
+        return Result(Outcome.IGNORED, "repository out of scope")
+    projects = catalog.projects_for(change.repository_name)
+    if not projects:
+        return Result(Outcome.IGNORED, "no build project configured for the repository")
+    variables = build_variables(envelope, projects)
+    revision = change.revision_id or change.source_commit
+    target = PullRequest(
+        change.pull_request_id,
+        change.repository_name,
+        "OPEN",
+        change.source_commit,
+        change.destination_commit,
+        revision,
+    )
+    builds, started_any = _start_all(target, projects, variables, starter=starter, once=once)
+    missing = tuple(project for project in projects if project not in builds)
+    if not builds:
+        return Result(Outcome.IGNORED, "no configured project exists", missing=missing)
+    revoked = False
+    if started_any and change.event != "pullRequestCreated" and change.revision_id:
+        # A new revision starts without approvals in CodeCommit; revoking states the bot's intent anyway.
+        revoked = voter.vote(change.pull_request_id, change.revision_id, approve=False)
+    return Result(Outcome.STARTED if started_any else Outcome.DUPLICATE, "", builds, revoked, missing)
+
+
+def _start_all(
+    pull_request: PullRequest,
+    projects: tuple[str, ...],
+    variables: Mapping[str, str],
+    *,
+    starter: Starter,
+    once: Once,
+    occasion: str = "",
+) -> tuple[dict[str, str], bool]:
+    builds: dict[str, str] = {}
+    started_any = False
+    for project in projects:
+        # One build per (pull request, revision, project[, rebuild comment]), however often the event
+        # is delivered: the idempotency record covers redeliveries hours apart, CodeBuild's token 5 minutes.
+        key = "|".join([pull_request.repository_name, pull_request.pull_request_id, pull_request.revision_id, project])
+        key += occasion
+        request_token = token("codereflex-pr-builds", key)
+
+        def start(project: str = project, request_token: str = request_token) -> str:
+            return starter.start_build(project, pull_request.source_commit, variables, request_token)
+
+        try:
+            build_id, ran = once.run_once(key, start)
+        except TargetGone:
+            # A project the convention names but nobody created: the others still run, and the
+            # result names it (its absence keeps the approval vote from ever passing, on purpose).
+            continue
+        builds[project] = build_id
+        started_any = started_any or ran
+    return builds, started_any
+
+
+def is_bot(caller_arn: str | None, bot_roles: tuple[str, ...]) -> bool:
+    """Whether a caller is one of codereflex's own roles (an assumed-role session of it)."""
+    if not caller_arn:
+        return False
+    resource = caller_arn.split(":", 5)[-1]
+    kind, _, rest = resource.partition("/")
+    return kind in ("assumed-role", "role") and rest.split("/", 1)[0] in bot_roles
+
+
+def _not_a_command(
+    envelope: CommentEvent, bot_roles: tuple[str, ...], catalog: Catalog, comments: CommentReader
+) -> str | None:
+    """Why a comment event is no `/rebuild` command, or None when it is one (costs one GetComment)."""
+    change = envelope.detail
+    if change.event != "commentOnPullRequestCreated" or not change.pull_request_id:
+        return f"event {change.event} is no new pull request comment"
+    if is_bot(change.caller_user_arn, bot_roles):
+        return "comment made by codereflex itself"
+    if not catalog.in_scope(change.repository_name):
+        return "repository out of scope"
+    comment = comments.get(change.comment_id)
+    words = comment.content.strip().split()
+    if comment.deleted or not words or words[0] != REBUILD_COMMAND:
+        return "not a command"
+    return None
+
+
+def handle_comment(
+    envelope: CommentEvent,
+    bot_roles: tuple[str, ...],
+    *,
+    catalog: Catalog,
+    comments: CommentReader,
+    pull_requests: PullRequests,
+    starter: Starter,
+    once: Once,
+) -> Result:
+    """`/rebuild` on a pull request starts its projects again at the current revision."""
+    change = envelope.detail
+    refusal = _not_a_command(envelope, bot_roles, catalog, comments)
+    if refusal is not None or not change.pull_request_id:
+        return Result(Outcome.IGNORED, refusal or "no pull request")
+    pull_request = pull_requests.get_pull_request(change.pull_request_id)
+    if not pull_request.is_open:
+        return Result(Outcome.IGNORED, "pull request is closed or merged")
+    projects = catalog.projects_for(pull_request.repository_name)
+    variables = {
+        VAR_PULL_REQUEST_ID: pull_request.pull_request_id,
+        VAR_REPOSITORY_NAME: pull_request.repository_name,
+        VAR_SOURCE_COMMIT: pull_request.source_commit,
+        VAR_DESTINATION_COMMIT: pull_request.destination_commit,
+        VAR_REVISION_ID: pull_request.revision_id,
+        VAR_PROJECTS: ",".join(projects),
+    }
+    builds, started_any = _start_all(
+        pull_request, projects, variables, starter=starter, once=once, occasion=f"|rebuild:{change.comment_id}"
+    )
+    missing = tuple(project for project in projects if project not in builds)
+    if not builds:
+        return Result(Outcome.IGNORED, "no configured project exists", missing=missing)
+    return Result(Outcome.STARTED if started_any else Outcome.DUPLICATE, "rebuild", builds, missing=missing)
