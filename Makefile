@@ -21,6 +21,8 @@ $(VENV)/.installed: requirements-dev.txt layers/shared/requirements.txt layers/g
 	$(UV) pip install --quiet --python $(PY) -r requirements-dev.txt
 	@# The layer is importable as Lambda's /opt/python is, and the sandbox from the repo root.
 	printf '%s\n' "$(CURDIR)/layers/shared" "$(CURDIR)" > "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/codereflex-dev.pth"
+	@# The `codereflex` command (operator CLI); its dependencies are already installed above.
+	$(UV) pip install --quiet --python $(PY) --no-deps -e .
 	touch $@
 
 $(SAMVENV)/.installed: requirements-sam.txt | $(VENV)/.installed

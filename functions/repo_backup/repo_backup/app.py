@@ -1,0 +1,134 @@
+"""Entry point: a CodeCommit reference change (or the daily sweep) → git bundles, a manifest and the catalog in S3."""
+
+from __future__ import annotations
+
+import os
+import time
+from functools import cache
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.config import Config
+from pygit2.callbacks import RemoteCallbacks
+
+from codereflex.aws.codecommit_repositories import CodeCommitRepositories
+from codereflex.aws.s3 import S3ObjectStore
+from codereflex.backup.engine import BackupResult, Collaborators, GitSource, Outcome, Policy
+from codereflex.backup.mirror import GitMirror
+from codereflex.backup.store import ObjectStore
+from codereflex.errors import CodeReflexError, PermanentError
+from codereflex.events.codecommit import RepositoryStateChangeEvent
+from codereflex.gitremote import CodeCommitCredentials
+from codereflex.handler import final_on_permanent_error
+
+from .config import Settings
+from .logic import Scope, back_up_repository, sweep
+
+logger, tracer, metrics = Logger(), Tracer(), Metrics()
+
+_BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=5, read_timeout=60)
+
+
+@cache
+def _client(service: str) -> Any:
+    return boto3.client(service, config=_BOTO_CONFIG)  # type: ignore[call-overload]
+
+
+def _git_credentials() -> RemoteCallbacks:
+    # A new provider per network operation: it signs once per URL with the role's current credentials.
+    return CodeCommitCredentials(boto3.Session().get_credentials(), os.environ.get("AWS_REGION"))  # type: ignore[arg-type]
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+@final_on_permanent_error(logger, metrics)
+def lambda_handler(
+    event: dict[str, Any],
+    context: LambdaContext,
+    repositories: CodeCommitRepositories | None = None,
+    store: ObjectStore | None = None,
+    git: GitSource | None = None,
+) -> dict[str, Any]:
+    settings = Settings.from_env()
+    repositories = repositories or CodeCommitRepositories(_client("codecommit"))
+    parts = Collaborators(
+        git=git or GitMirror(settings.work_dir / "mirrors", _git_credentials),
+        store=store or S3ObjectStore(_client("s3"), settings.bucket, settings.kms_key_id),
+        scratch=settings.work_dir / "scratch",
+        metadata=repositories,
+    )
+    policy = Policy(prefix=settings.prefix, full_every=settings.full_every)
+    scope = Scope(settings.include, settings.exclude)
+    if event.get("detail-type") == "Scheduled Event":
+        return _sweep(scope, repositories, policy, parts, context)
+    change = parse(event=event, model=RepositoryStateChangeEvent).detail
+    if not scope.covers(change.repository_name):
+        logger.info("Repository out of backup scope", repository=change.repository_name)
+        return {"outcome": "out-of-scope"}
+    started = time.monotonic()
+    try:
+        result = back_up_repository(change.repository_name, event.get("id"), repositories, policy, parts)
+    except CodeReflexError as error:
+        _failed(change.repository_name, error)
+        raise
+    _record(result, time.monotonic() - started)
+    return {"outcome": result.outcome.value, "backupId": result.backup_id, "bytes": result.bytes_uploaded}
+
+
+def _sweep(
+    scope: Scope, repositories: CodeCommitRepositories, policy: Policy, parts: Collaborators, context: LambdaContext
+) -> dict[str, Any]:
+    started = time.monotonic()
+    swept = sweep(scope, repositories, policy, parts, time_left=lambda: context.get_remaining_time_in_millis() / 1000)
+    for result in swept.results:
+        _record(result, None)
+    for name, error in swept.failures:
+        _failed(name, error)
+    if swept.skipped_for_time:
+        logger.warning("Sweep ran out of time", remaining=len(swept.skipped_for_time))
+    logger.info(
+        "Sweep finished",
+        backed_up=sum(result.outcome is Outcome.BACKED_UP for result in swept.results),
+        unchanged=sum(result.outcome is Outcome.UNCHANGED for result in swept.results),
+        failed=len(swept.failures),
+        seconds=round(time.monotonic() - started, 1),
+    )
+    return {
+        "outcome": "swept",
+        "backedUp": [r.repository for r in swept.results if r.outcome is Outcome.BACKED_UP],
+        "unchanged": [r.repository for r in swept.results if r.outcome is Outcome.UNCHANGED],
+        "failed": [name for name, _ in swept.failures],
+        "notReached": list(swept.skipped_for_time),
+    }
+
+
+def _record(result: BackupResult, seconds: float | None) -> None:
+    if result.outcome is Outcome.UNCHANGED:
+        logger.info("Backup unchanged", repository=result.repository, latest=result.backup_id, adopted=result.adopted)
+        metrics.add_metric(name="BackupsUnchanged", unit=MetricUnit.Count, value=1)
+        return
+    logger.info(
+        "Backup written",
+        repository=result.repository,
+        backup_id=result.backup_id,
+        full=result.full,
+        objects=result.objects,
+        refs=result.refs,
+        bytes=result.bytes_uploaded,
+    )
+    metrics.add_metric(name="BackupsDone", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="BytesUploaded", unit=MetricUnit.Bytes, value=result.bytes_uploaded)
+    if seconds is not None:
+        metrics.add_metric(name="BackupDuration", unit=MetricUnit.Milliseconds, value=round(seconds * 1000))
+
+
+def _failed(repository: str, error: CodeReflexError) -> None:
+    kind = "permanent" if isinstance(error, PermanentError) else "transient"
+    logger.error("Backup failed", repository=repository, kind=kind, error=str(error))
+    metrics.add_metric(name="BackupFailures", unit=MetricUnit.Count, value=1)

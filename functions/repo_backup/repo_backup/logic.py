@@ -1,0 +1,81 @@
+"""Decide which repositories an event or the daily sweep backs up, and back each one up in turn."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from typing import Protocol
+
+from codereflex.backup.engine import BackupRequest, BackupResult, Collaborators, Policy, back_up
+from codereflex.errors import CodeReflexError, PermanentError
+
+
+class Repositories(Protocol):
+    def names(self) -> list[str]: ...
+
+    def clone_url(self, repository: str) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    include: tuple[str, ...] = ("*",)
+    exclude: tuple[str, ...] = ()
+
+    def covers(self, repository: str) -> bool:
+        """Shell globs on the repository name; an exclusion wins over an inclusion."""
+        return any(fnmatchcase(repository, p) for p in self.include) and not any(
+            fnmatchcase(repository, p) for p in self.exclude
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SweepResult:
+    results: tuple[BackupResult, ...]
+    failures: tuple[tuple[str, CodeReflexError], ...]
+    skipped_for_time: tuple[str, ...]
+
+
+def back_up_repository(
+    repository: str,
+    event_id: str | None,
+    repositories: Repositories,
+    policy: Policy,
+    parts: Collaborators,
+) -> BackupResult:
+    """One repository's backup for one event; the clone URL comes from CodeCommit (the event lacks it)."""
+    request = BackupRequest(repository, repositories.clone_url(repository), event_id)
+    return back_up(request, policy, parts)
+
+
+def sweep(
+    scope: Scope,
+    repositories: Repositories,
+    policy: Policy,
+    parts: Collaborators,
+    *,
+    time_left: Callable[[], float],
+    reserve_seconds: float = 120.0,
+    names: Iterable[str] | None = None,
+) -> SweepResult:
+    """Back up every repository in scope; unchanged ones cost one ls-remote. Stops before time runs out.
+
+    A failure of one repository does not stop the sweep: it is reported and the next one runs.
+    """
+    results: list[BackupResult] = []
+    failures: list[tuple[str, CodeReflexError]] = []
+    pending = [name for name in (names if names is not None else repositories.names()) if scope.covers(name)]
+    while pending and time_left() > reserve_seconds:
+        name = pending.pop(0)
+        try:
+            results.append(back_up_repository(name, None, repositories, policy, parts))
+        except CodeReflexError as error:
+            failures.append((name, error))
+        finally:
+            # One mirror at a time: /tmp holds the largest repository, not the sum of all of them.
+            parts.git.discard(name)
+    return SweepResult(tuple(results), tuple(failures), tuple(pending))
+
+
+def is_permanent(error: CodeReflexError) -> bool:
+    return isinstance(error, PermanentError)

@@ -1,0 +1,1 @@
+"""Repository backup: git bundles in an object store, manifests, a catalog, point-in-time restore."""

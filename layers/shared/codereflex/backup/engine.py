@@ -1,0 +1,428 @@
+"""Back up one repository into the store, and list, restore and verify its backups.
+
+Write order is what makes a backup atomic: bundle and pack index first (new keys, never
+overwritten), then the manifest (created only if absent), then the catalog (compare-and-swap on
+its ETag). A run that dies before its manifest leaves unreferenced bundles and no backup; one
+that dies between manifest and catalog is adopted by the next run, which lists the manifests.
+Two runs for one repository never overlap: a lease object (created with If-None-Match, taken
+over with If-Match once expired) serialises them.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import Enum
+from pathlib import Path
+from typing import Any, Protocol
+
+import pygit2
+
+from codereflex.backup.bundle import install_pack, lookup, references, write_bundle
+from codereflex.backup.model import BundleRef, Catalog, Layout, Manifest, backup_id
+from codereflex.backup.store import ObjectStore, PreconditionFailed, Progress
+from codereflex.errors import PermanentError, TargetGone, TransientError
+
+_CATALOG_ATTEMPTS = 8
+
+
+class BackupInProgress(TransientError):
+    """Another run holds this repository's lease: retry later (it may already cover this change)."""
+
+
+class NoBackup(PermanentError):
+    """No backup of the repository exists at or before the requested time."""
+
+    reason = "no-backup"
+
+
+class GitSource(Protocol):
+    def warm(self, repository: str) -> bool: ...
+
+    def discard(self, repository: str) -> None: ...
+
+    def remote_refs(self, repository: str, url: str) -> dict[str, str]: ...
+
+    def fetch(self, repository: str, url: str) -> dict[str, str]: ...
+
+    def open(self, repository: str) -> pygit2.Repository: ...
+
+
+class MetadataSource(Protocol):
+    def describe(self, repository: str) -> dict[str, Any]: ...
+
+
+class Outcome(Enum):
+    BACKED_UP = "backed-up"
+    UNCHANGED = "unchanged"
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    prefix: str = "backups/"
+    # Incremental bundles per chain before the next backup starts a new chain with a full bundle.
+    full_every: int = 30
+    lease_seconds: int = 960  # longer than the function's 15-minute ceiling
+    wait_seconds: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class BackupRequest:
+    repository: str
+    clone_url: str
+    event_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BackupResult:
+    outcome: Outcome
+    repository: str
+    backup_id: str | None = None
+    full: bool = False
+    bytes_uploaded: int = 0
+    objects: int = 0
+    refs: int = 0
+    adopted: int = 0  # manifests a crashed run left out of the catalog, added now
+
+
+@dataclass
+class Collaborators:
+    git: GitSource
+    store: ObjectStore
+    scratch: Path
+    metadata: MetadataSource | None = None
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    sleep: Callable[[float], None] = time.sleep
+    owner: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+
+def back_up(request: BackupRequest, policy: Policy, parts: Collaborators) -> BackupResult:
+    """Back up the repository's current refs unless the latest backup already has exactly them."""
+    layout = Layout(policy.prefix, request.repository)
+    with _lease(layout, policy, parts):
+        catalog, etag = read_catalog(parts.store, layout)
+        catalog, adopted = _adopt_orphans(parts.store, layout, catalog)
+        latest = load_manifest(parts.store, catalog.latest.manifest_key) if catalog.latest else None
+        warm = parts.git.warm(request.repository)
+        # A cold mirror would fetch the whole repository just to learn nothing changed: ask first.
+        # A warm one fetches straight away (an up-to-date fetch is one round trip, like ls-remote).
+        if (
+            latest is not None
+            and not warm
+            and parts.git.remote_refs(request.repository, request.clone_url) == latest.refs
+        ):
+            if adopted:
+                _save_catalog(parts.store, layout, catalog, etag)
+            return BackupResult(Outcome.UNCHANGED, request.repository, latest.backup_id, adopted=adopted)
+        refs = parts.git.fetch(request.repository, request.clone_url)
+        when = parts.clock()
+        if latest is not None and refs == latest.refs:
+            if adopted:
+                _save_catalog(parts.store, layout, catalog, etag)
+            return BackupResult(Outcome.UNCHANGED, request.repository, latest.backup_id, adopted=adopted)
+        sequence = latest.sequence + 1 if latest else 1
+        new_id = backup_id(sequence, when)
+        metadata = parts.metadata.describe(request.repository) if parts.metadata else {}
+        chain, uploaded, objects, full = _write_chain(
+            repository=request.repository,
+            refs=refs,
+            latest=latest,
+            layout=layout,
+            new_id=new_id,
+            policy=policy,
+            parts=parts,
+            head=head_ref(refs, metadata.get("defaultBranch")),
+            fresh=not warm,
+        )
+        manifest = Manifest(request.repository, new_id, sequence, when, request.event_id, refs, chain, metadata)
+        key = layout.manifest(new_id)
+        parts.store.put(key, manifest.to_bytes(), if_absent=True)
+        _save_catalog(parts.store, layout, catalog.with_entries(manifest.entry(key)), etag)
+        return BackupResult(
+            Outcome.BACKED_UP, request.repository, new_id, full, uploaded + len(manifest.to_bytes()), objects, len(refs)
+        )
+
+
+def _write_chain(
+    *,
+    repository: str,
+    refs: Mapping[str, str],
+    latest: Manifest | None,
+    layout: Layout,
+    new_id: str,
+    policy: Policy,
+    parts: Collaborators,
+    head: str | None,
+    fresh: bool,
+) -> tuple[tuple[BundleRef, ...], int, int, bool]:
+    if not refs:
+        return (), 0, 0, False  # nothing to bundle: restoring this backup gives an empty repository
+    full = latest is None or not latest.chain or len(latest.chain) > policy.full_every
+    prerequisites = [] if full or latest is None else sorted(set(latest.refs.values()))
+    parts.scratch.mkdir(parents=True, exist_ok=True)
+    written = write_bundle(
+        parts.git.open(repository),
+        refs,
+        prerequisites,
+        parts.scratch / f"{new_id}.bundle",
+        known=prerequisites,
+        head=head,
+        fresh_mirror=full and fresh,
+    )
+    try:
+        key = layout.bundle(new_id)
+        parts.store.upload(key, written.bundle)
+        parts.store.upload(f"{key}.idx", written.index)
+    finally:
+        written.bundle.unlink(missing_ok=True)
+        written.index.unlink(missing_ok=True)
+    link = BundleRef(key, f"{key}.idx", written.size, written.objects, tuple(prerequisites))
+    base = () if full or latest is None else latest.chain
+    return (*base, link), written.size + written.index_size, written.objects, full
+
+
+# --- catalog -------------------------------------------------------------------------------------
+
+
+def read_catalog(store: ObjectStore, layout: Layout) -> tuple[Catalog, str | None]:
+    stored = store.get(layout.catalog)
+    if stored is None:
+        return Catalog(layout.repository), None
+    return Catalog.from_bytes(stored.data), stored.etag
+
+
+def load_manifest(store: ObjectStore, key: str) -> Manifest:
+    stored = store.get(key)
+    if stored is None:
+        raise TargetGone(f"manifest {key} is listed in the catalog but missing from the store")
+    return Manifest.from_bytes(stored.data)
+
+
+def _adopt_orphans(store: ObjectStore, layout: Layout, catalog: Catalog) -> tuple[Catalog, int]:
+    listed = {entry.manifest_key for entry in catalog.entries}
+    orphans = [key for key in store.keys(layout.manifests) if key.endswith(".json") and key not in listed]
+    if not orphans:
+        return catalog, 0
+    entries = [load_manifest(store, key).entry(key) for key in sorted(orphans)]
+    return catalog.with_entries(*entries), len(entries)
+
+
+def _save_catalog(store: ObjectStore, layout: Layout, catalog: Catalog, etag: str | None) -> None:
+    """Compare-and-swap; on a lost race merge with what the other writer saved and try again."""
+    for _ in range(_CATALOG_ATTEMPTS):
+        try:
+            if etag is None:
+                store.put(layout.catalog, catalog.to_bytes(), if_absent=True)
+            else:
+                store.put(layout.catalog, catalog.to_bytes(), if_match=etag)
+            return
+        except PreconditionFailed:
+            current, etag = read_catalog(store, layout)
+            catalog = current.with_entries(*catalog.entries)
+    raise TransientError(f"the catalog of {layout.repository} kept changing under this run")
+
+
+# --- lease ---------------------------------------------------------------------------------------
+
+
+@contextmanager
+def _lease(layout: Layout, policy: Policy, parts: Collaborators) -> Iterator[None]:
+    store, waited = parts.store, 0.0
+    while True:
+        now = parts.clock()
+        body = json.dumps(
+            {"owner": parts.owner, "expires": (now + timedelta(seconds=policy.lease_seconds)).isoformat()}
+        ).encode()
+        try:
+            store.put(layout.lock, body, if_absent=True)
+            break
+        except PreconditionFailed:
+            held = store.get(layout.lock)
+            if held is not None and _expired(held.data, now):
+                try:
+                    store.put(layout.lock, body, if_match=held.etag)  # take over a lease a killed run left
+                    break
+                except PreconditionFailed:
+                    pass
+        if waited >= policy.wait_seconds:
+            raise BackupInProgress(f"another backup of {layout.repository} is running")
+        parts.sleep(1.0)
+        waited += 1.0
+    try:
+        yield
+    finally:
+        held = store.get(layout.lock)
+        if held is not None and json.loads(held.data).get("owner") == parts.owner:
+            store.delete(layout.lock)
+
+
+def _expired(data: bytes, now: datetime) -> bool:
+    try:
+        return datetime.fromisoformat(json.loads(data)["expires"]) <= now
+    except (KeyError, TypeError, ValueError):
+        return True  # unreadable: nobody can prove they hold it
+
+
+# --- restore and verify --------------------------------------------------------------------------
+
+
+def restore(
+    store: ObjectStore,
+    prefix: str,
+    repository: str,
+    destination: Path,
+    *,
+    at: datetime | None = None,
+    progress: Callable[[str, int], Progress] | None = None,
+) -> Manifest:
+    """Make `destination` a bare repository with exactly the refs of the last backup at or before `at`."""
+    catalog, _ = read_catalog(store, Layout(prefix, repository))
+    entry = catalog.at(at)
+    if entry is None:
+        raise NoBackup(f"no backup of {repository} at or before {at.isoformat() if at else 'now'}")
+    manifest = load_manifest(store, entry.manifest_key)
+    restore_manifest(store, manifest, destination, progress)
+    return manifest
+
+
+def restore_manifest(
+    store: ObjectStore,
+    manifest: Manifest,
+    destination: Path,
+    progress: Callable[[str, int], Progress] | None = None,
+) -> pygit2.Repository:
+    """Install the manifest's bundle chain into a new bare repository and set its refs exactly."""
+    pygit2.init_repository(str(destination), bare=True)
+    scratch = destination / "codereflex-restore"
+    scratch.mkdir(exist_ok=True)
+    try:
+        for link in manifest.chain:
+            bundle, index = scratch / "pack.bundle", scratch / "pack.idx"
+            store.download(link.key, bundle, progress(link.key, link.size) if progress else None)
+            store.download(link.index_key, index)
+            install_pack(bundle, index, destination)
+    finally:
+        for leftover in scratch.iterdir():
+            leftover.unlink()
+        scratch.rmdir()
+    repo = pygit2.Repository(str(destination))  # opened after the packs arrived, so libgit2 sees them all
+    set_refs_exactly(repo, manifest.refs)
+    _point_head(repo, manifest)
+    return repo
+
+
+def set_refs_exactly(repo: pygit2.Repository, refs: Mapping[str, str]) -> None:
+    for name in list(references(repo)):
+        if name.startswith("refs/") and name not in refs:
+            references(repo).delete(name)
+    for name, oid in refs.items():
+        target = pygit2.Oid(hex=oid)
+        if target not in repo.odb:
+            raise TargetGone(f"the backup chain lacks object {oid} of {name}")
+        references(repo).create(name, target, force=True)
+
+
+def _point_head(repo: pygit2.Repository, manifest: Manifest) -> None:
+    head = head_ref(manifest.refs, manifest.metadata.get("defaultBranch"))
+    if head is not None:
+        references(repo).create("HEAD", head, force=True)
+
+
+def head_ref(refs: Mapping[str, str], default_branch: str | None) -> str | None:
+    """The branch HEAD should name: the repository's default branch, else main, master or the first one."""
+    candidates = [f"refs/heads/{default_branch}"] if default_branch else []
+    candidates += ["refs/heads/main", "refs/heads/master", *sorted(n for n in refs if n.startswith("refs/heads/"))]
+    return next((name for name in candidates if name in refs), None)
+
+
+def list_backups(store: ObjectStore, prefix: str, repository: str) -> Catalog:
+    return read_catalog(store, Layout(prefix, repository))[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    backup_id: str
+    description: str
+
+
+def verify(store: ObjectStore, prefix: str, repository: str, scratch: Path) -> tuple[int, list[Problem]]:
+    """Re-read every bundle chain and check every backup's refs resolve to complete history.
+
+    Each chain is restored once, at its longest manifest (which holds every pack of the chain);
+    every backup of that chain is then checked against it. Returns (backups checked, problems).
+    """
+    catalog, _ = read_catalog(store, Layout(prefix, repository))
+    problems: list[Problem] = []
+    chains: dict[str, list[Manifest]] = {}
+    for entry in catalog.entries:
+        try:
+            manifest = load_manifest(store, entry.manifest_key)
+        except (PermanentError, TransientError) as error:
+            problems.append(Problem(entry.backup_id, str(error)))
+            continue
+        if not manifest.chain:
+            if manifest.refs:
+                problems.append(Problem(entry.backup_id, "refs recorded without a bundle chain"))
+            continue
+        chains.setdefault(manifest.chain[0].key, []).append(manifest)
+    for number, members in enumerate(chains.values()):
+        problems += _verify_chain(store, members, scratch / f"chain-{number}")
+    return len(catalog.entries), problems
+
+
+def _verify_chain(store: ObjectStore, members: list[Manifest], target: Path) -> list[Problem]:
+    """Restore the chain once, at its longest manifest, and check each of its backups against that."""
+    longest = max(members, key=lambda manifest: len(manifest.chain))
+    try:
+        repo = restore_manifest(store, longest, target)
+    except Exception:  # a broken chain is a finding: find which of its backups it breaks
+        checked = (
+            _check_alone(store, member, target.with_name(f"{target.name}-{n}")) for n, member in enumerate(members)
+        )
+        return [problem for problem in checked if problem is not None]
+    problems: list[Problem] = []
+    for member in members:
+        if [link.key for link in member.chain] != [link.key for link in longest.chain[: len(member.chain)]]:
+            problems.append(Problem(member.backup_id, "its chain is not a prefix of its chain's longest"))
+            continue
+        try:
+            _check_connected(repo, member.refs)
+        except Exception as error:  # reported, not raised
+            problems.append(Problem(member.backup_id, f"{type(error).__name__}: {error}"))
+    return problems
+
+
+def _check_alone(store: ObjectStore, manifest: Manifest, target: Path) -> Problem | None:
+    try:
+        _check_connected(restore_manifest(store, manifest, target), manifest.refs)
+    except Exception as error:  # reported, not raised
+        return Problem(manifest.backup_id, f"{type(error).__name__}: {error}")
+    return None
+
+
+def _check_connected(repo: pygit2.Repository, refs: Mapping[str, str]) -> None:
+    """Every commit reachable from every ref is present (libgit2 raises on a missing parent)."""
+    tips = [tip for tip in (_peeled_commit(repo, value) for value in refs.values()) if tip is not None]
+    if not tips:
+        return
+    walker = repo.walk(tips[0])
+    for tip in tips[1:]:
+        walker.push(tip)
+    for commit in walker:
+        if commit.tree_id not in repo.odb:
+            raise TargetGone(f"tree {commit.tree_id} of commit {commit.id} is missing")
+    for name, oid in refs.items():
+        if pygit2.Oid(hex=oid) not in repo.odb:
+            raise TargetGone(f"{name} points to missing object {oid}")
+
+
+def _peeled_commit(repo: pygit2.Repository, oid: str) -> pygit2.Oid | None:
+    target = lookup(repo, pygit2.Oid(hex=oid))
+    while target.type == pygit2.enums.ObjectType.TAG:
+        target = lookup(repo, target.target)
+    return pygit2.Oid(raw=target.id.raw) if target.type == pygit2.enums.ObjectType.COMMIT else None

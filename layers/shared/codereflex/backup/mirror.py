@@ -1,0 +1,97 @@
+"""A bare mirror of every ref (+refs/*:refs/*) kept up to date with pygit2 over HTTPS (or a local path)."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pygit2
+from pygit2.callbacks import RemoteCallbacks
+from pygit2.enums import FetchPrune
+from pygit2.remotes import RemoteCollection
+
+from codereflex.backup.bundle import references
+from codereflex.errors import AccessDenied, TargetGone, TransientError
+
+MIRROR_REFSPEC = "+refs/*:refs/*"
+
+
+class GitMirror:
+    """Mirrors under `root/<repository>.git`, reused while the process (a warm Lambda) lives.
+
+    `callbacks` makes the credential provider for one network operation (CodeCommitCredentials
+    signs per URL and refuses to sign twice, so each fetch or ls-remote gets a new one).
+    """
+
+    def __init__(self, root: Path, callbacks: Callable[[], RemoteCallbacks | None]) -> None:
+        self._root = root
+        self._callbacks = callbacks
+
+    def path(self, repository: str) -> Path:
+        return self._root / f"{repository}.git"
+
+    def open(self, repository: str) -> pygit2.Repository:
+        path = self.path(repository)
+        if (path / "HEAD").exists():
+            try:
+                return pygit2.Repository(str(path))
+            except pygit2.GitError:
+                shutil.rmtree(path)  # a half-written mirror from a killed run: start over
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return pygit2.init_repository(str(path), bare=True)
+
+    def warm(self, repository: str) -> bool:
+        """Whether an earlier run left this mirror with refs (a warm Lambda): fetching it is incremental."""
+        path = self.path(repository)
+        return (path / "HEAD").exists() and bool(refs_of(self.open(repository)))
+
+    def discard(self, repository: str) -> None:
+        """Remove the mirror: a sweep over many repositories must not fill the function's /tmp."""
+        shutil.rmtree(self.path(repository), ignore_errors=True)
+
+    def remote_refs(self, repository: str, url: str) -> dict[str, str]:
+        """The remote's refs (no objects transferred): the cheap "did anything change" check."""
+        remote = RemoteCollection(self.open(repository)).create_anonymous(url)  # type: ignore[arg-type,no-untyped-call]
+        try:
+            heads = remote.ls_remotes(callbacks=self._callbacks())
+        except pygit2.GitError as error:
+            raise _translate(error, repository) from error
+        return {
+            str(head["name"]): str(head["oid"])
+            for head in heads
+            if str(head["name"]).startswith("refs/") and not str(head["name"]).endswith("^{}")
+        }
+
+    def fetch(self, repository: str, url: str) -> dict[str, str]:
+        """Bring the mirror to the remote's state (deleted refs pruned); returns the mirror's refs."""
+        repo = self.open(repository)
+        remote = RemoteCollection(repo).create_anonymous(url)  # type: ignore[arg-type,no-untyped-call]
+        callbacks = self._callbacks()
+        if callbacks is not None:
+            # pygit2 calls back into Python once per object received just to report progress: skip it.
+            setattr(callbacks, "transfer_progress", None)  # noqa: B010  # shadows a method on purpose
+        try:
+            remote.fetch([MIRROR_REFSPEC], callbacks=callbacks, prune=FetchPrune.PRUNE)
+        except pygit2.GitError as error:
+            raise _translate(error, repository) from error
+        return refs_of(repo)
+
+
+def refs_of(repo: pygit2.Repository) -> dict[str, str]:
+    """Every direct ref under refs/ (symbolic ones are aliases and are not backed up as refs)."""
+    found: dict[str, str] = {}
+    for name in references(repo):
+        reference = references(repo)[name]
+        if name.startswith("refs/") and isinstance(reference.target, pygit2.Oid):
+            found[name] = str(reference.target)
+    return found
+
+
+def _translate(error: pygit2.GitError, repository: str) -> Exception:
+    text = str(error).lower()
+    if "404" in text or "not found" in text or "does not exist" in text or "could not find repository" in text:
+        return TargetGone(f"git repository {repository} not found")
+    if "401" in text or "403" in text or "authentication" in text:
+        return AccessDenied(f"git access to {repository} refused")
+    return TransientError(f"git transfer for {repository} failed: {type(error).__name__}")

@@ -1,0 +1,206 @@
+"""What a backup leaves in the store: manifests (one per backup) and the per-repository catalog, as JSON."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from codereflex.errors import PermanentError
+
+FORMAT = 1
+
+
+class CatalogError(PermanentError):
+    """A manifest or catalog in the store cannot be read (corrupt, or written by a newer format)."""
+
+    reason = "bad-catalog"
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """Where one repository's backups live: `<prefix><repository>/...`."""
+
+    prefix: str
+    repository: str
+
+    @property
+    def root(self) -> str:
+        return f"{self.prefix}{self.repository}/"
+
+    @property
+    def catalog(self) -> str:
+        return f"{self.root}catalog.json"
+
+    @property
+    def lock(self) -> str:
+        return f"{self.root}lock.json"
+
+    @property
+    def manifests(self) -> str:
+        return f"{self.root}manifests/"
+
+    def manifest(self, backup_id: str) -> str:
+        return f"{self.manifests}{backup_id}.json"
+
+    def bundle(self, backup_id: str) -> str:
+        return f"{self.root}bundles/{backup_id}.bundle"
+
+
+def _json_value(value: object) -> str:
+    """Metadata from boto3 carries datetimes (pull request dates): store them as ISO 8601."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def backup_id(sequence: int, when: datetime) -> str:
+    """Sortable by sequence first, so a clock step back never reorders the chain."""
+    return f"{sequence:08d}-{when.astimezone(UTC):%Y%m%dT%H%M%SZ}"
+
+
+@dataclass(frozen=True, slots=True)
+class BundleRef:
+    """One bundle of a chain: its key, its pack index key, its size and object count."""
+
+    key: str
+    index_key: str
+    size: int
+    objects: int
+    prerequisites: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "indexKey": self.index_key,
+            "size": self.size,
+            "objects": self.objects,
+            "prerequisites": list(self.prerequisites),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> BundleRef:
+        return cls(data["key"], data["indexKey"], int(data["size"]), int(data["objects"]), tuple(data["prerequisites"]))
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    """One backup: the refs at `time` and the bundles (full first) that restore them."""
+
+    repository: str
+    backup_id: str
+    sequence: int
+    time: datetime
+    event_id: str | None
+    refs: dict[str, str]
+    chain: tuple[BundleRef, ...]
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def to_bytes(self) -> bytes:
+        body = {
+            "format": FORMAT,
+            "repository": self.repository,
+            "backupId": self.backup_id,
+            "sequence": self.sequence,
+            "time": self.time.astimezone(UTC).isoformat(),
+            "eventId": self.event_id,
+            "refs": dict(sorted(self.refs.items())),
+            "chain": [bundle.to_json() for bundle in self.chain],
+            "metadata": self.metadata,
+        }
+        return json.dumps(body, indent=1, ensure_ascii=False, default=_json_value).encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Manifest:
+        try:
+            body = json.loads(data)
+            if body.get("format") != FORMAT:
+                raise CatalogError(f"manifest format {body.get('format')!r} is not {FORMAT}")
+            return cls(
+                repository=body["repository"],
+                backup_id=body["backupId"],
+                sequence=int(body["sequence"]),
+                time=datetime.fromisoformat(body["time"]),
+                event_id=body.get("eventId"),
+                refs=dict(body["refs"]),
+                chain=tuple(BundleRef.from_json(item) for item in body["chain"]),
+                metadata=dict(body.get("metadata") or {}),
+            )
+        except (KeyError, TypeError, ValueError) as error:
+            raise CatalogError(f"manifest cannot be read: {type(error).__name__}") from error
+
+    def entry(self, key: str) -> CatalogEntry:
+        return CatalogEntry(self.backup_id, self.sequence, self.time, key, self.event_id, len(self.refs))
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogEntry:
+    backup_id: str
+    sequence: int
+    time: datetime
+    manifest_key: str
+    event_id: str | None
+    ref_count: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "backupId": self.backup_id,
+            "sequence": self.sequence,
+            "time": self.time.astimezone(UTC).isoformat(),
+            "manifest": self.manifest_key,
+            "eventId": self.event_id,
+            "refCount": self.ref_count,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CatalogEntry:
+        return cls(
+            data["backupId"],
+            int(data["sequence"]),
+            datetime.fromisoformat(data["time"]),
+            data["manifest"],
+            data.get("eventId"),
+            int(data["refCount"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Catalog:
+    """Every backup of one repository, oldest first: "refs of X at T" is one catalog and one manifest read."""
+
+    repository: str
+    entries: tuple[CatalogEntry, ...] = ()
+
+    @property
+    def latest(self) -> CatalogEntry | None:
+        return self.entries[-1] if self.entries else None
+
+    def at(self, when: datetime | None) -> CatalogEntry | None:
+        """The last backup taken at or before `when` (the latest when None)."""
+        if when is None:
+            return self.latest
+        found = [entry for entry in self.entries if entry.time <= when]
+        return found[-1] if found else None
+
+    def with_entries(self, *added: CatalogEntry) -> Catalog:
+        by_id = {entry.backup_id: entry for entry in (*self.entries, *added)}
+        return Catalog(self.repository, tuple(sorted(by_id.values(), key=lambda entry: entry.sequence)))
+
+    def to_bytes(self) -> bytes:
+        body = {
+            "format": FORMAT,
+            "repository": self.repository,
+            "backups": [entry.to_json() for entry in self.entries],
+        }
+        return json.dumps(body, indent=1, ensure_ascii=False).encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Catalog:
+        try:
+            body = json.loads(data)
+            if body.get("format") != FORMAT:
+                raise CatalogError(f"catalog format {body.get('format')!r} is not {FORMAT}")
+            return cls(body["repository"], tuple(CatalogEntry.from_json(item) for item in body["backups"]))
+        except (KeyError, TypeError, ValueError) as error:
+            raise CatalogError(f"catalog cannot be read: {type(error).__name__}") from error

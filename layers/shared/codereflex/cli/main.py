@@ -1,0 +1,150 @@
+"""`codereflex backup list|restore|verify`: read the repository backups in S3 and restore them with pygit2.
+
+Works against AWS with the usual credential chain, or against the local sandbox by setting
+AWS_ENDPOINT_URL (boto3 honours it). Progress of long downloads goes to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+import boto3
+import pygit2
+from pygit2.remotes import RemoteCollection
+
+from codereflex.aws.s3 import S3ObjectStore
+from codereflex.backup.engine import list_backups, restore, verify
+from codereflex.backup.store import Progress
+from codereflex.errors import CodeReflexError
+from codereflex.gitremote import CodeCommitCredentials
+
+BUCKET_ENV = "CODEREFLEX_BACKUP_BUCKET"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except CodeReflexError as error:
+        print(f"codereflex: {error}", file=sys.stderr)
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="codereflex", description=__doc__.splitlines()[0] if __doc__ else None)
+    commands = parser.add_subparsers(dest="command", required=True)
+    backup = commands.add_parser("backup", help="list, restore and verify repository backups")
+    actions = backup.add_subparsers(dest="action", required=True)
+
+    def common(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("repository", help="CodeCommit repository name")
+        sub.add_argument("--bucket", default=os.environ.get(BUCKET_ENV), help=f"backup bucket (default ${BUCKET_ENV})")
+        sub.add_argument("--prefix", default="backups/", help="key prefix of the backups (default backups/)")
+
+    listing = actions.add_parser("list", help="every backup of a repository, oldest first")
+    common(listing)
+    listing.set_defaults(run=_list)
+    restoring = actions.add_parser("restore", help="a bare repository with exactly the refs of a moment")
+    common(restoring)
+    restoring.add_argument("--at", type=_timestamp, help="ISO 8601 time (default: the latest backup)")
+    restoring.add_argument("--to", required=True, type=Path, help="new directory for the bare repository")
+    restoring.add_argument("--push-to", help="also push every restored ref to this new CodeCommit repository")
+    restoring.set_defaults(run=_restore)
+    verifying = actions.add_parser("verify", help="re-read every bundle chain and check every backup")
+    common(verifying)
+    verifying.set_defaults(run=_verify)
+    return parser
+
+
+def _timestamp(text: str) -> datetime:
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _store(args: argparse.Namespace) -> S3ObjectStore:
+    if not args.bucket:
+        raise SystemExit(f"codereflex: name the backup bucket with --bucket or ${BUCKET_ENV}")
+    return S3ObjectStore(boto3.client("s3"), args.bucket)
+
+
+def _list(args: argparse.Namespace) -> int:
+    catalog = list_backups(_store(args), args.prefix, args.repository)
+    if not catalog.entries:
+        print(f"no backups of {args.repository}")
+        return 1
+    print(f"{'backup':<28} {'time (UTC)':<20} {'refs':>5}  event")
+    for entry in catalog.entries:
+        stamp = entry.time.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+        print(f"{entry.backup_id:<28} {stamp:<20} {entry.ref_count:>5}  {entry.event_id or '(sweep)'}")
+    return 0
+
+
+def _restore(args: argparse.Namespace) -> int:
+    destination: Path = args.to
+    if destination.exists() and any(destination.iterdir()):
+        raise SystemExit(f"codereflex: {destination} exists and is not empty")
+    manifest = restore(
+        _store(args), args.prefix, args.repository, destination, at=args.at, progress=_progress_bar(sys.stderr)
+    )
+    print(f"restored {args.repository} as of {manifest.time.isoformat()} ({manifest.backup_id}) into {destination}")
+    print(f"{len(manifest.refs)} refs, {len(manifest.chain)} bundle(s) applied")
+    if args.push_to:
+        _push(destination, args.push_to, manifest.refs)
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    with tempfile.TemporaryDirectory(prefix="codereflex-verify-") as scratch:
+        checked, problems = verify(_store(args), args.prefix, args.repository, Path(scratch))
+    for problem in problems:
+        print(f"PROBLEM {problem.backup_id}: {problem.description}")
+    print(f"{checked} backup(s) checked, {len(problems)} problem(s)")
+    return 1 if problems or not checked else 0
+
+
+def _push(source: Path, repository: str, refs: dict[str, str]) -> None:
+    codecommit: Any = boto3.client("codecommit")
+    url = codecommit.create_repository(repositoryName=repository)["repositoryMetadata"]["cloneUrlHttp"]
+    session = boto3.Session()
+    remote = RemoteCollection(pygit2.Repository(str(source))).create_anonymous(url)  # type: ignore[arg-type,no-untyped-call]
+    remote.push(
+        [f"+{name}:{name}" for name in sorted(refs)],
+        callbacks=CodeCommitCredentials(session.get_credentials(), session.region_name),  # type: ignore[arg-type]
+    )
+    print(f"pushed {len(refs)} refs to new repository {repository}: {url}")
+
+
+def _progress_bar(stream: TextIO) -> Any:
+    def start(key: str, total: int) -> Progress:
+        done = 0
+        name = key.rsplit("/", 1)[-1]
+
+        def advance(amount: int) -> None:
+            nonlocal done
+            done += amount
+            if total and stream.isatty():
+                filled = int(30 * min(done, total) / total)
+                stream.write(f"\r  {name} [{'#' * filled}{'.' * (30 - filled)}] {done / 1e6:.1f}/{total / 1e6:.1f} MB")
+                if done >= total:
+                    stream.write("\n")
+                stream.flush()
+
+        if not stream.isatty():
+            stream.write(f"  downloading {name} ({total / 1e6:.1f} MB)\n")
+        return advance
+
+    return start
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

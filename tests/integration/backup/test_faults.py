@@ -1,0 +1,169 @@
+"""Faults and races: a failed upload, a killed run, a lost catalog write, two runs at once."""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from codereflex.aws.s3 import S3ObjectStore
+from codereflex.backup.engine import (
+    BackupInProgress,
+    BackupRequest,
+    BackupResult,
+    Collaborators,
+    Outcome,
+    back_up,
+    list_backups,
+    restore,
+    verify,
+)
+from codereflex.backup.model import Layout
+from codereflex.backup.store import Progress
+from codereflex.errors import TransientError
+from tests.integration.backup.conftest import Backups, Git
+
+LAYOUT = Layout("backups/", "source")
+
+
+class RefusingStore(S3ObjectStore):
+    """The real S3 adapter, except that S3 refuses writes whose key ends with `refuse` while armed."""
+
+    def __init__(self, inner: S3ObjectStore, refuse: str) -> None:
+        self.__dict__.update(inner.__dict__)
+        self.refuse = refuse
+        self.armed = True
+
+    def upload(self, key: str, path: Path, progress: Progress | None = None) -> None:
+        if self.armed and key.endswith(self.refuse):
+            raise TransientError(f"s3 upload {key}: SlowDown")
+        super().upload(key, path, progress)
+
+    def put(self, key: str, data: bytes, *, if_match: str | None = None, if_absent: bool = False) -> str:
+        if self.armed and key.endswith(self.refuse):
+            raise TransientError(f"s3 PutObject {key}: InternalError")
+        return super().put(key, data, if_match=if_match, if_absent=if_absent)
+
+
+def _two_backups(backups: Backups, git: Git) -> str:
+    git.commit("first")
+    git.push("HEAD:refs/heads/main")
+    backups.run()
+    git.commit("second")
+    git.push("HEAD:refs/heads/main")
+    backups.run()
+    return git.show_ref(git.source)
+
+
+@pytest.mark.parametrize("refuse", [".bundle", ".idx", "Z.json"], ids=["bundle", "index", "manifest"])
+def test_a_refused_upload_keeps_earlier_backups_and_the_next_run_finishes(
+    backups: Backups, git: Git, tmp_path: Path, refuse: str
+) -> None:
+    # Given two good backups, then a push
+    before = _two_backups(backups, git)
+    git.commit("third")
+    git.push("HEAD:refs/heads/main")
+    refusing = RefusingStore(backups.store, refuse)
+    parts = replace(backups.parts, store=refusing)
+    # When S3 refuses one of the writes of the third backup
+    with pytest.raises(TransientError):
+        back_up(BackupRequest("source", str(git.source)), backups.policy, parts)
+    # Then the catalog still lists two backups, the latest restores, and the lease is free
+    assert len(list_backups(backups.store, "backups/", "source").entries) == 2
+    restore(backups.store, "backups/", "source", tmp_path / "before")
+    assert git.show_ref(tmp_path / "before") == before
+    assert backups.store.get(LAYOUT.lock) is None
+    # And the next run completes the work
+    refusing.armed = False
+    result = back_up(BackupRequest("source", str(git.source)), backups.policy, parts)
+    assert result.outcome is Outcome.BACKED_UP
+    restore(backups.store, "backups/", "source", tmp_path / "after")
+    assert git.show_ref(tmp_path / "after") == git.show_ref(git.source)
+    git.fsck(tmp_path / "after")
+
+
+def test_a_manifest_written_before_a_crash_is_adopted_by_the_next_run(backups: Backups, git: Git) -> None:
+    # Given a run that wrote its manifest, then died before the catalog write
+    _two_backups(backups, git)
+    git.commit("third")
+    git.push("HEAD:refs/heads/main")
+    refusing = RefusingStore(backups.store, "catalog.json")
+    with pytest.raises(TransientError):
+        back_up(BackupRequest("source", str(git.source)), backups.policy, replace(backups.parts, store=refusing))
+    assert len(list_backups(backups.store, "backups/", "source").entries) == 2
+    # When the next run finds nothing new to back up
+    result = backups.run()
+    # Then it adds the orphaned backup to the catalog
+    assert (result.outcome, result.adopted) == (Outcome.UNCHANGED, 1)
+    assert [entry.sequence for entry in list_backups(backups.store, "backups/", "source").entries] == [1, 2, 3]
+
+
+def test_a_lease_left_by_a_killed_run_blocks_until_it_expires(backups: Backups, git: Git) -> None:
+    # Given a run that timed out holding the lease (Lambda killed it: no finally ran)
+    git.commit("first")
+    git.push("HEAD:refs/heads/main")
+    expires = backups.clock.now + timedelta(seconds=backups.policy.lease_seconds)
+    backups.store.put(LAYOUT.lock, json.dumps({"owner": "killed", "expires": expires.isoformat()}).encode())
+    # When a run starts before the lease expires, it is told to retry (a transient error)
+    with pytest.raises(BackupInProgress):
+        backups.run()
+    # Then, once the lease has expired, the next run takes it over and backs up
+    backups.clock.now = expires
+    assert backups.run().outcome is Outcome.BACKED_UP
+    assert backups.store.get(LAYOUT.lock) is None
+
+
+def test_two_runs_at_once_leave_one_consistent_catalog(backups: Backups, git: Git, tmp_path: Path) -> None:
+    # Given a push, and two invocations for it running at the same time (a duplicate event)
+    git.commit("first")
+    git.push("HEAD:refs/heads/main")
+    results: list[BackupResult] = []
+    errors: list[BaseException] = []
+
+    def run(name: str) -> None:
+        parts = Collaborators(
+            git=backups.mirror.__class__(tmp_path / f"mirror-{name}", callbacks=lambda: None),
+            store=backups.store,
+            scratch=tmp_path / f"scratch-{name}",
+            clock=backups.clock,
+            owner=name,
+        )
+        try:
+            results.append(
+                back_up(BackupRequest("source", str(git.source)), replace(backups.policy, wait_seconds=60), parts)
+            )
+        except BaseException as error:  # reported by the assertion below
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(name,)) for name in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    # Then one backed up, the other waited for the lease and found nothing new
+    assert errors == []
+    assert sorted(result.outcome.value for result in results) == ["backed-up", "unchanged"]
+    catalog = list_backups(backups.store, "backups/", "source")
+    assert [entry.sequence for entry in catalog.entries] == [1]
+
+
+def test_verify_finds_a_corrupted_bundle(backups: Backups, git: Git, tmp_path: Path) -> None:
+    # Given two backups, and the incremental bundle damaged in the store (one byte flipped)
+    _two_backups(backups, git)
+    catalog = list_backups(backups.store, "backups/", "source")
+    key = LAYOUT.bundle(catalog.entries[1].backup_id)
+    stored = backups.store.get(key)
+    assert stored is not None
+    damaged = bytearray(stored.data)
+    damaged[-30] ^= 0xFF
+    backups.store.put(key, bytes(damaged))
+    # When the chain is verified
+    checked, problems = verify(backups.store, "backups/", "source", tmp_path / "verify")
+    # Then the damage is reported against the backups that need that bundle, and the first is fine
+    assert checked == 2
+    assert [problem.backup_id for problem in problems] == [catalog.entries[1].backup_id], problems
+    assert "checksum" in problems[0].description

@@ -1,0 +1,141 @@
+"""Restore fidelity with real git: every backup restores to exactly the refs the source had, fsck-clean."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from codereflex.backup.engine import BackupResult, Outcome, list_backups, restore, verify
+from codereflex.backup.model import Layout
+from tests.integration.backup.conftest import Backups, Git
+
+
+def _restore_each(backups: Backups, tmp_path: Path, expected: dict[str, str]) -> None:
+    catalog = list_backups(backups.store, "backups/", "source")
+    assert [entry.backup_id for entry in catalog.entries] == list(expected)
+    for number, entry in enumerate(catalog.entries):
+        target = tmp_path / f"restored-{number}"
+        manifest = restore(backups.store, "backups/", "source", target, at=entry.time)
+        assert manifest.backup_id == entry.backup_id
+        assert backups.git.show_ref(target) == expected[entry.backup_id], entry.backup_id
+        backups.git.fsck(target)
+
+
+def test_every_backup_of_a_busy_history_restores_exactly(backups: Backups, git: Git, tmp_path: Path) -> None:
+    expected: dict[str, str] = {}
+
+    def snapshot() -> None:
+        result = backups.run()
+        assert result.outcome is Outcome.BACKED_UP
+        assert result.backup_id is not None
+        expected[result.backup_id] = git.show_ref(git.source)
+
+    # Given an empty repository, backed up
+    snapshot()
+    # When it grows: branches, a lightweight and an annotated tag, a unicode branch, notes
+    git.commit("first")
+    git.push("HEAD:refs/heads/main")
+    snapshot()
+    git.commit("second")
+    git.run("tag", "light", cwd=git.work)
+    git.run("tag", "-a", "v1.0", "-m", "release one", cwd=git.work)
+    git.run("notes", "add", "-m", "a note", cwd=git.work)
+    git.push("HEAD:refs/heads/main", "HEAD:refs/heads/feature/ünïcødé-✓", "refs/tags/*:refs/tags/*", "refs/notes/*")
+    snapshot()
+    git.run("checkout", "-q", "-b", "topic", cwd=git.work)
+    topic = git.commit("on topic")
+    git.push("HEAD:refs/heads/topic")
+    snapshot()
+    # And a branch is deleted, then main is force-pushed back over its last commit
+    git.push(":refs/heads/topic")
+    snapshot()
+    git.run("checkout", "-q", "main", cwd=git.work)
+    git.run("reset", "-q", "--hard", "HEAD~1", cwd=git.work)
+    git.commit("rewritten second")
+    git.push("+HEAD:refs/heads/main")
+    snapshot()
+    # And then everything is deleted
+    refs = [line.split()[1] for line in git.show_ref(git.source).splitlines()]
+    git.push(*[f":{name}" for name in refs])
+    snapshot()
+    # Then every backup restores to exactly the refs of its moment, and fsck --full is clean
+    _restore_each(backups, tmp_path, expected)
+    # And the commit only the deleted branch had is still in the backup taken before the deletion
+    restored = tmp_path / "restored-3"
+    assert topic in git.run("rev-parse", "refs/heads/topic", cwd=restored)
+    # And the chain verifies
+    checked, problems = verify(backups.store, "backups/", "source", tmp_path / "verify")
+    assert (checked, problems) == (len(expected), [])
+
+
+def test_unchanged_refs_make_no_backup(backups: Backups, git: Git) -> None:
+    # Given a backed-up repository
+    git.commit("only")
+    git.push("HEAD:refs/heads/main")
+    first = backups.run()
+    # When the same state is backed up again (a duplicate or late event, or the sweep)
+    again = backups.run(event_id="duplicate")
+    # Then nothing new is written
+    assert again.outcome is Outcome.UNCHANGED
+    assert again.backup_id == first.backup_id
+    assert len(list_backups(backups.store, "backups/", "source").entries) == 1
+
+
+def test_an_incremental_bundle_carries_only_the_new_objects(backups: Backups, git: Git) -> None:
+    # Given a repository with some history, backed up in full
+    for number in range(5):
+        git.commit(f"commit {number}")
+    git.push("HEAD:refs/heads/main")
+    full = backups.run()
+    # When one commit is pushed
+    git.commit("one more")
+    git.push("HEAD:refs/heads/main")
+    incremental = backups.run()
+    # Then the new bundle holds that commit, its tree and its blob only
+    assert full.full and not incremental.full
+    assert incremental.objects == 3
+
+
+def test_a_new_chain_starts_after_full_every_incrementals(backups: Backups, git: Git, tmp_path: Path) -> None:
+    # Given full_every=3: one full bundle, then three incrementals
+    results: list[BackupResult] = []
+    expected: dict[str, str] = {}
+    for number in range(6):
+        git.commit(f"commit {number}")
+        git.push("HEAD:refs/heads/main")
+        results.append(backups.run())
+        expected[results[-1].backup_id or ""] = git.show_ref(git.source)
+    # Then the fifth backup starts a new chain with a full bundle
+    assert [result.full for result in results] == [True, False, False, False, True, False]
+    # And backups of both chains restore to the source's refs of their moment
+    _restore_each(backups, tmp_path, expected)
+
+
+def test_plain_git_restores_the_bundles(backups: Backups, git: Git, tmp_path: Path) -> None:
+    # Given a full and an incremental backup
+    git.commit("first")
+    git.run("tag", "-a", "v1", "-m", "one", cwd=git.work)
+    git.push("HEAD:refs/heads/main", "refs/tags/v1")
+    backups.run()
+    git.commit("second")
+    git.push("HEAD:refs/heads/main")
+    second = backups.run()
+    expected = git.show_ref(git.source)
+    # When the bundles are downloaded and applied with git alone, as the README shows
+    layout = Layout("backups/", "source")
+    bundles = sorted(key for key in backups.store.keys(layout.root + "bundles/") if key.endswith(".bundle"))
+    paths = []
+    for key in bundles:
+        path = tmp_path / key.rsplit("/", 1)[1]
+        backups.store.download(key, path)
+        paths.append(path)
+    target = tmp_path / "plain.git"
+    git.run("clone", "-q", "--mirror", str(paths[0]), str(target))
+    for path in paths[1:]:
+        git.run("bundle", "verify", str(path), cwd=target)
+        git.run("fetch", "-q", "--prune", str(path), "+refs/*:refs/*", cwd=target)
+    # Then git has exactly the refs of the last backup, and fsck is clean
+    assert second.outcome is Outcome.BACKED_UP
+    assert git.show_ref(target) == expected
+    git.fsck(target)
+    assert subprocess.run(["git", "-C", str(target), "log", "--oneline"], capture_output=True, check=True).stdout

@@ -1,0 +1,58 @@
+"""The bundle header and the catalog: what a restore reads must be exactly what a backup wrote."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from codereflex.backup.bundle import BundleFormatError, read_header, render_header
+from codereflex.backup.model import Catalog, CatalogEntry, CatalogError, Manifest
+
+A, B, C = "a" * 40, "b" * 40, "c" * 40
+T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+
+def test_a_header_round_trips_with_unicode_ref_names() -> None:
+    # Given refs (one with a non-ASCII name), a prerequisite and HEAD
+    refs = {"refs/heads/main": A, "refs/heads/ünïcødé-✓": B, "refs/tags/v1": C}
+    header = render_header(refs, {A: "Subject  line\twith tabs"}, head="refs/heads/main")
+    # When it is read back in front of a pack
+    stream = io.BytesIO(header + b"PACK...")
+    parsed = read_header(stream)
+    # Then everything is there, and the stream stands at the pack
+    assert parsed.prerequisites == (A,)
+    assert dict(parsed.refs) == {**refs, "HEAD": A}
+    assert stream.read(4) == b"PACK"
+    assert header.startswith(b"# v2 git bundle\n-" + A.encode() + b" Subject line with tabs\n")
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"# v3 git bundle\n\n", b"# v2 git bundle\nnot-an-oid refs/heads/x\n\n", b"# v2 git bundle\n" + A.encode()],
+    ids=["other-version", "bad-ref-line", "no-blank-line"],
+)
+def test_what_is_not_a_v2_bundle_is_refused(data: bytes) -> None:
+    with pytest.raises(BundleFormatError):
+        read_header(io.BytesIO(data))
+
+
+def test_the_catalog_answers_at_a_time_without_listing() -> None:
+    # Given three backups a minute apart
+    entries = [CatalogEntry(f"{n:08d}", n, T0 + timedelta(minutes=n), f"m{n}", None, 1) for n in (1, 2, 3)]
+    catalog = Catalog("repo").with_entries(*reversed(entries))
+    # Then "at T" is the last backup at or before T, and nothing before the first
+    assert catalog.at(T0 + timedelta(minutes=2, seconds=30)) == entries[1]
+    assert catalog.at(T0 + timedelta(minutes=2)) == entries[1]
+    assert catalog.at(T0) is None
+    assert catalog.at(None) == entries[2]
+    # And it survives its JSON form
+    assert Catalog.from_bytes(catalog.to_bytes()) == catalog
+
+
+def test_a_manifest_of_another_format_is_refused() -> None:
+    manifest = Manifest("repo", "00000001", 1, T0, "event", {"refs/heads/main": A}, ())
+    assert Manifest.from_bytes(manifest.to_bytes()) == manifest
+    with pytest.raises(CatalogError):
+        Manifest.from_bytes(manifest.to_bytes().replace(b'"format": 1', b'"format": 2'))

@@ -1,0 +1,52 @@
+"""Backup scope and the sweep's bookkeeping, with an in-memory engine stand-in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from codereflex.backup.engine import Collaborators, Outcome, Policy
+from codereflex.errors import TargetGone, TransientError
+from repo_backup.config import Settings
+from repo_backup.logic import Scope, sweep
+from tests.unit.repo_backup.fakes import FailingGit, FakeRepositories, FakeStore, NoGit
+
+
+@pytest.mark.parametrize(
+    ("name", "covered"),
+    [("payments", True), ("team-a-api", True), ("sandbox-play", False), ("legacy", False), ("other", False)],
+)
+def test_scope_includes_globs_and_exclusions_win(name: str, covered: bool) -> None:
+    scope = Scope(include=("payments", "team-*", "sandbox-*", "legacy"), exclude=("sandbox-*", "legacy"))
+    assert scope.covers(name) is covered
+
+
+def test_settings_parse_lists_and_defaults() -> None:
+    settings = Settings.from_env({"BACKUP_BUCKET": "b", "BACKUP_EXCLUDE_REPOSITORIES": "tmp-*, scratch"})
+    assert (settings.include, settings.exclude, settings.prefix, settings.full_every) == (
+        ("*",),
+        ("tmp-*", "scratch"),
+        "backups/",
+        30,
+    )
+
+
+def test_sweep_reports_each_failure_and_goes_on(tmp_path: Path) -> None:
+    # Given three repositories in scope: one gone, one throttled, one empty and healthy
+    git = FailingGit({"gone": TargetGone("gone"), "slow": TransientError("slow")})
+    parts = Collaborators(git=git, store=FakeStore(), scratch=tmp_path)
+    # When the sweep runs with plenty of time
+    swept = sweep(Scope(), FakeRepositories(["gone", "ok", "slow"]), Policy(), parts, time_left=lambda: 900.0)
+    # Then the healthy repository was backed up and both failures are reported by name
+    assert [(result.repository, result.outcome) for result in swept.results] == [("ok", Outcome.BACKED_UP)]
+    assert [name for name, _ in swept.failures] == ["gone", "slow"]
+
+
+def test_sweep_stops_before_the_function_times_out(tmp_path: Path) -> None:
+    # Given a function with less time left than the sweep keeps in reserve
+    parts = Collaborators(git=NoGit(), store=FakeStore(), scratch=tmp_path)
+    # When the sweep starts
+    swept = sweep(Scope(), FakeRepositories(["a", "b"]), Policy(), parts, time_left=lambda: 60.0)
+    # Then it backs up nothing and says which repositories it did not reach
+    assert (swept.results, swept.skipped_for_time) == ((), ("a", "b"))
