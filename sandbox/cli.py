@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sandbox.demo import run as run_demo
-from sandbox.local import Sandbox
+from sandbox.local import Credentials, Sandbox, function_credentials_env
 from sandbox.router import Router
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -131,4 +131,7 @@ def _invoke_against_running(logical_id: str, event: Any, endpoint: str, paramete
         stack_name=state["stack_name"],
         region=state["region"],
     )
-    return router.invoke(logical_id, event, env_overrides={"AWS_ENDPOINT_URL": endpoint})
+    identity = state["functions_identity"]
+    credentials = Credentials(identity["aws_access_key_id"], identity["aws_secret_access_key"])
+    env = {**function_credentials_env(credentials), "AWS_ENDPOINT_URL": endpoint}
+    return router.invoke(logical_id, event, env_overrides=env)

@@ -36,6 +36,8 @@ _SESSIONS: dict[str, boto3.Session] = {}
 _last_endpoint: list[str | None] = []
 TEMPLATE = ROOT / "template.yaml"
 DEVELOPER = "developer"
+# Stands in for the functions' execution role: the identity whose keys a Lambda function gets.
+FUNCTIONS = "codereflex-functions"
 
 
 @dataclass(frozen=True)
@@ -123,10 +125,17 @@ class Sandbox:
         key = iam.create_access_key(UserName=DEVELOPER)["AccessKey"]
         self.developer = Credentials(key["AccessKeyId"], key["SecretAccessKey"])
         self.developer_arn = f"arn:aws:iam::{ACCOUNT_ID}:user/{DEVELOPER}"
+        # Functions sign their git requests with their own keys (a role's, in Lambda), never the developer's.
+        iam.create_user(UserName=FUNCTIONS)
+        key = iam.create_access_key(UserName=FUNCTIONS)["AccessKey"]
+        self.functions = Credentials(key["AccessKeyId"], key["SecretAccessKey"])
         self.watcher = RefWatcher(self.store, caller_arn=self._caller_arn, publish=self._deliver_quietly)
         self._git = GitServer(
             self.store,
-            {self.developer.access_key: self.developer.secret_key},
+            {
+                self.developer.access_key: self.developer.secret_key,
+                self.functions.access_key: self.functions.secret_key,
+            },
             region=self.region,
             on_push=self._on_push,
             port=self._git_port,
@@ -206,7 +215,10 @@ class Sandbox:
 
     def function_env(self) -> dict[str, str]:
         """What a function needs beyond the template's environment to reach this sandbox's AWS."""
-        env = dict(self._function_env)
+        env = function_credentials_env(self.functions)
+        # Lambda's /tmp, one per sandbox, so a warm mirror never outlives the sandbox's repositories.
+        env["BACKUP_WORK_DIR"] = str(self.state_dir / "lambda-tmp" / "codereflex-backup")
+        env.update(self._function_env)
         if self.endpoint_url:
             env["AWS_ENDPOINT_URL"] = self.endpoint_url
         return env
@@ -286,10 +298,25 @@ class Sandbox:
                 "aws_access_key_id": self.developer.access_key,
                 "aws_secret_access_key": self.developer.secret_key,
             },
+            "functions_identity": {
+                "aws_access_key_id": self.functions.access_key,
+                "aws_secret_access_key": self.functions.secret_key,
+            },
             "stack_name": self.stack_name,
             "resources": self.stack.outputs(),
             "functions": {spec.logical_id: spec.function_name for spec in self.router.enabled_functions},
         }
+
+
+def function_credentials_env(credentials: Credentials) -> dict[str, str]:
+    """The variables Lambda gives a function for its role's credentials."""
+    return {
+        "AWS_ACCESS_KEY_ID": credentials.access_key,
+        "AWS_SECRET_ACCESS_KEY": credentials.secret_key,
+        # Empty, not absent: a caller's own session token must not pair with these keys (botocore and
+        # codereflex's git credentials both treat an empty token as none).
+        "AWS_SESSION_TOKEN": credentials.token or "",
+    }
 
 
 @contextmanager

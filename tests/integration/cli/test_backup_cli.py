@@ -24,6 +24,7 @@ AUTHOR = pygit2.Signature("Cli Test", "cli@example.com", 1_700_000_000, 0)
 def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
     quiet = {"POWERTOOLS_LOG_LEVEL": "WARNING", "POWERTOOLS_METRICS_DISABLED": "true"}
     with Sandbox(function_env={**quiet, "BACKUP_WORK_DIR": str(tmp_path / "lambda-tmp")}) as running:
+        # The CLI runs as its operator, here the sandbox's developer (the functions have their own keys).
         monkeypatch.setenv("AWS_ACCESS_KEY_ID", running.developer.access_key)
         monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", running.developer.secret_key)
         monkeypatch.setenv("CODEREFLEX_BACKUP_BUCKET", running.stack.refs["BackupBucket"])

@@ -25,10 +25,6 @@ AUTHOR = pygit2.Signature("Backup Test", "backup@example.com", 1_700_000_000, 0)
 def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
     quiet = {"POWERTOOLS_LOG_LEVEL": "WARNING", "POWERTOOLS_METRICS_DISABLED": "true"}
     with Sandbox(function_env={**quiet, "BACKUP_WORK_DIR": str(tmp_path / "lambda-tmp")}) as running:
-        # The function's role signs its git requests; in the sandbox it runs as the developer,
-        # the identity the git server knows (moto accepts any key for the API calls).
-        monkeypatch.setenv("AWS_ACCESS_KEY_ID", running.developer.access_key)
-        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", running.developer.secret_key)
         yield running
 
 

@@ -193,3 +193,30 @@ def test_invoke_of_an_unknown_function_fails_clearly() -> None:
     done = _invoke("NoSuchFunction", EVENTS / "repo_activity" / "branch_deleted.json", endpoint=False)
     assert done.returncode != 0
     assert "NoSuchFunction" in done.stderr
+
+
+def test_invoke_against_the_running_sandbox_runs_with_the_functions_own_identity(
+    sandbox_up: dict[str, Any], aws: boto3.Session, seed_repo: Path, tmp_path: Path
+) -> None:
+    # Given a push event for the repository `up` imported (the backup function clones it over git)
+    event = json.loads((EVENTS / "repo_backup" / "push_main.json").read_text())
+    event["resources"] = ["arn:aws:codecommit:us-east-1:123456789012:legacy"]
+    event["detail"] = {
+        **event["detail"],
+        "repositoryName": "legacy",
+        "commitId": str(pygit2.Repository(str(seed_repo)).revparse_single("main").id),
+    }
+    event_file = tmp_path / "legacy-push.json"
+    event_file.write_text(json.dumps(event))
+    identity = sandbox_up["functions_identity"]
+    assert identity["aws_access_key_id"] != sandbox_up["developer"]["aws_access_key_id"]
+    # When it is invoked against the running sandbox, from a shell holding nobody's AWS keys
+    done = _invoke("RepoBackupFunction", event_file, endpoint=True)
+    # Then the git server accepted the function's own keys and the backup landed in the sandbox's bucket
+    assert done.returncode == 0, done.stderr
+    # (`up` may already have backed up the import; then the function's ls-remote found it unchanged)
+    assert json.loads(done.stdout.strip().splitlines()[-1])["outcome"] in {"backed-up", "unchanged"}
+    keys = [
+        o["Key"] for o in aws.client("s3").list_objects_v2(Bucket=sandbox_up["resources"]["BackupBucket"])["Contents"]
+    ]
+    assert any(key.startswith("backups/legacy/") for key in keys)

@@ -1,0 +1,23 @@
+"""`make demo` end to end: every act runs against one sandbox and every claim it prints holds."""
+
+from __future__ import annotations
+
+import pytest
+
+from sandbox import demo
+
+
+def test_the_whole_demo_succeeds(capsys: pytest.CaptureFixture[str]) -> None:
+    # When the demo runs as `make demo` runs it (each act raises DemoFailure when a claim does not hold)
+    code = demo.run()
+    out = capsys.readouterr().out
+    # Then it exits 0 and has told every capability's story
+    assert code == 0, out[-3000:]
+    assert "Demo complete: every act did what it said." in out
+    for milestone in (
+        "ok: one notice, and it says force-push",
+        "ok: the backup found nothing new",
+        "ok: git fsck --full is clean",
+        "ok: the revision is approved by the bot",
+    ):
+        assert milestone in out
