@@ -220,3 +220,41 @@ def test_invoke_against_the_running_sandbox_runs_with_the_functions_own_identity
         o["Key"] for o in aws.client("s3").list_objects_v2(Bucket=sandbox_up["resources"]["BackupBucket"])["Contents"]
     ]
     assert any(key.startswith("backups/legacy/") for key in keys)
+
+
+def test_the_codereflex_command_restores_from_the_running_sandbox(
+    sandbox_up: dict[str, Any], aws: boto3.Session, seed_repo: Path, tmp_path: Path
+) -> None:
+    # Given the imported repository backed up by the function in the running sandbox
+    event = json.loads((EVENTS / "repo_backup" / "push_main.json").read_text())
+    event["resources"] = ["arn:aws:codecommit:us-east-1:123456789012:legacy"]
+    event["detail"] = {**event["detail"], "repositoryName": "legacy"}
+    event_file = tmp_path / "legacy-push.json"
+    event_file.write_text(json.dumps(event))
+    backed_up = _invoke("RepoBackupFunction", event_file, endpoint=True)
+    assert backed_up.returncode == 0, backed_up.stderr
+    assert json.loads(backed_up.stdout.strip().splitlines()[-1])["outcome"] in {"backed-up", "unchanged"}, (
+        backed_up.stdout
+    )
+    # When the installed `codereflex` command runs from a shell with AWS_ENDPOINT_URL set to it
+    command = Path(sys.executable).parent / "codereflex"
+    env = {
+        **os.environ,
+        "AWS_ENDPOINT_URL": sandbox_up["endpoint_url"],
+        "CODEREFLEX_BACKUP_BUCKET": sandbox_up["resources"]["BackupBucket"],
+    }
+
+    def codereflex(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(command), "backup", *args], env=env, capture_output=True, text=True, timeout=120, check=False
+        )
+
+    listed = codereflex("list", "legacy")
+    restored = codereflex("restore", "legacy", "--to", str(tmp_path / "legacy.git"))
+    verified = codereflex("verify", "legacy")
+    # Then it lists the backup, restores exactly the source's refs, and verifies the chain
+    assert listed.returncode == 0, listed.stderr
+    assert "00000001-" in listed.stdout
+    assert restored.returncode == 0, restored.stderr
+    assert _git("show-ref", cwd=tmp_path / "legacy.git") == _git("show-ref", cwd=seed_repo)
+    assert verified.returncode == 0, verified.stderr
