@@ -16,9 +16,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 from pygit2.callbacks import RemoteCallbacks
 
+from codereflex.aws.codebuild import CodeBuildProjects
 from codereflex.aws.codecommit_repositories import CodeCommitRepositories
 from codereflex.aws.s3 import S3ObjectStore
-from codereflex.backup.engine import BackupResult, Collaborators, GitSource, Outcome, Policy
+from codereflex.backup.engine import BackupResult, Collaborators, GitSource, Offload, Outcome, Policy
+from codereflex.backup.handoff import CodeBuildOffload
 from codereflex.backup.mirror import GitMirror
 from codereflex.backup.store import ObjectStore
 from codereflex.errors import CodeReflexError, PermanentError
@@ -54,19 +56,24 @@ def lambda_handler(
     repositories: CodeCommitRepositories | None = None,
     store: ObjectStore | None = None,
     git: GitSource | None = None,
+    *,
+    offload: Offload | None = None,
 ) -> dict[str, Any]:
-    settings = Settings.from_env()
+    settings = Settings.from_env(os.environ)
     repositories = repositories or CodeCommitRepositories(_client("codecommit"))
+    if offload is None and settings.build_project and settings.handoff_bytes is not None:
+        offload = CodeBuildOffload(CodeBuildProjects(_client("codebuild")), settings.build_project)
     parts = Collaborators(
         git=git or GitMirror(settings.work_dir / "mirrors", _git_credentials),
         store=store or S3ObjectStore(_client("s3"), settings.bucket, settings.kms_key_id),
         scratch=settings.work_dir / "scratch",
         metadata=repositories,
+        offload=offload,
     )
-    policy = Policy(prefix=settings.prefix, full_every=settings.full_every)
+    policy = Policy(prefix=settings.prefix, full_every=settings.full_every, offload_bytes=settings.handoff_bytes)
     scope = Scope(settings.include, settings.exclude)
     if event.get("detail-type") == "Scheduled Event":
-        return _sweep(scope, repositories, policy, parts, context)
+        return _sweep(scope, repositories, policy, parts, context, trigger_id=event.get("id"))
     change = parse(event=event, model=RepositoryStateChangeEvent).detail
     if not scope.covers(change.repository_name):
         logger.info("Repository out of backup scope", repository=change.repository_name)
@@ -77,17 +84,32 @@ def lambda_handler(
     except CodeReflexError as error:
         _failed(change.repository_name, error)
         raise
-    _record(result, time.monotonic() - started)
+    _record(result, time.monotonic() - started, policy)
+    if result.outcome is Outcome.HANDED_OFF:
+        return {"outcome": result.outcome.value, "buildId": result.build_id, "sizeBytes": result.size_bytes}
     return {"outcome": result.outcome.value, "backupId": result.backup_id, "bytes": result.bytes_uploaded}
 
 
 def _sweep(
-    scope: Scope, repositories: CodeCommitRepositories, policy: Policy, parts: Collaborators, context: LambdaContext
+    scope: Scope,
+    repositories: CodeCommitRepositories,
+    policy: Policy,
+    parts: Collaborators,
+    context: LambdaContext,
+    *,
+    trigger_id: str | None,
 ) -> dict[str, Any]:
     started = time.monotonic()
-    swept = sweep(scope, repositories, policy, parts, time_left=lambda: context.get_remaining_time_in_millis() / 1000)
+    swept = sweep(
+        scope,
+        repositories,
+        policy,
+        parts,
+        time_left=lambda: context.get_remaining_time_in_millis() / 1000,
+        trigger_id=trigger_id,
+    )
     for result in swept.results:
-        _record(result, None)
+        _record(result, None, policy)
     for name, error in swept.failures:
         _failed(name, error)
     if swept.skipped_for_time:
@@ -96,6 +118,7 @@ def _sweep(
         "Sweep finished",
         backed_up=sum(result.outcome is Outcome.BACKED_UP for result in swept.results),
         unchanged=sum(result.outcome is Outcome.UNCHANGED for result in swept.results),
+        handed_off=sum(result.outcome is Outcome.HANDED_OFF for result in swept.results),
         failed=len(swept.failures),
         seconds=round(time.monotonic() - started, 1),
     )
@@ -103,12 +126,29 @@ def _sweep(
         "outcome": "swept",
         "backedUp": [r.repository for r in swept.results if r.outcome is Outcome.BACKED_UP],
         "unchanged": [r.repository for r in swept.results if r.outcome is Outcome.UNCHANGED],
+        "handedOff": {r.repository: r.build_id for r in swept.results if r.outcome is Outcome.HANDED_OFF},
         "failed": [name for name, _ in swept.failures],
         "notReached": list(swept.skipped_for_time),
     }
 
 
-def _record(result: BackupResult, seconds: float | None) -> None:
+def _record(result: BackupResult, seconds: float | None, policy: Policy) -> None:
+    if result.outcome is Outcome.HANDED_OFF:
+        if result.already_handed_off:
+            # A redelivered event, or a push while the build runs: the build holds the lease, no second one.
+            logger.info(
+                "Backup already handed off to CodeBuild", repository=result.repository, build_id=result.build_id
+            )
+            return
+        logger.info(
+            "Backup handed off to CodeBuild",
+            repository=result.repository,
+            size_bytes=result.size_bytes,
+            threshold_bytes=policy.offload_bytes,
+            build_id=result.build_id,
+        )
+        metrics.add_metric(name="BackupsHandedOff", unit=MetricUnit.Count, value=1)
+        return
     if result.outcome is Outcome.UNCHANGED:
         logger.info("Backup unchanged", repository=result.repository, latest=result.backup_id, adopted=result.adopted)
         metrics.add_metric(name="BackupsUnchanged", unit=MetricUnit.Count, value=1)

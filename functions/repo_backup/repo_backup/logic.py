@@ -42,9 +42,15 @@ def back_up_repository(
     repositories: Repositories,
     policy: Policy,
     parts: Collaborators,
+    *,
+    trigger_id: str | None = None,
 ) -> BackupResult:
-    """One repository's backup for one event; the clone URL comes from CodeCommit (the event lacks it)."""
-    request = BackupRequest(repository, repositories.clone_url(repository), event_id)
+    """One repository's backup for one event; the clone URL comes from CodeCommit (the event lacks it).
+
+    `trigger_id` (the delivered event's id, defaulting to `event_id`) makes a hand-off to CodeBuild
+    idempotent: a redelivered event derives the same StartBuild token.
+    """
+    request = BackupRequest(repository, repositories.clone_url(repository), event_id, trigger_id or event_id)
     return back_up(request, policy, parts)
 
 
@@ -57,6 +63,7 @@ def sweep(
     time_left: Callable[[], float],
     reserve_seconds: float = 120.0,
     names: Iterable[str] | None = None,
+    trigger_id: str | None = None,
 ) -> SweepResult:
     """Back up every repository in scope; unchanged ones cost one ls-remote. Stops before time runs out.
 
@@ -68,7 +75,7 @@ def sweep(
     while pending and time_left() > reserve_seconds:
         name = pending.pop(0)
         try:
-            results.append(back_up_repository(name, None, repositories, policy, parts))
+            results.append(back_up_repository(name, None, repositories, policy, parts, trigger_id=trigger_id))
         except CodeReflexError as error:
             failures.append((name, error))
         finally:

@@ -66,7 +66,7 @@ class NoGit:
     def remote_refs(self, repository: str, url: str) -> dict[str, str]:
         raise AssertionError("no git access expected")
 
-    def fetch(self, repository: str, url: str) -> dict[str, str]:
+    def fetch(self, repository: str, url: str, *, limit: int | None = None) -> dict[str, str]:
         raise AssertionError("no git access expected")
 
     def open(self, repository: str) -> pygit2.Repository:
@@ -79,7 +79,7 @@ class FailingGit(NoGit):
 
     errors: dict[str, Exception]
 
-    def fetch(self, repository: str, url: str) -> dict[str, str]:
+    def fetch(self, repository: str, url: str, *, limit: int | None = None) -> dict[str, str]:
         if repository in self.errors:
             raise self.errors[repository]
         return {}

@@ -26,20 +26,22 @@ class CodeBuildProjects:
         self._client = client
 
     def start_build(
-        self, project: str, source_version: str, variables: Mapping[str, str], idempotency_token: str
+        self, project: str, source_version: str | None, variables: Mapping[str, str], idempotency_token: str
     ) -> str:
         """Start `project` at `source_version` with extra plain-text variables; returns the build id.
 
         The token makes a retried call within CodeBuild's five-minute window return the same build.
+        A project without source (NO_SOURCE) gets no `source_version`.
         """
+        version: dict[str, str] = {"sourceVersion": source_version} if source_version is not None else {}
         try:
             response = self._client.start_build(
                 projectName=project,
-                sourceVersion=source_version,
                 environmentVariablesOverride=[
                     {"name": name, "value": value, "type": "PLAINTEXT"} for name, value in variables.items()
                 ],
                 idempotencyToken=idempotency_token,
+                **version,  # type: ignore[arg-type]
             )
         except ClientError as error:
             raise translate(error, f"StartBuild of {project}", gone=frozenset({"ResourceNotFoundException"})) from error

@@ -119,7 +119,14 @@ def select_objects(
     """
     selector = _Selector(repo, {pygit2.Oid(hex=oid) for oid in known})
     hidden = [oid for oid in (_commit_of(repo, p) for p in prerequisites) if oid is not None]
-    commit_tips = [oid for oid in (selector.take_tip(pygit2.Oid(hex=tip)) for tip in tips) if oid is not None]
+    # A tip that is itself a prerequisite brings nothing new; pushing it anyway makes libgit2's walk
+    # mark its whole (hidden) history, which costs more than everything else in a small backup.
+    unchanged = {str(oid) for oid in hidden}
+    commit_tips = [
+        oid
+        for oid in (selector.take_tip(pygit2.Oid(hex=tip)) for tip in tips if tip not in unchanged)
+        if oid is not None
+    ]
     if commit_tips:
         # Unsorted: a topological sort would make libgit2 walk all history, and a pack needs no order.
         walker = repo.walk(commit_tips[0], pygit2.enums.SortMode.NONE)

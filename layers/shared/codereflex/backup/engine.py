@@ -6,15 +6,21 @@ its ETag). A run that dies before its manifest leaves unreferenced bundles and n
 that dies between manifest and catalog is adopted by the next run, which lists the manifests.
 Two runs for one repository never overlap: a lease object (created with If-None-Match, taken
 over with If-Match once expired) serialises them.
+
+A repository too large for the function is handed off: the run that finds it too large (by the
+size its last backup recorded, or by aborting a first fetch that passes the threshold) starts a
+CodeBuild build while it still holds the lease, and hands the lease to that build (the lease
+names the build's owner token), so no second run or build starts until the build has finished.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import Enum
@@ -26,13 +32,29 @@ import pygit2
 from codereflex.backup.bundle import install_pack, lookup, references, write_bundle
 from codereflex.backup.model import BundleRef, Catalog, Layout, Manifest, backup_id
 from codereflex.backup.store import ObjectStore, PreconditionFailed, Progress
-from codereflex.errors import PermanentError, TargetGone, TransientError
+from codereflex.errors import CodeReflexError, PermanentError, TargetGone, TransientError
 
 _CATALOG_ATTEMPTS = 8
 
 
 class BackupInProgress(TransientError):
     """Another run holds this repository's lease: retry later (it may already cover this change)."""
+
+
+class HeldByBuild(BackupInProgress):
+    """The lease was handed to a CodeBuild build, which is (or will be) backing the repository up."""
+
+    def __init__(self, repository: str, build_id: str | None) -> None:
+        super().__init__(f"a CodeBuild build holds the backup lease of {repository}")
+        self.build_id = build_id
+
+
+class TooLarge(CodeReflexError):
+    """A fetch passed the hand-off threshold and was aborted (raised by a GitSource)."""
+
+    def __init__(self, received_bytes: int) -> None:
+        super().__init__(f"fetch aborted after {received_bytes} bytes")
+        self.received_bytes = received_bytes
 
 
 class NoBackup(PermanentError):
@@ -48,7 +70,9 @@ class GitSource(Protocol):
 
     def remote_refs(self, repository: str, url: str) -> dict[str, str]: ...
 
-    def fetch(self, repository: str, url: str) -> dict[str, str]: ...
+    def fetch(self, repository: str, url: str, *, limit: int | None = None) -> dict[str, str]:
+        """Bring the mirror up to date; with `limit`, raise TooLarge once more bytes than that arrive."""
+        ...
 
     def open(self, repository: str) -> pygit2.Repository: ...
 
@@ -57,9 +81,19 @@ class MetadataSource(Protocol):
     def describe(self, repository: str) -> dict[str, Any]: ...
 
 
+class Offload(Protocol):
+    def start(self, request: BackupRequest, *, lease_owner: str, token: str) -> str:
+        """Start a run of this backup elsewhere (CodeBuild) as `lease_owner`; returns its build id.
+
+        `token` is stable for one triggering event, so a repeated call starts no second build.
+        """
+        ...
+
+
 class Outcome(Enum):
     BACKED_UP = "backed-up"
     UNCHANGED = "unchanged"
+    HANDED_OFF = "handed-off"
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,13 +103,24 @@ class Policy:
     full_every: int = 30
     lease_seconds: int = 960  # longer than the function's 15-minute ceiling
     wait_seconds: float = 30.0
+    # Repositories larger than this (bytes of pack data) go to `Collaborators.offload`; None keeps all here.
+    offload_bytes: int | None = None
+    # How long a handed-off lease lasts: the build's queue time plus its timeout, with a margin.
+    handoff_lease_seconds: int = 9 * 3600
 
 
 @dataclass(frozen=True, slots=True)
 class BackupRequest:
     repository: str
     clone_url: str
-    event_id: str | None = None
+    event_id: str | None = None  # the reference-change event recorded in the manifest (None for the sweep)
+    trigger_id: str | None = None  # the delivered event (change or sweep): what makes a hand-off idempotent
+
+    @property
+    def handoff_token(self) -> str:
+        """Stable for one delivered event and repository: StartBuild's idempotency token and the build's owner."""
+        trigger = self.trigger_id or self.event_id or ""
+        return hashlib.sha256(f"{self.repository}\n{trigger}".encode()).hexdigest()[:40]
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +133,9 @@ class BackupResult:
     objects: int = 0
     refs: int = 0
     adopted: int = 0  # manifests a crashed run left out of the catalog, added now
+    size_bytes: int | None = None  # what the hand-off decision saw (recorded or received pack bytes)
+    build_id: str | None = None  # the CodeBuild build now holding the backup (HANDED_OFF)
+    already_handed_off: bool = False  # an earlier delivery had handed it off; nothing was started now
 
 
 @dataclass
@@ -99,53 +147,89 @@ class Collaborators:
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     sleep: Callable[[float], None] = time.sleep
     owner: str = field(default_factory=lambda: uuid.uuid4().hex)
+    offload: Offload | None = None
+    # Set when this run is the CodeBuild build a function handed the backup to (its lease says so).
+    build_id: str | None = None
 
 
 def back_up(request: BackupRequest, policy: Policy, parts: Collaborators) -> BackupResult:
-    """Back up the repository's current refs unless the latest backup already has exactly them."""
+    """Back up the repository's current refs unless the latest backup already has exactly them.
+
+    With `policy.offload_bytes` and `parts.offload`, a repository larger than the threshold is
+    handed off instead (outcome HANDED_OFF): see the module docstring.
+    """
     layout = Layout(policy.prefix, request.repository)
-    with _lease(layout, policy, parts):
-        catalog, etag = read_catalog(parts.store, layout)
-        catalog, adopted = _adopt_orphans(parts.store, layout, catalog)
-        latest = load_manifest(parts.store, catalog.latest.manifest_key) if catalog.latest else None
-        warm = parts.git.warm(request.repository)
-        # A cold mirror would fetch the whole repository just to learn nothing changed: ask first.
-        # A warm one fetches straight away (an up-to-date fetch is one round trip, like ls-remote).
-        if (
-            latest is not None
-            and not warm
-            and parts.git.remote_refs(request.repository, request.clone_url) == latest.refs
-        ):
-            if adopted:
-                _save_catalog(parts.store, layout, catalog, etag)
-            return BackupResult(Outcome.UNCHANGED, request.repository, latest.backup_id, adopted=adopted)
-        refs = parts.git.fetch(request.repository, request.clone_url)
-        when = parts.clock()
-        if latest is not None and refs == latest.refs:
-            if adopted:
-                _save_catalog(parts.store, layout, catalog, etag)
-            return BackupResult(Outcome.UNCHANGED, request.repository, latest.backup_id, adopted=adopted)
-        sequence = latest.sequence + 1 if latest else 1
-        new_id = backup_id(sequence, when)
-        metadata = parts.metadata.describe(request.repository) if parts.metadata else {}
-        chain, uploaded, objects, full = _write_chain(
-            repository=request.repository,
-            refs=refs,
-            latest=latest,
-            layout=layout,
-            new_id=new_id,
-            policy=policy,
-            parts=parts,
-            head=head_ref(refs, metadata.get("defaultBranch")),
-            fresh=not warm,
-        )
-        manifest = Manifest(request.repository, new_id, sequence, when, request.event_id, refs, chain, metadata)
-        key = layout.manifest(new_id)
-        parts.store.put(key, manifest.to_bytes(), if_absent=True)
-        _save_catalog(parts.store, layout, catalog.with_entries(manifest.entry(key)), etag)
-        return BackupResult(
-            Outcome.BACKED_UP, request.repository, new_id, full, uploaded + len(manifest.to_bytes()), objects, len(refs)
-        )
+    try:
+        with _lease(layout, policy, parts) as lease:
+            return _back_up_leased(request, policy, parts, layout, lease)
+    except HeldByBuild as held:
+        return BackupResult(Outcome.HANDED_OFF, request.repository, build_id=held.build_id, already_handed_off=True)
+
+
+def _back_up_leased(
+    request: BackupRequest, policy: Policy, parts: Collaborators, layout: Layout, lease: _Lease
+) -> BackupResult:
+    catalog, etag = read_catalog(parts.store, layout)
+    catalog, adopted = _adopt_orphans(parts.store, layout, catalog)
+    latest = load_manifest(parts.store, catalog.latest.manifest_key) if catalog.latest else None
+    warm = parts.git.warm(request.repository)
+    # A cold mirror would fetch the whole repository just to learn nothing changed: ask first.
+    # A warm one fetches straight away (an up-to-date fetch is one round trip, like ls-remote).
+    if latest is not None and not warm and parts.git.remote_refs(request.repository, request.clone_url) == latest.refs:
+        if adopted:
+            _save_catalog(parts.store, layout, catalog, etag)
+        return BackupResult(Outcome.UNCHANGED, request.repository, latest.backup_id, adopted=adopted)
+    offload = parts.offload
+    limit = policy.offload_bytes if offload is not None else None
+    if offload is not None and limit is not None and latest is not None and latest.packed_size > limit:
+        return _hand_off(request, policy, offload, lease, latest.packed_size)
+    try:
+        refs = parts.git.fetch(request.repository, request.clone_url, limit=limit)
+    except TooLarge as too_large:
+        if offload is None:
+            raise
+        parts.git.discard(request.repository)  # a partial mirror only fills /tmp
+        return _hand_off(request, policy, offload, lease, too_large.received_bytes)
+    when = parts.clock()
+    if latest is not None and refs == latest.refs:
+        if adopted:
+            _save_catalog(parts.store, layout, catalog, etag)
+        return BackupResult(Outcome.UNCHANGED, request.repository, latest.backup_id, adopted=adopted)
+    sequence = latest.sequence + 1 if latest else 1
+    new_id = backup_id(sequence, when)
+    metadata = parts.metadata.describe(request.repository) if parts.metadata else {}
+    chain, uploaded, objects, full = _write_chain(
+        repository=request.repository,
+        refs=refs,
+        latest=latest,
+        layout=layout,
+        new_id=new_id,
+        policy=policy,
+        parts=parts,
+        head=head_ref(refs, metadata.get("defaultBranch")),
+        fresh=not warm,
+    )
+    manifest = Manifest(request.repository, new_id, sequence, when, request.event_id, refs, chain, metadata)
+    key = layout.manifest(new_id)
+    parts.store.put(key, manifest.to_bytes(), if_absent=True)
+    _save_catalog(parts.store, layout, catalog.with_entries(manifest.entry(key)), etag)
+    return BackupResult(
+        Outcome.BACKED_UP, request.repository, new_id, full, uploaded + len(manifest.to_bytes()), objects, len(refs)
+    )
+
+
+def _hand_off(request: BackupRequest, policy: Policy, offload: Offload, lease: _Lease, size: int) -> BackupResult:
+    """Hand the lease to the build first, then start it: no other run can slip in between."""
+    token = request.handoff_token
+    build_owner = f"codebuild-{token}"
+    lease.hand_over(build_owner, policy.handoff_lease_seconds)
+    try:
+        build_id = offload.start(request, lease_owner=build_owner, token=token)
+    except BaseException:
+        lease.release_handed_over(build_owner)  # nothing will take it: free the repository again
+        raise
+    lease.note_build(build_id)
+    return BackupResult(Outcome.HANDED_OFF, request.repository, size_bytes=size, build_id=build_id)
 
 
 def _write_chain(
@@ -230,35 +314,93 @@ def _save_catalog(store: ObjectStore, layout: Layout, catalog: Catalog, etag: st
 # --- lease ---------------------------------------------------------------------------------------
 
 
+class _Lease:
+    """The lease object this run holds, and what it can do with it before it ends."""
+
+    def __init__(self, store: ObjectStore, layout: Layout, policy: Policy, parts: Collaborators) -> None:
+        self._store, self._layout, self._policy, self._parts = store, layout, policy, parts
+        self.etag: str | None = None
+        self.owner = parts.owner
+
+    def body(
+        self, owner: str, seconds: int, build: str | None, *, handed_off: bool, now: datetime | None = None
+    ) -> bytes:
+        expires = (now or self._parts.clock()) + timedelta(seconds=seconds)
+        body: dict[str, Any] = {"owner": owner, "expires": expires.isoformat()}
+        if handed_off:
+            body |= {"handedOffTo": "codebuild", "build": build}
+        return json.dumps(body).encode()
+
+    def hand_over(self, owner: str, seconds: int) -> None:
+        """Rewrite the lease for the build (only over this run's own write): it outlives this run."""
+        self.etag = self._store.put(
+            self._layout.lock, self.body(owner, seconds, None, handed_off=True), if_match=self.etag
+        )
+        self.owner = owner
+
+    def note_build(self, build_id: str) -> None:
+        """Name the build in the lease, for later deliveries' logs; the build may have rewritten it already."""
+        with suppress(PreconditionFailed):  # the build took the lease over and named itself
+            self.etag = self._store.put(
+                self._layout.lock,
+                self.body(self.owner, self._policy.handoff_lease_seconds, build_id, handed_off=True),
+                if_match=self.etag,
+            )
+
+    def release_handed_over(self, owner: str) -> None:
+        held = self._store.get(self._layout.lock)
+        if held is not None and json.loads(held.data).get("owner") == owner:
+            self._store.delete(self._layout.lock)
+
+
 @contextmanager
-def _lease(layout: Layout, policy: Policy, parts: Collaborators) -> Iterator[None]:
+def _lease(layout: Layout, policy: Policy, parts: Collaborators) -> Iterator[_Lease]:
     store, waited = parts.store, 0.0
+    lease = _Lease(store, layout, policy, parts)
+    # A handed-off build holds the lease for as long as a build may run.
+    seconds = policy.handoff_lease_seconds if parts.build_id else policy.lease_seconds
     while True:
         now = parts.clock()
-        body = json.dumps(
-            {"owner": parts.owner, "expires": (now + timedelta(seconds=policy.lease_seconds)).isoformat()}
-        ).encode()
+        body = lease.body(parts.owner, seconds, parts.build_id, handed_off=parts.build_id is not None, now=now)
         try:
-            store.put(layout.lock, body, if_absent=True)
+            lease.etag = store.put(layout.lock, body, if_absent=True)
             break
         except PreconditionFailed:
             held = store.get(layout.lock)
-            if held is not None and _expired(held.data, now):
+            if held is not None and (_expired(held.data, now) or _holder(held.data) == parts.owner):
                 try:
-                    store.put(layout.lock, body, if_match=held.etag)  # take over a lease a killed run left
+                    # Take over a lease a killed run left, or the one a function handed to this build.
+                    lease.etag = store.put(layout.lock, body, if_match=held.etag)
                     break
                 except PreconditionFailed:
                     pass
+            elif held is not None and _handed_off(held.data):
+                raise HeldByBuild(layout.repository, json.loads(held.data).get("build")) from None
         if waited >= policy.wait_seconds:
             raise BackupInProgress(f"another backup of {layout.repository} is running")
         parts.sleep(1.0)
         waited += 1.0
     try:
-        yield
+        yield lease
     finally:
         held = store.get(layout.lock)
-        if held is not None and json.loads(held.data).get("owner") == parts.owner:
+        if held is not None and _holder(held.data) == parts.owner:
             store.delete(layout.lock)
+
+
+def _holder(data: bytes) -> str | None:
+    try:
+        owner = json.loads(data).get("owner")
+    except (AttributeError, ValueError):
+        return None
+    return owner if isinstance(owner, str) else None
+
+
+def _handed_off(data: bytes) -> bool:
+    try:
+        return json.loads(data).get("handedOffTo") is not None
+    except (AttributeError, ValueError):
+        return False
 
 
 def _expired(data: bytes, now: datetime) -> bool:

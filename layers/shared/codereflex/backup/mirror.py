@@ -9,9 +9,10 @@ from pathlib import Path
 import pygit2
 from pygit2.callbacks import RemoteCallbacks
 from pygit2.enums import FetchPrune
-from pygit2.remotes import RemoteCollection
+from pygit2.remotes import RemoteCollection, TransferProgress
 
 from codereflex.backup.bundle import references
+from codereflex.backup.engine import TooLarge
 from codereflex.errors import AccessDenied, TargetGone, TransientError
 
 MIRROR_REFSPEC = "+refs/*:refs/*"
@@ -63,12 +64,18 @@ class GitMirror:
             if str(head["name"]).startswith("refs/") and not str(head["name"]).endswith("^{}")
         }
 
-    def fetch(self, repository: str, url: str) -> dict[str, str]:
-        """Bring the mirror to the remote's state (deleted refs pruned); returns the mirror's refs."""
+    def fetch(self, repository: str, url: str, *, limit: int | None = None) -> dict[str, str]:
+        """Bring the mirror to the remote's state (deleted refs pruned); returns the mirror's refs.
+
+        With `limit`, the transfer is aborted with TooLarge as soon as more than `limit` bytes arrived.
+        """
         repo = self.open(repository)
         remote = RemoteCollection(repo).create_anonymous(url)  # type: ignore[arg-type,no-untyped-call]
         callbacks = self._callbacks()
-        if callbacks is not None:
+        if limit is not None:
+            callbacks = callbacks or RemoteCallbacks()  # type: ignore[no-untyped-call]
+            setattr(callbacks, "transfer_progress", _stop_after(limit))  # noqa: B010  # shadows a method on purpose
+        elif callbacks is not None:
             # pygit2 calls back into Python once per object received just to report progress: skip it.
             setattr(callbacks, "transfer_progress", None)  # noqa: B010  # shadows a method on purpose
         try:
@@ -76,6 +83,14 @@ class GitMirror:
         except pygit2.GitError as error:
             raise _translate(error, repository) from error
         return refs_of(repo)
+
+
+def _stop_after(limit: int) -> Callable[[TransferProgress], None]:
+    def check(stats: TransferProgress) -> None:
+        if stats.received_bytes > limit:
+            raise TooLarge(stats.received_bytes)  # pygit2 aborts the fetch and re-raises this
+
+    return check
 
 
 def refs_of(repo: pygit2.Repository) -> dict[str, str]:

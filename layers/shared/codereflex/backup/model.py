@@ -130,6 +130,11 @@ class Manifest:
         except (KeyError, TypeError, ValueError) as error:
             raise CatalogError(f"manifest cannot be read: {type(error).__name__}") from error
 
+    @property
+    def packed_size(self) -> int:
+        """Bytes of its bundle chain: what restoring it downloads, and about what fetching the repository costs."""
+        return sum(link.size for link in self.chain)
+
     def entry(self, key: str) -> CatalogEntry:
         return CatalogEntry(self.backup_id, self.sequence, self.time, key, self.event_id, len(self.refs))
 
