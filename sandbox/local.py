@@ -148,6 +148,7 @@ class Sandbox:
             session=self._session(),
             endpoint_url=self.endpoint_url,
             enabled=resolver.is_deployed,
+            resolve=self._resolve_against,
         )
         self.router = Router.from_template(
             self._template.path or TEMPLATE,
@@ -161,6 +162,17 @@ class Sandbox:
             _last_endpoint[:] = [self.endpoint_url]
         self._inbox_url = self._subscribe_inbox()
         return self
+
+    def _resolve_against(self, stack: Stack, value: Any) -> Any:
+        """Intrinsics evaluated with the names of the resources created so far (CodeBuild projects need them)."""
+        resolver = Resolver(
+            self._template,
+            parameters=self._parameters,
+            resources=stack.refs,
+            stack_name=self.stack_name,
+            region=self.region,
+        )
+        return resolver.resolve(value)
 
     def stop(self) -> None:
         if self._git is not None:

@@ -39,14 +39,16 @@ def create_stack(
     session: boto3.Session | None = None,
     endpoint_url: str | None = None,
     enabled: Callable[[str], bool] = lambda _: True,
+    resolve: Callable[[Stack, Any], Any] | None = None,
 ) -> Stack:
     """Create every supported resource of a (SAM) template's Resources section.
 
     Supported: SNS topics, SQS queues (including the dead-letter queue SAM generates for an
     EventBridgeRule event with `DeadLetterConfig: {Type: SQS}`), DynamoDB tables, KMS keys,
-    S3 buckets, and function names. Other types (alarms, policies, log groups, layers) have no
-    behaviour the sandbox needs and are skipped. `enabled` says whether a resource's Condition
-    holds, so a disabled capability leaves nothing behind.
+    S3 buckets, and function names; with `resolve` (intrinsics evaluated against the resources
+    created so far), CodeBuild projects too. Other types (alarms, policies, log groups, layers)
+    have no behaviour the sandbox needs and are skipped. `enabled` says whether a resource's
+    Condition holds, so a disabled capability leaves nothing behind.
     """
     session = session or boto3.Session(region_name=region)
 
@@ -70,6 +72,8 @@ def create_stack(
             creator(stack, logical, props, client)
         if kind == "AWS::Serverless::Function":
             _function(stack, logical, props, client)
+        if kind == "AWS::CodeBuild::Project" and resolve is not None:
+            _project(stack, logical, resolve(stack, props), client)
     return stack
 
 
@@ -130,6 +134,37 @@ def _function(stack: Stack, logical: str, props: Properties, client: Callable[[s
         dead_letter = (event.get("Properties") or {}).get("DeadLetterConfig") or {}
         if event.get("Type") in {"EventBridgeRule", "CloudWatchEvent"} and dead_letter.get("Type") == "SQS":
             _queue(stack, f"{logical}{event_name}Queue", client)
+
+
+def _project(stack: Stack, logical: str, props: Properties, client: Callable[[str], Any]) -> None:
+    """The project as CloudFormation would create it (CFN's PascalCase properties in CodeBuild's API shape)."""
+    name = str(props.get("Name") or _physical(stack.name, logical))
+    source, environment = props["Source"], props["Environment"]
+    logs = (props.get("LogsConfig") or {}).get("CloudWatchLogs")
+    optional: dict[str, Any] = {}
+    if logs:
+        optional["logsConfig"] = {"cloudWatchLogs": {"status": logs["Status"], "groupName": logs.get("GroupName", "")}}
+    for cfn, api in (("TimeoutInMinutes", "timeoutInMinutes"), ("QueuedTimeoutInMinutes", "queuedTimeoutInMinutes")):
+        if cfn in props:
+            optional[api] = int(props[cfn])
+    project = client("codebuild").create_project(
+        name=name,
+        description=str(props.get("Description", "")),
+        source={"type": source["Type"], **({"buildspec": source["BuildSpec"]} if "BuildSpec" in source else {})},
+        artifacts={"type": props["Artifacts"]["Type"]},
+        environment={
+            "type": environment["Type"],
+            "image": environment["Image"],
+            "computeType": environment["ComputeType"],
+            "environmentVariables": [
+                {"name": v["Name"], "value": str(v["Value"]), "type": v.get("Type", "PLAINTEXT")}
+                for v in environment.get("EnvironmentVariables") or []
+            ],
+        },
+        serviceRole=props["ServiceRole"],
+        **optional,
+    )["project"]
+    stack.refs.update({logical: name, f"{logical}.Arn": project["arn"]})
 
 
 _CREATORS: dict[str, Callable[[Stack, str, Properties, Callable[[str], Any]], None]] = {

@@ -1,10 +1,12 @@
 """CodeBuild reports and test cases moto lacks, and the build details a PR comment needs, grafted onto moto.
 
 moto's StartBuild records a fixed environment (dropping the project's and the per-build
-`environmentVariablesOverride`), a fixed source and no `resolvedSourceVersion`; its BatchGetBuilds
-marks every build SUCCEEDED and appends another nine phases on every call, and never reports
-`buildsNotFound`. The sandbox keeps moto's operations and corrects those details. Tests drive a
-build's outcome with `set_build_status` and attach reports with `put_report`.
+`environmentVariablesOverride`), a fixed source and no `resolvedSourceVersion`, and ignores
+`idempotencyToken`; its BatchGetBuilds marks every build SUCCEEDED and appends another nine phases
+on every call, and never reports `buildsNotFound`; its CreateProject demands a source location
+even for NO_SOURCE projects, which have none. The sandbox keeps moto's operations and corrects
+those details. Tests drive a build's outcome with `set_build_status` and attach reports with
+`put_report`.
 """
 
 from __future__ import annotations
@@ -18,7 +20,13 @@ from typing import TYPE_CHECKING, Any, cast
 
 from moto.codebuild.exceptions import InvalidInputException, ResourceNotFoundException
 from moto.codebuild.models import CodeBuildBackend, codebuild_backends
-from moto.codebuild.responses import CodeBuildResponse
+from moto.codebuild.responses import (
+    CodeBuildResponse,
+    _validate_required_params_artifacts,
+    _validate_required_params_environment,
+    _validate_required_params_project_name,
+    _validate_required_params_service_role,
+)
 from moto.core.exceptions import JsonRESTError
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.core.responses import ActionResult
@@ -26,7 +34,7 @@ from moto.core.utils import iso_8601_datetime_with_milliseconds
 from moto.moto_api._internal import mock_random
 
 from sandbox.moto_ext import codecommit, gitrepo
-from sandbox.moto_ext._support import ApiError, caller_arn, graft, now, paginate
+from sandbox.moto_ext._support import ApiError, caller_arn, fingerprint, graft, now, paginate
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -53,12 +61,16 @@ BUILD_PHASES = (
 TEST_CASES_MAX_PAGE_SIZE = 100
 REPORTS_MAX_BATCH = 100
 REPORT_EXPIRY = timedelta(days=30)
+# StartBuild: "The token ... is valid for 5 minutes. If you repeat the StartBuild request with the
+# same token, but change a parameter, CodeBuild returns a parameter mismatch error."
+IDEMPOTENCY_WINDOW = timedelta(minutes=5)
 _REPORT_ARN = re.compile(
     r"^arn:(?P<partition>[\w-]+):codebuild:(?P<region>[\w-]+):(?P<account>\d{12}):report/(?P<group>[^:]+):(?P<id>.+)$"
 )
 _BUILD_ARN = re.compile(r"^arn:[\w-]+:codebuild:(?P<region>[\w-]+):(?P<account>\d{12}):build/(?P<id>.+)$")
 
 _moto_start_build = CodeBuildResponse.start_build
+_moto_create_project = CodeBuildResponse.create_project
 _STATE = "_sandbox_codebuild_state"
 
 
@@ -107,9 +119,19 @@ class Report:
         return report
 
 
+@dataclass(frozen=True)
+class StartedBuild:
+    """What an idempotency token started: the request it came with, the build, and when."""
+
+    fingerprint: str
+    build_id: str
+    started: datetime
+
+
 @dataclass
 class CodeBuildState:
     reports: dict[str, Report] = field(default_factory=dict)
+    start_tokens: dict[str, StartedBuild] = field(default_factory=dict)
     # Builds whose outcome a test set explicitly: BatchGetBuilds must not "finish" them itself.
     pinned_builds: set[str] = field(default_factory=set)
     lock: threading.RLock = field(default_factory=threading.RLock)
@@ -187,7 +209,60 @@ class SandboxCodeBuildResponse(CodeBuildResponse):
     def sandbox_backend(self) -> SandboxCodeBuildBackend:
         return cast(SandboxCodeBuildBackend, self.codebuild_backend)
 
+    def create_project(self) -> ActionResult:
+        source = self._get_param("source") or {}
+        if source.get("type") != "NO_SOURCE" or source.get("location"):
+            return _moto_create_project(self)
+        # A NO_SOURCE project (the buildspec is inline) has no location: moto's check would refuse it.
+        service_role = self._get_param("serviceRole")
+        _validate_required_params_service_role(self.current_account, self.region, service_role)
+        _validate_required_params_artifacts(self._get_param("artifacts"))
+        _validate_required_params_environment(self._get_param("environment"))
+        _validate_required_params_project_name(self._get_param("name"))
+        if self._get_param("name") in self.codebuild_backend.codebuild_projects:
+            raise ApiError("ResourceAlreadyExistsException", f"Project already exists: {self._get_param('name')}")
+        project = self.codebuild_backend.create_project(
+            project_name=self._get_param("name"),
+            description=self._get_param("description"),
+            project_source=source,
+            artifacts=self._get_param("artifacts"),
+            environment=self._get_param("environment"),
+            service_role=service_role,
+            tags=self._get_param("tags"),
+            cache=self._get_param("cache"),
+            timeout=self._get_param("timeoutInMinutes"),
+            queued_timeout=self._get_param("queuedTimeoutInMinutes"),
+            source_version=self._get_param("sourceVersion"),
+            logs_config=self._get_param("logsConfig"),
+            vpc_config=self._get_param("vpcConfig"),
+        )
+        return ActionResult({"project": project})
+
     def start_build(self) -> ActionResult:
+        token = self._get_param("idempotencyToken")
+        if not token:
+            return self._start_build()
+        state = self.sandbox_backend.sandbox_state
+        request = {
+            name: self._get_param(name)
+            for name in ("projectName", "sourceVersion", "environmentVariablesOverride", "buildspecOverride")
+        }
+        with state.lock:  # two deliveries at once must not both start a build
+            seen = state.start_tokens.get(token)
+            if seen is not None and now() - seen.started < IDEMPOTENCY_WINDOW:
+                if seen.fingerprint != fingerprint("StartBuild", request):
+                    raise ApiError(
+                        "InvalidInputException",
+                        "Parameter mismatch: the idempotency token was used with different parameters",
+                    )
+                build = self.sandbox_backend.sandbox_build(seen.build_id)
+                return ActionResult({"build": build})
+            result = self._start_build()
+            build_id = cast(dict[str, Any], result.result)["build"]["id"]
+            state.start_tokens[token] = StartedBuild(fingerprint("StartBuild", request), build_id, now())
+            return result
+
+    def _start_build(self) -> ActionResult:
         result = _moto_start_build(self)
         build = cast(dict[str, Any], result.result)["build"]
         project = self.codebuild_backend.codebuild_projects[self._get_param("projectName")].project_metadata

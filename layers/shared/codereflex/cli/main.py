@@ -1,12 +1,15 @@
-"""`codereflex backup list|restore|verify`: read the repository backups in S3 and restore them with pygit2.
+"""`codereflex backup list|restore|verify|run`: read the repository backups in S3, restore them, take one.
 
 Works against AWS with the usual credential chain, or against the local sandbox by setting
-AWS_ENDPOINT_URL (boto3 honours it). Progress of long downloads goes to stderr.
+AWS_ENDPOINT_URL (boto3 honours it). Progress of long downloads goes to stderr. `backup run` is
+what the CodeBuild hand-off project executes: one backup of one repository, configured by the
+same environment variables as the backup function.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -19,8 +22,12 @@ import boto3
 import pygit2
 from pygit2.remotes import RemoteCollection
 
+from codereflex.aws.codecommit_repositories import CodeCommitRepositories
 from codereflex.aws.s3 import S3ObjectStore
-from codereflex.backup.engine import list_backups, restore, verify
+from codereflex.backup.engine import BackupRequest, Collaborators, Policy, back_up, list_backups, restore, verify
+from codereflex.backup.handoff import BUILD_ID_VARIABLE, EVENT_VARIABLE, LEASE_OWNER_VARIABLE, REPOSITORY_VARIABLE
+from codereflex.backup.mirror import GitMirror
+from codereflex.backup.settings import Settings
 from codereflex.backup.store import Progress
 from codereflex.errors import CodeReflexError
 from codereflex.gitremote import CodeCommitCredentials
@@ -60,6 +67,20 @@ def _parser() -> argparse.ArgumentParser:
     verifying = actions.add_parser("verify", help="re-read every bundle chain and check every backup")
     common(verifying)
     verifying.set_defaults(run=_verify)
+    running = actions.add_parser(
+        "run",
+        help="back up one repository now, as the backup function does (what the CodeBuild hand-off runs)",
+        description="Settings come from the backup function's variables (BACKUP_BUCKET, BACKUP_PREFIX, "
+        f"BACKUP_KMS_KEY_ARN, FULL_BACKUP_EVERY, BACKUP_WORK_DIR); ${LEASE_OWNER_VARIABLE} takes over "
+        "the lease a function handed to this build.",
+    )
+    running.add_argument(
+        "repository",
+        nargs="?",
+        default=os.environ.get(REPOSITORY_VARIABLE),
+        help=f"CodeCommit repository name (default ${REPOSITORY_VARIABLE})",
+    )
+    running.set_defaults(run=_run)
     return parser
 
 
@@ -110,6 +131,46 @@ def _verify(args: argparse.Namespace) -> int:
         print(f"PROBLEM {problem.backup_id}: {problem.description}")
     print(f"{checked} backup(s) checked, {len(problems)} problem(s)")
     return 1 if problems or not checked else 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    if not args.repository:
+        raise SystemExit(f"codereflex: name the repository, or set ${REPOSITORY_VARIABLE}")
+    env = os.environ
+    settings = Settings.from_env(env)
+    session = boto3.Session()
+    repositories = CodeCommitRepositories(session.client("codecommit"))
+
+    def credentials() -> CodeCommitCredentials:
+        return CodeCommitCredentials(session.get_credentials(), session.region_name)  # type: ignore[arg-type]
+
+    parts = Collaborators(
+        git=GitMirror(settings.work_dir / "mirrors", credentials),
+        store=S3ObjectStore(session.client("s3"), settings.bucket, settings.kms_key_id),
+        scratch=settings.work_dir / "scratch",
+        metadata=repositories,
+        build_id=env.get(BUILD_ID_VARIABLE) or None,
+    )
+    if env.get(LEASE_OWNER_VARIABLE):
+        parts.owner = env[LEASE_OWNER_VARIABLE]  # the owner the function handed the lease to
+    # No offload here: this run is where too-large repositories go, so it backs up whatever the size.
+    policy = Policy(prefix=settings.prefix, full_every=settings.full_every)
+    request = BackupRequest(args.repository, repositories.clone_url(args.repository), env.get(EVENT_VARIABLE) or None)
+    result = back_up(request, policy, parts)
+    print(
+        json.dumps(
+            {
+                "outcome": result.outcome.value,
+                "repository": result.repository,
+                "backupId": result.backup_id,
+                "full": result.full,
+                "bytes": result.bytes_uploaded,
+                "objects": result.objects,
+                "refs": result.refs,
+            }
+        )
+    )
+    return 0
 
 
 def _push(source: Path, repository: str, refs: dict[str, str]) -> None:
