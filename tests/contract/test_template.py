@@ -187,7 +187,28 @@ def _statements(template: SamTemplate) -> list[tuple[str, dict[str, Any]]]:
             found += [(lid, statement) for statement in policy["Statement"]]
     for lid, res in _resources_of_type(template, "AWS::IAM::Policy").items():
         found += [(lid, statement) for statement in res["Properties"]["PolicyDocument"]["Statement"]]
+    # Roles written out in the template (a CodeBuild project's) carry their policies inline.
+    for lid, res in _resources_of_type(template, "AWS::IAM::Role").items():
+        for policy in res["Properties"].get("Policies") or []:
+            found += [(lid, statement) for statement in policy["PolicyDocument"]["Statement"]]
     return found
+
+
+def test_every_codebuild_project_logs_to_its_own_group_with_retention(template: SamTemplate) -> None:
+    projects = _resources_of_type(template, "AWS::CodeBuild::Project")
+    assert projects, "the backup hand-off project was not found"
+    groups = _resources_of_type(template, "AWS::Logs::LogGroup")
+    for lid, res in projects.items():
+        logs = res["Properties"]["LogsConfig"]["CloudWatchLogs"]
+        assert logs["Status"] == "ENABLED", lid
+        group = groups[logs["GroupName"]["Ref"]]
+        assert group["Properties"].get("RetentionInDays"), lid
+        assert group.get("Condition") == res.get("Condition"), lid
+        assert res["Properties"]["Environment"]["Type"] == "ARM_CONTAINER", lid
+
+
+def test_the_backup_build_role_is_checked_like_the_functions(template: SamTemplate) -> None:
+    assert any(lid == "RepoBackupBuildRole" for lid, _ in _statements(template))
 
 
 # Actions that IAM authorises only on Resource "*" (no resource type in the Service Authorization

@@ -41,8 +41,9 @@ def test_a_large_repository_is_handed_off_once_and_the_build_backs_it_up(
     # Given a repository above the (tiny) threshold, pushed to for the first time
     url = sandbox.create_repository("monorepo", "Everything")
     dev = Pusher(sandbox, tmp_path / "dev.git", url)
-    dev.set("refs/heads/main", dev.commit("first", []))
-    dev.set("refs/tags/v1", dev.commit("second", [dev.repo.references["refs/heads/main"].target]))
+    first = dev.commit("first", [])
+    dev.set("refs/heads/main", first)
+    dev.set("refs/tags/v1", dev.commit("second", [first]))
     dev.push("refs/heads/main", "refs/tags/v1")
     pushed = _show_ref(sandbox.store.path_for("monorepo"))
     # Then the function handed it off instead of backing it up, and said which build took it
@@ -70,7 +71,9 @@ def test_a_large_repository_is_handed_off_once_and_the_build_backs_it_up(
 
     # When the build's command runs with the environment CodeBuild would give it (the functions' keys
     # standing in for the build role's)
-    code, output = _run_build(sandbox, build_id, variables, tmp_path, monkeypatch, capsys)
+    code, output = _run_build(
+        sandbox, build_id, variables=variables, tmp_path=tmp_path, monkeypatch=monkeypatch, capsys=capsys
+    )
     # Then it wrote a backup that restores exactly the pushed refs, recorded with the push's event
     assert code == 0
     assert '"outcome": "backed-up"' in output
@@ -93,7 +96,17 @@ def test_a_known_large_repository_is_handed_off_before_any_fetch(
     dev.set("refs/heads/main", first)
     dev.push("refs/heads/main")
     build_id = _backup_deliveries(sandbox)[-1].result["buildId"]
-    assert _run_build(sandbox, build_id, _build_environment(sandbox, build_id), tmp_path, monkeypatch, capsys)[0] == 0
+    assert (
+        _run_build(
+            sandbox,
+            build_id,
+            variables=_build_environment(sandbox, build_id),
+            tmp_path=tmp_path,
+            monkeypatch=monkeypatch,
+            capsys=capsys,
+        )[0]
+        == 0
+    )
     # When the next push arrives
     dev.set("refs/heads/main", dev.commit("second", [first]))
     dev.push("refs/heads/main")
@@ -110,6 +123,7 @@ def test_a_known_large_repository_is_handed_off_before_any_fetch(
 def _run_build(
     sandbox: Sandbox,
     build_id: str,
+    *,
     variables: dict[str, str],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,

@@ -199,3 +199,29 @@ def test_start_build_reports_the_caller_as_initiator(aws: Aws, codebuild: CodeBu
 
     # Then the initiator is the role session, as CodeBuild names it
     assert build["initiator"] == caller.split(":assumed-role/", 1)[1]
+
+
+def test_start_build_honours_the_idempotency_token_and_no_source_projects(codebuild: CodeBuildClient) -> None:
+    # Given a project without source (inline buildspec), which moto alone would refuse
+    codebuild.create_project(
+        name="backup",
+        source={"type": "NO_SOURCE", "buildspec": "version: 0.2\nphases: {build: {commands: [true]}}\n"},
+        artifacts={"type": "NO_ARTIFACTS"},
+        environment={
+            "type": "ARM_CONTAINER",
+            "image": "aws/codebuild/amazonlinux-aarch64-standard:3.0",
+            "computeType": "BUILD_GENERAL1_LARGE",
+        },
+        serviceRole=ROLE,
+    )
+    variables: list[Any] = [{"name": "BACKUP_REPOSITORY", "value": "big", "type": "PLAINTEXT"}]
+    # When the same request is made twice with one token, and once with another token
+    first = codebuild.start_build(projectName="backup", environmentVariablesOverride=variables, idempotencyToken="t")
+    again = codebuild.start_build(projectName="backup", environmentVariablesOverride=variables, idempotencyToken="t")
+    other = codebuild.start_build(projectName="backup", environmentVariablesOverride=variables, idempotencyToken="u")
+    # Then the repeat returned the first build, and only the new token started another
+    assert again["build"]["id"] == first["build"]["id"] != other["build"]["id"]
+    assert len(codebuild.list_builds_for_project(projectName="backup")["ids"]) == 2
+    # And reusing a token with other parameters is a parameter mismatch, as CodeBuild documents
+    with pytest.raises(codebuild.exceptions.InvalidInputException, match="mismatch"):
+        codebuild.start_build(projectName="backup", idempotencyToken="t")
