@@ -23,6 +23,7 @@ from codereflex.lazy import LazyClient
 
 from .config import Settings
 from .logic import Outcome, Ports, handle
+from .records import RunRecords
 
 logger, metrics = Logger(), Metrics()
 
@@ -49,15 +50,22 @@ def _mapping(name: str) -> ProjectMapping:
     return ProjectMapping(_client("ssm"), name)
 
 
-def default_ports(scope: ProjectScope) -> Ports:
+@cache
+def _commits() -> CodeCommitCommits:
+    # Kept for the execution environment: it remembers commits' parents, which never change.
+    return CodeCommitCommits(_client("codecommit"))
+
+
+def default_ports(scope: ProjectScope, records_table: str | None = None) -> Ports:
     codecommit = _client("codecommit")
     return Ports(
         pull_requests=CodeCommitPullRequests(codecommit),
         comments=CodeCommitComments(codecommit),
-        commits=CodeCommitCommits(codecommit),
+        commits=_commits(),
         builds=CodeBuildResults(_client("codebuild")),
         logs=LogTail(_client("logs")),
         catalog=ProjectCatalog(scope, _mapping(scope.mapping_parameter) if scope.mapping_parameter else None),
+        records=RunRecords(_client("dynamodb"), records_table) if records_table else None,
     )
 
 
@@ -69,7 +77,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext, ports: Ports |
     # pydantic directly: Powertools' parser module would add its whole model zoo to the cold start.
     envelope = BuildStateChangeEvent.model_validate(event)
     detail = envelope.detail
-    result = handle(envelope, ports or default_ports(settings.scope), settings.options)
+    result = handle(envelope, ports or default_ports(settings.scope, settings.records_table), settings.options)
     logger.info(
         "Build state handled",
         outcome=result.outcome.value,

@@ -23,6 +23,7 @@ def _positive_int(env: Mapping[str, str], key: str, default: int, maximum: int) 
 class Settings:
     scope: ProjectScope
     options: Options
+    records_table: str | None = None  # where runs and votes no comment carries are kept
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -32,7 +33,11 @@ class Settings:
         except ValueError as error:
             allowed = ", ".join(p.value for p in Policy)
             raise ConfigurationError(f"setting COMMENT_POLICY must be one of {allowed}") from error
+        table = env.get("IDEMPOTENCY_TABLE", "").strip() or None
+        if chosen is not Policy.ALWAYS and table is None:
+            raise ConfigurationError(f"comment policy {chosen.value} needs the table IDEMPOTENCY_TABLE for the vote")
         return cls(
+            records_table=table,
             scope=ProjectScope.from_env(env),
             options=Options(
                 policy=chosen,

@@ -9,9 +9,11 @@ from enum import Enum
 from typing import Protocol
 
 from codereflex.ci import (
+    VAR_DESTINATION_COMMIT,
     VAR_PROJECTS,
     VAR_PULL_REQUEST_ID,
     VAR_REPOSITORY_NAME,
+    VAR_REVISION_ID,
     VAR_SOURCE_COMMIT,
     Build,
     Comment,
@@ -24,7 +26,18 @@ from codereflex.ci import (
 from codereflex.config import split_list
 from codereflex.events.codebuild import BuildStateChange, BuildStateChangeEvent
 
-from .render import FAILURES, CommentState, Details, Run, Summary, Vote, build_link, render, replace_footer
+from .render import (
+    FAILURES,
+    CommentState,
+    Details,
+    RevisionRecord,
+    Run,
+    Summary,
+    Vote,
+    build_link,
+    render,
+    replace_footer,
+)
 
 FULL_COMMIT = frozenset("0123456789abcdef")
 COMMIT_LENGTH = 40
@@ -74,6 +87,16 @@ class Catalog(Protocol):
     def projects_for(self, repository: str) -> tuple[str, ...]: ...
 
 
+class Records(Protocol):
+    """Each PR revision's latest run per project and last vote, kept where the vote reads them whatever is commented."""
+
+    def record(self, key: str, project: str, run: Run) -> RevisionRecord: ...
+
+    def read(self, key: str) -> RevisionRecord: ...
+
+    def record_vote(self, key: str, vote: Vote) -> None: ...
+
+
 class Policy(Enum):
     ALWAYS = "always"
     FAILURES_AND_CHANGES = "failures-and-changes"
@@ -103,6 +126,7 @@ class Ports:
     builds: Builds
     logs: Logs
     catalog: Catalog
+    records: Records | None = None  # needed by every comment policy but `always`
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +144,8 @@ class _Target:
     commit: str
     pull_request: PullRequest | None = None
     parent: str | None = None
+    # True when the pull request was not fetched: it is the one the build was started for, maybe not the current.
+    from_build: bool = False
 
 
 def _is_full_commit(value: str | None) -> bool:
@@ -139,7 +165,8 @@ def handle(envelope: BuildStateChangeEvent, ports: Ports, options: Options) -> R
         return resolved
     target, configured, build = resolved
 
-    comments = _our_comments(ports.comments, target)
+    # `off` writes no comment at all, so it need not read any.
+    comments = _our_comments(ports.comments, target) if options.policy is not Policy.OFF else []
     states = {state.project: (comment, state) for comment, state in comments}
     existing_comment, existing_state = states.get(detail.project_name, (None, None))
     base = existing_state or CommentState(target=target.key, project=detail.project_name)
@@ -156,12 +183,21 @@ def handle(envelope: BuildStateChangeEvent, ports: Ports, options: Options) -> R
         return Result(Outcome.DUPLICATE, "not newer than what the comment shows", target.key)
 
     others = {project: state for project, (_, state) in states.items() if project != detail.project_name}
-    if existing_comment is None and not _policy_allows_new_comment(options.policy, detail.build_status):
-        # No comment to keep current; the vote is still cast from what is known.
-        vote = _vote(ports, target, merged, others, configured, at=envelope.time)
-        return Result(Outcome.SKIPPED, f"comment policy {options.policy.value}", target.key, _vote_name(vote))
-
-    vote = _vote(ports, target, merged, others, configured, at=envelope.time)
+    writes_comment = existing_comment is not None or _policy_allows_new_comment(options.policy, detail.build_status)
+    voted = _vote_with_records(
+        ports,
+        options,
+        target,
+        run=run,
+        merged=merged,
+        others=others,
+        configured=configured,
+        writes_comment=writes_comment,
+        at=envelope.time,
+    )
+    if isinstance(voted, Result):
+        return voted
+    vote, others = voted
     if vote is not None:
         merged = replace(merged, vote=vote)
     summary = Summary(states=tuple(others.values()), configured=configured)
@@ -176,13 +212,45 @@ def handle(envelope: BuildStateChangeEvent, ports: Ports, options: Options) -> R
             merged = _with_number(merged, run.build_id, build.number)
         content = render(
             merged,
-            _details(envelope, build, target, ports, options),
+            _details(envelope, build, target, ports, options, newer_commit=_newer_commit(run, others)),
             summary,
             options.max_failed_tests,
             options.log_lines,
         )
     outcome = _write(ports.comments, target, detail.project_name, existing_comment, content)
     return Result(outcome, "", target.key, _vote_name(vote))
+
+
+def _vote_with_records(
+    ports: Ports,
+    options: Options,
+    target: _Target,
+    *,
+    run: Run,
+    merged: CommentState,
+    others: dict[str, CommentState],
+    configured: Sequence[str],
+    writes_comment: bool,
+    at: datetime,
+) -> tuple[Vote | None, dict[str, CommentState]] | Result:
+    """The vote cast (if any) and the other projects' states, or the result of an event that writes no comment."""
+    record = _consult_records(
+        ports, options, target, merged.project, run, writes_comment=writes_comment, projects=len(configured)
+    )
+    remembered: Vote | None = None
+    if record is not None:
+        if not writes_comment and not record.changed:
+            return Result(Outcome.DUPLICATE, "not newer than what is recorded", target.key)
+        others = _with_recorded(others, record, target.key, merged.project)
+        remembered = record.vote
+    memory_known = options.policy is Policy.ALWAYS or record is not None
+    vote = _vote(ports, target, merged, others, configured, remembered=remembered, memory_known=memory_known, at=at)
+    if not writes_comment:
+        # No comment carries this vote: the records remember it for the next event.
+        if vote is not None and ports.records is not None and target.pull_request is not None:
+            ports.records.record_vote(_record_key(target), vote)
+        return Result(Outcome.SKIPPED, f"comment policy {options.policy.value}", target.key, _vote_name(vote))
+    return vote, others
 
 
 def _resolve(envelope: BuildStateChangeEvent, ports: Ports) -> tuple[_Target, tuple[str, ...], Build | None] | Result:
@@ -200,9 +268,7 @@ def _resolve(envelope: BuildStateChangeEvent, ports: Ports) -> tuple[_Target, tu
         return Result(Outcome.IGNORED, "project not configured for the repository")
     pull_request_id = variables.get(VAR_PULL_REQUEST_ID, "").strip()
     if pull_request_id:
-        pull_request = ports.pull_requests.get_pull_request(pull_request_id)
-        commit = variables.get(VAR_SOURCE_COMMIT) or info.resolved_source_version or info.source_version or ""
-        return _Target(f"pr:{repository}:{pull_request_id}", repository, commit, pull_request), configured, None
+        return _pull_request_target(detail, ports, repository, pull_request_id), configured, None
     build = None
     commit = info.resolved_source_version or info.source_version or ""
     if not _is_full_commit(commit):
@@ -213,6 +279,74 @@ def _resolve(envelope: BuildStateChangeEvent, ports: Ports) -> tuple[_Target, tu
         return Result(Outcome.IGNORED, "no commit to comment on yet")
     parent = ports.commits.first_parent(repository, commit)
     return _Target(f"commit:{repository}:{commit}", repository, commit, parent=parent), configured, build
+
+
+def _pull_request_target(detail: BuildStateChange, ports: Ports, repository: str, pull_request_id: str) -> _Target:
+    info = detail.additional_information
+    variables = info.variables()
+    commit = variables.get(VAR_SOURCE_COMMIT) or info.resolved_source_version or info.source_version or ""
+    key = f"pr:{repository}:{pull_request_id}"
+    started_for = _pull_request_of_build(pull_request_id, repository, variables)
+    if started_for is not None and detail.build_status in FAILURES:
+        # A failure needs no more of the pull request than the build was started with: it is
+        # commented on that revision, and can only revoke that revision's approval.
+        return _Target(key, repository, commit, started_for, from_build=True)
+    return _Target(key, repository, commit, ports.pull_requests.get_pull_request(pull_request_id))
+
+
+def _pull_request_of_build(pull_request_id: str, repository: str, variables: dict[str, str]) -> PullRequest | None:
+    """The pull request as the PR builds function started the build for it, when the build says all of it."""
+    source, destination = variables.get(VAR_SOURCE_COMMIT, ""), variables.get(VAR_DESTINATION_COMMIT, "")
+    revision = variables.get(VAR_REVISION_ID, "").strip()
+    if not (_is_full_commit(source) and _is_full_commit(destination) and revision):
+        return None
+    return PullRequest(pull_request_id, repository, "OPEN", source, destination, revision)
+
+
+def _record_key(target: _Target) -> str:
+    assert target.pull_request is not None  # noqa: S101 - only pull request targets have records
+    return f"{target.key}:{target.pull_request.revision_id}"
+
+
+def _consult_records(
+    ports: Ports, options: Options, target: _Target, project: str, run: Run, *, writes_comment: bool, projects: int
+) -> RevisionRecord | None:
+    """The revision's record, when the comments may not hold every project's latest run (every policy but `always`).
+
+    An event that writes no comment records its run (one call that also reads the rest); one that
+    writes a comment reads the record only when a success must know its sibling projects' runs.
+    """
+    if options.policy is Policy.ALWAYS or ports.records is None or target.pull_request is None:
+        return None
+    if not target.pull_request.revision_id:
+        return None
+    if not writes_comment:
+        return ports.records.record(_record_key(target), project, run)
+    if run.status == "SUCCEEDED" and projects > 1:
+        return ports.records.read(_record_key(target))
+    return None
+
+
+def _with_recorded(
+    others: dict[str, CommentState], record: RevisionRecord, target_key: str, project: str
+) -> dict[str, CommentState]:
+    """The comments' states, with each project's recorded run where it is newer than what its comment shows."""
+    merged = dict(others)
+    for name, recorded in record.runs.items():
+        if name == project:
+            continue
+        known = merged.get(name) or CommentState(target=target_key, project=name)
+        newer = known.merge(recorded)
+        if newer is not None:
+            merged[name] = newer
+    return merged
+
+
+def _newer_commit(run: Run, others: dict[str, CommentState]) -> str | None:
+    """A commit some project built after this run started, when this run's commit is not it (the PR moved on)."""
+    later = [s.current for s in others.values() if s.current is not None and s.current.order > run.order]
+    later = [r for r in later if r is not None and r.commit != run.commit]
+    return max(later, key=lambda r: r.order).commit if later else None
 
 
 def _write(comments: Comments, target: _Target, project: str, existing: Comment | None, content: str) -> Outcome:
@@ -268,11 +402,15 @@ def _vote(
     others: dict[str, CommentState],
     configured: Sequence[str],
     *,
+    remembered: Vote | None,
+    memory_known: bool,
     at: datetime,
 ) -> Vote | None:
     """APPROVE when every configured project succeeded on the PR's current revision; REVOKE a stale APPROVE.
 
-    Only votes that change something are cast: the states remember the last vote per revision.
+    Only votes that change something are cast: the states (and the records) remember the last vote
+    per revision. Where they may not (`memory_known` False), the vote is cast anyway: voting what
+    already stands changes nothing.
     """
     pull_request = target.pull_request
     if pull_request is None or not pull_request.is_open or not pull_request.revision_id:
@@ -295,10 +433,11 @@ def _vote(
         for sibling in ports.builds.get_builds(running):
             statuses[sibling.project] = sibling.status
     approve = all(status == "SUCCEEDED" for status in statuses.values())
-    votes = [s.vote for s in everyone.values() if s.vote is not None and s.vote.revision == pull_request.revision_id]
+    known = [s.vote for s in everyone.values()] + [remembered]
+    votes = [v for v in known if v is not None and v.revision == pull_request.revision_id]
     last = max(votes, key=lambda vote: vote.at) if votes else None
     already = last.approve if last is not None else False
-    if approve == already:
+    if approve == already and (memory_known or last is not None):
         return None
     if not ports.pull_requests.vote(pull_request.pull_request_id, pull_request.revision_id, approve):
         return None
@@ -306,7 +445,13 @@ def _vote(
 
 
 def _details(
-    envelope: BuildStateChangeEvent, build: Build | None, target: _Target, ports: Ports, options: Options
+    envelope: BuildStateChangeEvent,
+    build: Build | None,
+    target: _Target,
+    ports: Ports,
+    options: Options,
+    *,
+    newer_commit: str | None = None,
 ) -> Details:
     detail = envelope.detail
     info = detail.additional_information
@@ -327,7 +472,10 @@ def _details(
             lines = ports.logs.last_lines(group, stream, options.log_lines)
     pull_request = target.pull_request
     outdated = None
-    if pull_request is not None and pull_request.source_commit and pull_request.source_commit != target.commit:
+    if target.from_build:
+        # The pull request was not fetched: what the other projects' runs say is all that is known.
+        outdated = newer_commit
+    elif pull_request is not None and pull_request.source_commit and pull_request.source_commit != target.commit:
         outdated = pull_request.source_commit
     return Details(
         region=envelope.region,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from urllib.parse import quote
 
@@ -56,6 +56,15 @@ class Vote:
     revision: str
     approve: bool
     at: str  # ISO 8601 time of the event that cast it
+
+
+@dataclass(frozen=True, slots=True)
+class RevisionRecord:
+    """What the run records hold for one pull-request revision: each project's latest run, the last vote."""
+
+    runs: Mapping[str, Run] = field(default_factory=dict)
+    vote: Vote | None = None
+    changed: bool = True  # False when the run just recorded was not newer than the one held
 
 
 @dataclass(frozen=True, slots=True)

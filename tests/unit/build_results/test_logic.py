@@ -18,6 +18,7 @@ from tests.conftest import EVENTS
 from .fakes import FakeCatalog, FakeCodeBuild, FakeCodeCommit, FakeLogs
 
 SOURCE = "4f1c2a9b8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c3b"
+REVISION = "0b7a3c5e9d1f2a4b6c8e0f1a3b5c7d9e1f3a5b7c9d1e3f5a7b9c1d3e5f7a9b1c"  # the events' revisionId variable
 BUILD_ARN = "arn:aws:codebuild:us-east-1:123456789012:build/payments-service-ci:3f9e8d7c-6b5a-4c3d-9e2f-1a0b9c8d7e6f"
 
 
@@ -29,7 +30,7 @@ def _event(name: str, **detail: Any) -> BuildStateChangeEvent:
 
 
 def _world(source: str = SOURCE) -> tuple[Ports, FakeCodeCommit, FakeCodeBuild]:
-    codecommit = FakeCodeCommit(PullRequest("42", "payments-service", "OPEN", source, "9" * 40, "rev-1"))
+    codecommit = FakeCodeCommit(PullRequest("42", "payments-service", "OPEN", source, "9" * 40, REVISION))
     report = Report("arn:report/1", "payments-unit", "TEST", 3, {"SUCCEEDED": 1, "FAILED": 2})
     codebuild = FakeCodeBuild(
         builds={
@@ -88,7 +89,7 @@ def test_success_on_the_tip_approves_once() -> None:
     succeeded = _event("pr_failed.json", **{"build-status": "SUCCEEDED"})
     assert handle(succeeded, ports, Options()).vote == "APPROVE"
     assert handle(succeeded, ports, Options()).outcome is Outcome.DUPLICATE
-    assert codecommit.votes == [("rev-1", True)]
+    assert codecommit.votes == [(REVISION, True)]
 
 
 def test_success_of_an_older_commit_is_outdated_and_does_not_approve() -> None:
@@ -111,7 +112,7 @@ def test_a_rebuild_failing_after_an_approval_revokes_it() -> None:
     result = handle(BuildStateChangeEvent.model_validate(raw), ports, Options())
     # Then the approval is revoked
     assert result.vote == "REVOKE"
-    assert codecommit.votes == [("rev-1", True), ("rev-1", False)]
+    assert codecommit.votes == [(REVISION, True), (REVISION, False)]
 
 
 @pytest.mark.parametrize(
@@ -184,7 +185,7 @@ def test_siblings_finishing_together_still_approve() -> None:
     result = handle(BuildStateChangeEvent.model_validate(raw), both, Options())
     # Then the bot asks CodeBuild about the sibling and approves
     assert result.vote == "APPROVE"
-    assert codecommit.votes == [("rev-1", True)]
+    assert codecommit.votes == [(REVISION, True)]
 
 
 @pytest.mark.parametrize("status", ["FAILED", "FAULT", "STOPPED", "TIMED_OUT"])

@@ -208,14 +208,27 @@ class CodeCommitComments:
         return _comment(response.get("comment") or {})
 
 
+# A commit's parents never change: a warm function asks for each at most once (bounded, oldest dropped).
+KNOWN_PARENTS = 1024
+
+
 class CodeCommitCommits:
-    """Commit metadata; one call per method."""
+    """Commit metadata; one call per method, none for a commit asked about before."""
 
     def __init__(self, client: CodeCommitClient) -> None:
         self._client = client
+        self._parents: dict[tuple[str, str], str | None] = {}
 
     def first_parent(self, repository: str, commit_id: str) -> str | None:
         """The first parent of a commit (what a comment on it compares against); None for a root commit."""
+        key = (repository, commit_id)
+        if key not in self._parents:
+            if len(self._parents) >= KNOWN_PARENTS:
+                del self._parents[next(iter(self._parents))]
+            self._parents[key] = self._ask_first_parent(repository, commit_id)
+        return self._parents[key]
+
+    def _ask_first_parent(self, repository: str, commit_id: str) -> str | None:
         try:
             commit = self._client.get_commit(repositoryName=repository, commitId=commit_id)["commit"]
         except ClientError as error:
