@@ -16,7 +16,7 @@ from codereflex.aws.codebuild import CodeBuildProjects
 from codereflex.aws.codecommit import CodeCommitComments, CodeCommitPullRequests
 from codereflex.aws.ssm import ProjectMapping
 from codereflex.ci import ProjectCatalog
-from codereflex.events.codecommit import COMMENT_ON_PULL_REQUEST, CommentEvent, PullRequestStateChangeEvent
+from codereflex.events.pull_requests import COMMENT_ON_PULL_REQUEST, CommentEvent, PullRequestStateChangeEvent
 from codereflex.handler import final_on_permanent_error
 from codereflex.idempotency import DynamoDBOnce
 from codereflex.lazy import LazyClient

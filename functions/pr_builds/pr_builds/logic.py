@@ -19,7 +19,7 @@ from codereflex.ci import (
     token,
 )
 from codereflex.errors import TargetGone
-from codereflex.events.codecommit import CommentEvent, PullRequestStateChangeEvent
+from codereflex.events.pull_requests import CommentEvent, PullRequestStateChangeEvent
 
 REBUILD_COMMAND = "/rebuild"
 

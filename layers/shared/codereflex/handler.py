@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Callable
-from typing import Any, ParamSpec
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeGuard
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from pydantic import ValidationError
 
 from codereflex.errors import BadEvent, PermanentError, TransientError
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 P = ParamSpec("P")
 
@@ -31,14 +34,16 @@ def final_on_permanent_error(
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> dict[str, Any]:
             try:
                 return handler(*args, **kwargs)
-            except ValidationError as error:
-                failure: PermanentError = BadEvent(_describe(error))
             except PermanentError as error:
-                failure = error
+                failure: PermanentError = error
             except TransientError as error:
                 logger.warning("Transient failure, Lambda will retry", reason=str(error))
                 metrics.add_metric(name="TransientFailures", unit=MetricUnit.Count, value=1)
                 raise
+            except Exception as error:
+                if not _is_validation_error(error):
+                    raise
+                failure = BadEvent(_describe(error))
             logger.error("Event rejected", reason=failure.reason, error=str(failure))
             metrics.add_metric(name="Rejected", unit=MetricUnit.Count, value=1)
             metrics.add_metric(name=f"Rejected.{failure.reason}", unit=MetricUnit.Count, value=1)
@@ -47,6 +52,13 @@ def final_on_permanent_error(
         return wrapper
 
     return decorate
+
+
+def _is_validation_error(error: Exception) -> TypeGuard[ValidationError]:
+    # Not imported here: a handler that parses without pydantic should not pay for its import.
+    # An error can only be pydantic's when pydantic_core is already loaded.
+    core = sys.modules.get("pydantic_core")
+    return core is not None and isinstance(error, core.ValidationError)
 
 
 def _describe(error: ValidationError) -> str:

@@ -270,3 +270,19 @@ def test_failures_and_changes_policy_is_quiet_until_something_fails(tmp_path: Pa
         world.finish(build, "FAILED", tests=FAILING)
         assert _deliver(sb, world.event(build))["outcome"] == "posted"
         assert len(_bot_comments(world)) == 1
+
+
+def test_a_malformed_event_is_rejected_naming_the_field_not_its_value(sandbox: Sandbox, scenario: CiScenario) -> None:
+    # Given a build event whose project name is missing and whose build id is not a string
+    build = _open(scenario)
+    scenario.running(build)
+    event = scenario.event(build)
+    del event["detail"]["project-name"]
+    event["detail"]["build-id"] = {"secret": "hunter2hunter2"}
+    # When it reaches the function
+    result = sandbox.invoke(FUNCTION, event)
+    # Then it is rejected once, as a bad event, naming the field and never echoing the value
+    assert (result["outcome"], result["reason"]) == ("rejected", "bad-event")
+    assert "detail.project-name" in result["error"]
+    assert "hunter2" not in result["error"]
+    assert _bot_comments(scenario) == []

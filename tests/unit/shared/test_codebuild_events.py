@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
 
+from codereflex.errors import BadEvent
 from codereflex.events.codebuild import (
     BUILD_PHASE_CHANGE,
     BUILD_STATE_CHANGE,
@@ -96,12 +96,12 @@ def test_the_phase_change_sample_parses_with_its_own_model(path: Path) -> None:
     event = BuildPhaseChangeEvent.model_validate(raw)
     assert event.detail.completed_phase == raw["detail"]["completed-phase"]
     # And it is not mistaken for a state change
-    with pytest.raises(ValidationError):
+    with pytest.raises(BadEvent):
         BuildStateChangeEvent.model_validate(raw)
 
 
 def test_an_unknown_build_status_is_refused() -> None:
     raw = json.loads((AWS_SAMPLES / "codebuild-build-state-succeeded.json").read_text())
     raw["detail"]["build-status"] = "EXPLODED"
-    with pytest.raises(ValidationError, match="build-status"):
+    with pytest.raises(BadEvent, match="build-status"):
         BuildStateChangeEvent.model_validate(raw)

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
 
+from codereflex.errors import BadEvent
 from codereflex.events.codecommit import (
     COMMENT_ON_COMMIT,
     COMMENT_ON_PULL_REQUEST,
@@ -59,7 +59,7 @@ def test_a_merged_pull_request_is_not_open() -> None:
 def test_a_boolean_that_is_not_a_boolean_is_refused() -> None:
     raw = json.loads((AWS_SAMPLES / "codecommit-pull-request-created.json").read_text())
     raw["detail"]["isMerged"] = "Maybe"
-    with pytest.raises(ValidationError, match="isMerged"):
+    with pytest.raises(BadEvent, match="isMerged"):
         PullRequestStateChangeEvent.model_validate(raw)
 
 
@@ -76,5 +76,5 @@ def test_every_comment_sample_parses(path: Path) -> None:
 
 def test_a_repository_event_is_not_a_pull_request_event() -> None:
     raw = json.loads((AWS_SAMPLES / "codecommit-reference-created.json").read_text())
-    with pytest.raises(ValidationError):
+    with pytest.raises(BadEvent):
         PullRequestStateChangeEvent.model_validate(raw)

@@ -1,170 +1,210 @@
-"""CodeBuild events as EventBridge delivers them: kebab-case fields, locale dates, numbers as floats."""
+"""CodeBuild events as EventBridge delivers them: kebab-case fields, locale dates, numbers as floats.
+
+Plain frozen dataclasses read by codereflex.events.reading rather than pydantic models, for the
+build results function's cold start; the reader checks what the pydantic models checked.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal, cast, get_args
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from codereflex.events.reading import EventBridgeEnvelope, Fields, parse_build_time
+
+__all__ = ["EventBridgeEnvelope", "parse_build_time"]  # re-exported: they were first defined here
 
 BUILD_STATE_CHANGE = "CodeBuild Build State Change"
 BUILD_PHASE_CHANGE = "CodeBuild Build Phase Change"
 
 BuildStatus = Literal["IN_PROGRESS", "SUCCEEDED", "FAILED", "FAULT", "STOPPED", "TIMED_OUT"]
+BUILD_STATUSES: tuple[str, ...] = get_args(BuildStatus)
 TERMINAL_STATUSES: frozenset[str] = frozenset({"SUCCEEDED", "FAILED", "FAULT", "STOPPED", "TIMED_OUT"})
 
-# CodeBuild writes times the way a US-English Java locale prints them ("Sep 1, 2017 4:12:29 PM").
-_LOCALE_FORMATS = ("%b %d, %Y %I:%M:%S %p", "%b %d, %Y, %I:%M:%S %p", "%b %d %Y %I:%M:%S %p")
 
-
-def parse_build_time(value: Any) -> datetime | None:
-    """A CodeBuild event time as an aware UTC datetime; None when absent or in an unknown format.
-
-    An unreadable timestamp never rejects an event: it only costs the comment its duration.
-    """
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    text = " ".join(str(value).replace("\u202f", " ").split())
-    if not text:
-        return None
-    for pattern in _LOCALE_FORMATS:
-        try:
-            return datetime.strptime(text, pattern).replace(tzinfo=UTC)
-        except ValueError:
-            continue
-    try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-BuildTime = Annotated[datetime | None, BeforeValidator(parse_build_time)]
-
-
-def _context_list(value: Any) -> list[str]:
-    """`phase-context` is a list of strings; tolerate a lone string or null."""
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [value]
-    return [str(item) for item in value]
-
-
-class EventBridgeEnvelope(BaseModel):
-    """The EventBridge envelope, field for field as Powertools' EventBridgeModel.
-
-    Defined here rather than imported because importing Powertools' parser models costs a cold
-    start several hundred milliseconds (it builds every model it ships).
-    """
-
-    model_config = ConfigDict(populate_by_name=True, frozen=True)
-
-    version: str
-    id: str
-    source: str
-    account: str
-    time: datetime
-    region: str
-    resources: list[str]
-    detail_type: str = Field(alias="detail-type")
-    replay_name: str | None = Field(default=None, alias="replay-name")
-
-
-class _Kebab(BaseModel):
-    model_config = ConfigDict(populate_by_name=True, frozen=True, extra="ignore")
-
-
-class EnvironmentVariable(_Kebab):
+@dataclass(frozen=True, slots=True)
+class EnvironmentVariable:
     name: str
     value: str = ""
     type: str = "PLAINTEXT"
 
+    @classmethod
+    def read(cls, raw: Fields) -> EnvironmentVariable:
+        return cls(
+            name=raw.required_text("name"),
+            value=raw.text("value", default="") or "",
+            type=raw.text("type", default="PLAINTEXT") or "PLAINTEXT",
+        )
 
-class BuildEnvironment(_Kebab):
+
+@dataclass(frozen=True, slots=True)
+class BuildEnvironment:
     image: str | None = None
     type: str | None = None
-    compute_type: str | None = Field(default=None, alias="compute-type")
-    environment_variables: list[EnvironmentVariable] = Field(default_factory=list, alias="environment-variables")
+    compute_type: str | None = None
+    environment_variables: list[EnvironmentVariable] = field(default_factory=list)
+
+    @classmethod
+    def read(cls, raw: Fields) -> BuildEnvironment:
+        return cls(
+            image=raw.text("image"),
+            type=raw.text("type"),
+            compute_type=raw.text("compute-type"),
+            environment_variables=raw.children("environment-variables", EnvironmentVariable.read),
+        )
 
 
-class BuildLogs(_Kebab):
-    group_name: str | None = Field(default=None, alias="group-name")
-    stream_name: str | None = Field(default=None, alias="stream-name")
-    deep_link: str | None = Field(default=None, alias="deep-link")
+@dataclass(frozen=True, slots=True)
+class BuildLogs:
+    group_name: str | None = None
+    stream_name: str | None = None
+    deep_link: str | None = None
+
+    @classmethod
+    def read(cls, raw: Fields) -> BuildLogs:
+        return cls(raw.text("group-name"), raw.text("stream-name"), raw.text("deep-link"))
 
 
-class BuildSource(_Kebab):
+@dataclass(frozen=True, slots=True)
+class BuildSource:
     type: str | None = None
     location: str | None = None
 
-
-class BuildPhase(_Kebab):
-    phase_type: str = Field(alias="phase-type")
-    phase_status: str | None = Field(default=None, alias="phase-status")
-    start_time: BuildTime = Field(default=None, alias="start-time")
-    end_time: BuildTime = Field(default=None, alias="end-time")
-    duration_in_seconds: float | None = Field(default=None, alias="duration-in-seconds")
-    phase_context: Annotated[list[str], BeforeValidator(_context_list)] = Field(
-        default_factory=list, alias="phase-context"
-    )
+    @classmethod
+    def read(cls, raw: Fields) -> BuildSource:
+        return cls(raw.text("type"), raw.text("location"))
 
 
-class BuildInformation(_Kebab):
+@dataclass(frozen=True, slots=True)
+class BuildPhase:
+    phase_type: str
+    phase_status: str | None = None
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    duration_in_seconds: float | None = None
+    phase_context: list[str] = field(default_factory=list)
+
+    @classmethod
+    def read(cls, raw: Fields) -> BuildPhase:
+        return cls(
+            phase_type=raw.required_text("phase-type"),
+            phase_status=raw.text("phase-status"),
+            start_time=raw.build_time("start-time"),
+            end_time=raw.build_time("end-time"),
+            duration_in_seconds=raw.number("duration-in-seconds"),
+            phase_context=raw.contexts("phase-context"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class BuildInformation:
     """`detail.additional-information`: most of it is absent until the build is provisioned."""
 
-    build_complete: bool = Field(default=False, alias="build-complete")
-    build_number: float | None = Field(default=None, alias="build-number")
+    build_complete: bool = False
+    build_number: float | None = None
     initiator: str | None = None
-    build_start_time: BuildTime = Field(default=None, alias="build-start-time")
-    source: BuildSource = Field(default_factory=BuildSource)
-    source_version: str | None = Field(default=None, alias="source-version")
-    resolved_source_version: str | None = Field(default=None, alias="resolved-source-version")
-    environment: BuildEnvironment = Field(default_factory=BuildEnvironment)
-    logs: BuildLogs = Field(default_factory=BuildLogs)
-    phases: list[BuildPhase] = Field(default_factory=list)
-    timeout_in_minutes: float | None = Field(default=None, alias="timeout-in-minutes")
+    build_start_time: datetime | None = None
+    source: BuildSource = field(default_factory=BuildSource)
+    source_version: str | None = None
+    resolved_source_version: str | None = None
+    environment: BuildEnvironment = field(default_factory=BuildEnvironment)
+    logs: BuildLogs = field(default_factory=BuildLogs)
+    phases: list[BuildPhase] = field(default_factory=list)
+    timeout_in_minutes: float | None = None
+
+    @classmethod
+    def read(cls, raw: Fields) -> BuildInformation:
+        return cls(
+            build_complete=raw.boolean("build-complete"),
+            build_number=raw.number("build-number"),
+            initiator=raw.text("initiator"),
+            build_start_time=raw.build_time("build-start-time"),
+            source=raw.child("source", BuildSource.read),
+            source_version=raw.text("source-version"),
+            resolved_source_version=raw.text("resolved-source-version"),
+            environment=raw.child("environment", BuildEnvironment.read),
+            logs=raw.child("logs", BuildLogs.read),
+            phases=raw.children("phases", BuildPhase.read),
+            timeout_in_minutes=raw.number("timeout-in-minutes"),
+        )
 
     def variables(self) -> dict[str, str]:
         """The build's environment variables (project ones and per-build overrides) by name."""
         return {variable.name: variable.value for variable in self.environment.environment_variables}
 
 
-class BuildStateChange(_Kebab):
-    build_status: BuildStatus = Field(alias="build-status")
-    project_name: str = Field(alias="project-name", min_length=1)
-    build_id: str = Field(alias="build-id", min_length=1)
-    additional_information: BuildInformation = Field(default_factory=BuildInformation, alias="additional-information")
-    current_phase: str | None = Field(default=None, alias="current-phase")
-    current_phase_context: str | None = Field(default=None, alias="current-phase-context")
+@dataclass(frozen=True, slots=True)
+class BuildStateChange:
+    build_status: BuildStatus
+    project_name: str
+    build_id: str
+    additional_information: BuildInformation = field(default_factory=BuildInformation)
+    current_phase: str | None = None
+    current_phase_context: str | None = None
     version: str | None = None
 
     @property
     def is_terminal(self) -> bool:
         return self.build_status in TERMINAL_STATUSES
 
+    @classmethod
+    def read(cls, raw: Fields) -> BuildStateChange:
+        return cls(
+            build_status=cast(BuildStatus, raw.choice("build-status", BUILD_STATUSES)),
+            project_name=raw.required_text("project-name", non_empty=True),
+            build_id=raw.required_text("build-id", non_empty=True),
+            additional_information=raw.child("additional-information", BuildInformation.read),
+            current_phase=raw.text("current-phase"),
+            current_phase_context=raw.text("current-phase-context"),
+            version=raw.text("version"),
+        )
 
+
+@dataclass(frozen=True, slots=True)
+class BuildPhaseChange:
+    completed_phase: str
+    project_name: str
+    build_id: str
+    completed_phase_status: str | None = None
+    additional_information: BuildInformation = field(default_factory=BuildInformation)
+
+    @classmethod
+    def read(cls, raw: Fields) -> BuildPhaseChange:
+        return cls(
+            completed_phase=raw.required_text("completed-phase"),
+            project_name=raw.required_text("project-name", non_empty=True),
+            build_id=raw.required_text("build-id", non_empty=True),
+            completed_phase_status=raw.text("completed-phase-status"),
+            additional_information=raw.child("additional-information", BuildInformation.read),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class BuildStateChangeEvent(EventBridgeEnvelope):
     """The EventBridge envelope around a BuildStateChange."""
 
-    detail_type: Literal["CodeBuild Build State Change"] = Field(alias="detail-type")
-    source: Literal["aws.codebuild"]
-    detail: BuildStateChange
+    detail: BuildStateChange = field(kw_only=True)
+
+    @classmethod
+    def model_validate(cls, event: Any) -> BuildStateChangeEvent:
+        """Read a delivered event; a BadEvent names the first field that does not fit."""
+        raw = Fields(event, "")
+        return cls(
+            **cls.read_envelope(raw, "aws.codebuild", (BUILD_STATE_CHANGE,)),
+            detail=raw.child("detail", BuildStateChange.read),
+        )
 
 
-class BuildPhaseChange(_Kebab):
-    completed_phase: str = Field(alias="completed-phase")
-    completed_phase_status: str | None = Field(default=None, alias="completed-phase-status")
-    project_name: str = Field(alias="project-name", min_length=1)
-    build_id: str = Field(alias="build-id", min_length=1)
-    additional_information: BuildInformation = Field(default_factory=BuildInformation, alias="additional-information")
-
-
+@dataclass(frozen=True, slots=True)
 class BuildPhaseChangeEvent(EventBridgeEnvelope):
-    """The EventBridge envelope around a BuildPhaseChange (parsed for completeness; no function acts on it)."""
+    """The EventBridge envelope around a BuildPhaseChange (read for completeness; no function acts on it)."""
 
-    detail_type: Literal["CodeBuild Build Phase Change"] = Field(alias="detail-type")
-    source: Literal["aws.codebuild"]
-    detail: BuildPhaseChange
+    detail: BuildPhaseChange = field(kw_only=True)
+
+    @classmethod
+    def model_validate(cls, event: Any) -> BuildPhaseChangeEvent:
+        raw = Fields(event, "")
+        return cls(
+            **cls.read_envelope(raw, "aws.codebuild", (BUILD_PHASE_CHANGE,)),
+            detail=raw.child("detail", BuildPhaseChange.read),
+        )
