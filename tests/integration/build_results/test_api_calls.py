@@ -188,3 +188,30 @@ def test_quiet_policies_keep_a_success_cheap(tmp_path: Path, policy: str) -> Non
     assert succeeded == Counter({"GetPullRequest": 1, **reads, "UpdateItem": 2, "UpdatePullRequestApprovalState": 1})
     assert duplicate == Counter({"GetPullRequest": 1, **reads, "UpdateItem": 1, "GetItem": 1})
     assert max(sum(c.values()) for c in (in_progress, succeeded, duplicate)) <= BUDGET
+
+
+def test_a_failure_under_failures_and_changes_also_revokes_to_be_safe(tmp_path: Path) -> None:
+    counter = CallCounter()
+    with _sandbox(counter, "failures-and-changes") as sandbox:
+        # Given a pull request build that fails with a failing test, under failures-and-changes
+        scenario = CiScenario(sandbox, tmp_path)
+        build = _pull_request_build(scenario)
+        scenario.running(build)
+        scenario.finish(build, "FAILED", tests=FAILING, log_lines=["pytest", "1 failed, 1 passed"])
+        # When its only event arrives
+        result, calls = counter.during(lambda: _deliver(sandbox, scenario.event(build)))
+
+    # Then it costs one call over the budget: no comment remembers whether the revision was
+    # approved by a success that left no comment, so the failure votes REVOKE rather than read
+    assert (result["outcome"], result["vote"]) == ("posted", "REVOKE")
+    assert calls == Counter(
+        {
+            "GetCommentsForPullRequest": 1,
+            "BatchGetBuilds": 1,
+            "BatchGetReports": 1,
+            "DescribeTestCases": 1,
+            "GetLogEvents": 1,
+            "UpdatePullRequestApprovalState": 1,
+            "PostCommentForPullRequest": 1,
+        }
+    )
