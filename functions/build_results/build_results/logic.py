@@ -24,6 +24,7 @@ from codereflex.ci import (
     token,
 )
 from codereflex.config import split_list
+from codereflex.errors import PermanentError
 from codereflex.events.codebuild import BuildStateChange, BuildStateChangeEvent
 
 from .render import (
@@ -35,6 +36,7 @@ from .render import (
     Summary,
     Vote,
     build_link,
+    rank,
     render,
     replace_footer,
 )
@@ -193,6 +195,7 @@ def handle(envelope: BuildStateChangeEvent, ports: Ports, options: Options) -> R
         others=others,
         configured=configured,
         writes_comment=writes_comment,
+        first_comment=existing_comment is None,
         at=envelope.time,
     )
     if isinstance(voted, Result):
@@ -217,7 +220,7 @@ def handle(envelope: BuildStateChangeEvent, ports: Ports, options: Options) -> R
             options.max_failed_tests,
             options.log_lines,
         )
-    outcome = _write(ports.comments, target, detail.project_name, existing_comment, content)
+    outcome = _write(ports, target, detail.project_name, existing_comment, content)
     return Result(outcome, "", target.key, _vote_name(vote))
 
 
@@ -231,16 +234,28 @@ def _vote_with_records(
     others: dict[str, CommentState],
     configured: Sequence[str],
     writes_comment: bool,
+    first_comment: bool,
     at: datetime,
 ) -> tuple[Vote | None, dict[str, CommentState]] | Result:
     """The vote cast (if any) and the other projects' states, or the result of an event that writes no comment."""
     record = _consult_records(
-        ports, options, target, merged.project, run, writes_comment=writes_comment, projects=len(configured)
+        ports,
+        options,
+        target,
+        merged.project,
+        run,
+        writes_comment=writes_comment,
+        first_comment=first_comment,
+        projects=len(configured),
     )
     remembered: Vote | None = None
     if record is not None:
         if not writes_comment and not record.changed:
             return Result(Outcome.DUPLICATE, "not newer than what is recorded", target.key)
+        own = record.runs.get(merged.project)
+        if first_comment and own is not None and _is_news_after(own, run):
+            # A newer run of this project left no comment (a success): this one is history.
+            return Result(Outcome.DUPLICATE, "older than what is recorded", target.key)
         others = _with_recorded(others, record, target.key, merged.project)
         remembered = record.vote
     memory_known = options.policy is Policy.ALWAYS or record is not None
@@ -309,12 +324,21 @@ def _record_key(target: _Target) -> str:
 
 
 def _consult_records(
-    ports: Ports, options: Options, target: _Target, project: str, run: Run, *, writes_comment: bool, projects: int
+    ports: Ports,
+    options: Options,
+    target: _Target,
+    project: str,
+    run: Run,
+    *,
+    writes_comment: bool,
+    first_comment: bool,
+    projects: int,
 ) -> RevisionRecord | None:
     """The revision's record, when the comments may not hold every project's latest run (every policy but `always`).
 
-    An event that writes no comment records its run (one call that also reads the rest); one that
-    writes a comment reads the record only when a success must know its sibling projects' runs.
+    An event that writes no comment records its run (one call that also reads the rest). One that
+    writes a comment reads the record when it is the project's first comment (earlier runs, and a
+    vote, may be recorded only there) or when a success must know its sibling projects' runs.
     """
     if options.policy is Policy.ALWAYS or ports.records is None or target.pull_request is None:
         return None
@@ -322,9 +346,16 @@ def _consult_records(
         return None
     if not writes_comment:
         return ports.records.record(_record_key(target), project, run)
-    if run.status == "SUCCEEDED" and projects > 1:
+    if first_comment or (run.status == "SUCCEEDED" and projects > 1):
         return ports.records.read(_record_key(target))
     return None
+
+
+def _is_news_after(later: Run, run: Run) -> bool:
+    """Whether `later` is newer than `run`: a later build, or the same build further on."""
+    if later.build_id == run.build_id:
+        return rank(later.status) > rank(run.status)
+    return later.order > run.order
 
 
 def _with_recorded(
@@ -349,13 +380,27 @@ def _newer_commit(run: Run, others: dict[str, CommentState]) -> str | None:
     return max(later, key=lambda r: r.order).commit if later else None
 
 
-def _write(comments: Comments, target: _Target, project: str, existing: Comment | None, content: str) -> Outcome:
+def _write(ports: Ports, target: _Target, project: str, existing: Comment | None, content: str) -> Outcome:
+    comments = ports.comments
     if existing is not None:
         comments.update(existing.comment_id, content)
         return Outcome.UPDATED
     request_token = comment_token(target.key, project)
     if target.pull_request is not None:
-        comments.post_on_pull_request(target.pull_request, content, request_token)
+        try:
+            comments.post_on_pull_request(target.pull_request, content, request_token)
+        except PermanentError:
+            if not target.from_build:
+                raise
+            # CodeCommit documents afterCommitId as the PR's tip "when you post the comment": if it
+            # refuses the commits the build was started for, post against the current ones.
+            current = ports.pull_requests.get_pull_request(target.pull_request.pull_request_id)
+            if (current.source_commit, current.destination_commit) == (
+                target.pull_request.source_commit,
+                target.pull_request.destination_commit,
+            ):
+                raise
+            comments.post_on_pull_request(current, content, request_token)
     else:
         comments.post_on_commit(target.repository, target.parent, target.commit, content, request_token)
     return Outcome.POSTED

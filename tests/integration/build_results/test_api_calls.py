@@ -190,7 +190,7 @@ def test_quiet_policies_keep_a_success_cheap(tmp_path: Path, policy: str) -> Non
     assert max(sum(c.values()) for c in (in_progress, succeeded, duplicate)) <= BUDGET
 
 
-def test_a_failure_under_failures_and_changes_also_revokes_to_be_safe(tmp_path: Path) -> None:
+def test_a_first_failure_under_failures_and_changes_reads_the_revision_record(tmp_path: Path) -> None:
     counter = CallCounter()
     with _sandbox(counter, "failures-and-changes") as sandbox:
         # Given a pull request build that fails with a failing test, under failures-and-changes
@@ -201,17 +201,17 @@ def test_a_failure_under_failures_and_changes_also_revokes_to_be_safe(tmp_path: 
         # When its only event arrives
         result, calls = counter.during(lambda: _deliver(sandbox, scenario.event(build)))
 
-    # Then it costs one call over the budget: no comment remembers whether the revision was
-    # approved by a success that left no comment, so the failure votes REVOKE rather than read
-    assert (result["outcome"], result["vote"]) == ("posted", "REVOKE")
+    # Then it costs one call over the budget: the project's first comment must know what only the
+    # revision's record may hold (an earlier, uncommented success of it, and an approval)
+    assert (result["outcome"], result["vote"]) == ("posted", None)
     assert calls == Counter(
         {
             "GetCommentsForPullRequest": 1,
+            "GetItem": 1,
             "BatchGetBuilds": 1,
             "BatchGetReports": 1,
             "DescribeTestCases": 1,
             "GetLogEvents": 1,
-            "UpdatePullRequestApprovalState": 1,
             "PostCommentForPullRequest": 1,
         }
     )

@@ -116,3 +116,24 @@ def test_every_event_twice_and_out_of_order_still_ends_approved_once(tmp_path: P
         assert _approved(world)
         comments = _bot_comments(world)
     assert len(comments) == {"always": 2, "failures-and-changes": 0, "off": 0}[policy]
+
+
+@pytest.mark.parametrize("policy", ["failures-and-changes", "off"])
+def test_a_late_failure_of_an_earlier_build_neither_comments_nor_revokes(tmp_path: Path, policy: str) -> None:
+    with _world(tmp_path, policy) as (sandbox, world):
+        unit, lint = (world.builds(project)[0]["id"] for project in PROJECTS)
+        # Given the first unit build still running when a rebuild of it and lint both succeed
+        world.running(unit)
+        _deliver(sandbox, world.event(unit))
+        again = _rebuild(world, unit)
+        for build in (again, lint):
+            world.running(build)
+            world.finish(build, "SUCCEEDED")
+        assert [_deliver(sandbox, world.event(b))["vote"] for b in (again, lint)] == [None, "APPROVE"]
+        # When the first unit build's failure arrives late
+        world.finish(unit, "FAILED", tests=FAILING)
+        late = _deliver(sandbox, world.event(unit))
+        # Then it is history: no comment, and the approval stands
+        assert (late["outcome"], late["vote"]) == ("duplicate", None)
+        assert _bot_comments(world) == []
+        assert _approved(world)

@@ -11,7 +11,8 @@ import pytest
 
 from build_results.logic import Options, Outcome, Policy, Ports, handle
 from build_results.render import BUDGET, STATUS_ICONS, CommentState, Details, Run, Summary, render
-from codereflex.ci import Build, Phase, PullRequest, Report, TestCase
+from codereflex.ci import Build, Comment, Phase, PullRequest, Report, TestCase
+from codereflex.errors import PermanentError
 from codereflex.events.codebuild import BuildStateChangeEvent
 from tests.conftest import EVENTS
 
@@ -201,3 +202,25 @@ def test_every_unsuccessful_end_is_a_failure_that_follows_in_progress(status: st
     assert f"| **Status** | {STATUS_ICONS[status]} {status} |" in comment.content
     assert "**Failed phase:**" in comment.content
     assert codecommit.votes == []
+
+
+def test_a_failure_refused_on_the_commits_it_was_built_for_is_posted_on_the_current_ones() -> None:
+    # Given a failure of a build started for an earlier revision, and CodeCommit refusing a comment
+    # whose after commit is not the pull request's current tip
+    ports, codecommit, _ = _world(source="5" * 40)
+    posted_on: list[str] = []
+    post = codecommit.post_on_pull_request
+
+    def strict_post(pull_request: PullRequest, content: str, client_request_token: str) -> Comment:
+        if pull_request.source_commit != codecommit.pull_request.source_commit:
+            raise PermanentError("PostCommentForPullRequest 42: InvalidCommitIdException")
+        posted_on.append(pull_request.source_commit)
+        return post(pull_request, content, client_request_token)
+
+    codecommit.post_on_pull_request = strict_post  # type: ignore[method-assign]
+    # When the failure arrives
+    result = handle(_event("pr_failed.json"), ports, Options())
+    # Then the comment is posted once, against the pull request's current commits
+    assert result.outcome is Outcome.POSTED
+    assert posted_on == ["5" * 40]
+    assert codecommit.posts == 1
