@@ -5,13 +5,12 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.config import Config
 
+from codereflex.aws.clients import lazy_client
 from codereflex.aws.codebuild import CodeBuildResults
 from codereflex.aws.codecommit import CodeCommitComments, CodeCommitCommits, CodeCommitPullRequests
 from codereflex.aws.logs import LogTail
@@ -19,16 +18,12 @@ from codereflex.aws.ssm import ProjectMapping
 from codereflex.ci import ProjectCatalog, ProjectScope
 from codereflex.events.codebuild import BuildStateChangeEvent
 from codereflex.handler import final_on_permanent_error
-from codereflex.lazy import LazyClient
 
 from .config import Settings
 from .logic import Outcome, Ports, handle
 from .records import RunRecords
 
 logger, metrics = Logger(), Metrics()
-
-# One place for botocore's retries; adapters never loop on their own.
-_BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=5, read_timeout=10)
 
 _METRICS = {
     Outcome.POSTED: "CommentsPosted",
@@ -41,8 +36,8 @@ _METRICS = {
 
 @cache
 def _client(service: str) -> Any:
-    # Created on first use: an event that needs no CloudWatch Logs call never pays for its client.
-    return LazyClient(lambda: boto3.client(service, config=_BOTO_CONFIG))  # type: ignore[call-overload]
+    # Made on first use: an event that needs no CloudWatch Logs call never pays for its client.
+    return lazy_client(service)
 
 
 @cache

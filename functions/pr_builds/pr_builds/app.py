@@ -5,13 +5,12 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.config import Config
 
+from codereflex.aws.clients import lazy_client
 from codereflex.aws.codebuild import CodeBuildProjects
 from codereflex.aws.codecommit import CodeCommitComments, CodeCommitPullRequests
 from codereflex.aws.ssm import ProjectMapping
@@ -19,21 +18,17 @@ from codereflex.ci import ProjectCatalog
 from codereflex.events.pull_requests import COMMENT_ON_PULL_REQUEST, CommentEvent, PullRequestStateChangeEvent
 from codereflex.handler import final_on_permanent_error
 from codereflex.idempotency import DynamoDBOnce
-from codereflex.lazy import LazyClient
 
 from .config import Settings
 from .logic import Catalog, CommentReader, Once, PullRequests, Result, Starter, Voter, handle, handle_comment
 
 logger, metrics = Logger(), Metrics()
 
-# One place for botocore's retries; adapters never loop on their own.
-_BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=5, read_timeout=10)
-
 
 @cache
 def _client(service: str) -> Any:
-    # Created on first use: a closed pull request's event needs no client at all.
-    return LazyClient(lambda: boto3.client(service, config=_BOTO_CONFIG))  # type: ignore[call-overload]
+    # Made on first use: a closed pull request's event needs no client at all.
+    return lazy_client(service)
 
 
 @cache

@@ -5,14 +5,13 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.config import Config
 
+from codereflex.aws.clients import client
 from codereflex.aws.codecommit import CodeCommitHistory
 from codereflex.aws.sns import SnsTopic
 from codereflex.events.codecommit import RepositoryStateChangeEvent
@@ -24,13 +23,11 @@ from .logic import History, Once, Publisher, handle
 
 logger, tracer, metrics = Logger(), Tracer(), Metrics()
 
-# One place for botocore's retries; adapters never loop on their own.
-_BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=5, read_timeout=10)
-
 
 @cache
 def _client(service: str) -> Any:
-    return boto3.client(service, config=_BOTO_CONFIG)  # type: ignore[call-overload]
+    # One place for botocore's retries (codereflex.aws.clients); adapters never loop on their own.
+    return client(service)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE)

@@ -13,9 +13,9 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.config import Config
 from pygit2.callbacks import RemoteCallbacks
 
+from codereflex.aws.clients import client
 from codereflex.aws.codebuild import CodeBuildProjects
 from codereflex.aws.codecommit_repositories import CodeCommitRepositories
 from codereflex.aws.s3 import S3ObjectStore
@@ -33,12 +33,10 @@ from .logic import Scope, back_up_repository, sweep
 
 logger, tracer, metrics = Logger(), Tracer(), Metrics()
 
-_BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=5, read_timeout=60)
-
 
 @cache
 def _client(service: str) -> Any:
-    return boto3.client(service, config=_BOTO_CONFIG)  # type: ignore[call-overload]
+    return client(service, read_timeout=60)  # bundles are large: allow slow reads
 
 
 def _git_credentials() -> RemoteCallbacks:
