@@ -107,8 +107,17 @@ def peel(repo: pygit2.Repository, oid: pygit2.Oid) -> tuple[list[pygit2.Oid], py
     return tags, target
 
 
+# With `stops`, the walk hides these many of the newest prerequisites besides the stops themselves.
+NEWEST_HIDDEN = 16
+
+
 def select_objects(
-    repo: pygit2.Repository, tips: Iterable[str], prerequisites: Iterable[str], known: Iterable[str] = ()
+    repo: pygit2.Repository,
+    tips: Iterable[str],
+    prerequisites: Iterable[str],
+    known: Iterable[str] = (),
+    *,
+    stops: Iterable[str] | None = None,
 ) -> list[pygit2.Oid]:
     """Every object reachable from `tips` and not from the `prerequisites` commits.
 
@@ -116,17 +125,26 @@ def select_objects(
     that hides the prerequisites, and a tree or blob is left out when the tree of a boundary
     commit (a hidden parent of a new commit) already has it, as git's edge marking does. `known`
     are other object ids (the previous backup's tag objects) the receiver already has.
+
+    libgit2's walk costs time in proportion to the history below every hidden commit, and a
+    repository with many release tags has as many prerequisites (60 tags on a 30,000-commit
+    history: 0.3 s for a one-commit backup). With `stops` (the old values of the refs that changed)
+    the walk hides only those and the NEWEST_HIDDEN newest prerequisites: the selection may then
+    hold objects the receiver already has (a bundle with a few extra objects is still exact), never
+    fewer. Tips that are prerequisites bring nothing new and are not walked.
     """
     selector = _Selector(repo, {pygit2.Oid(hex=oid) for oid in known})
     hidden = [oid for oid in (_commit_of(repo, p) for p in prerequisites) if oid is not None]
-    # A tip that is itself a prerequisite brings nothing new; pushing it anyway makes libgit2's walk
-    # mark its whole (hidden) history, which costs more than everything else in a small backup.
-    unchanged = {str(oid) for oid in hidden}
+    unchanged = set(hidden)
     commit_tips = [
         oid
-        for oid in (selector.take_tip(pygit2.Oid(hex=tip)) for tip in tips if tip not in unchanged)
-        if oid is not None
+        for oid in (selector.take_tip(pygit2.Oid(hex=tip)) for tip in tips)
+        if oid is not None and oid not in unchanged
     ]
+    if stops is not None:
+        newest = sorted(hidden, key=lambda oid: lookup(repo, oid).commit_time, reverse=True)[:NEWEST_HIDDEN]
+        stopping = {oid for oid in (_commit_of(repo, stop) for stop in stops) if oid is not None}
+        hidden = [*newest, *(stopping - set(newest))]
     if commit_tips:
         # Unsorted: a topological sort would make libgit2 walk all history, and a pack needs no order.
         walker = repo.walk(commit_tips[0], pygit2.enums.SortMode.NONE)
@@ -218,17 +236,20 @@ def write_bundle(
     known: Iterable[str] = (),
     head: str | None = None,
     fresh_mirror: bool = False,
+    previous: Mapping[str, str] | None = None,
 ) -> WrittenBundle:
     """Write `destination` (the bundle) and `destination.idx`; prerequisites absent from `repo` are dropped.
 
     `fresh_mirror` says `repo` was fetched into empty in this run and `refs` are all its refs, so its
     one pack holds exactly the objects of a full bundle and is reused as the bundle's pack.
+    `previous` (the refs the prerequisites come from) lets the object walk stop early (select_objects).
     """
     # git accepts only commits as prerequisites: a tag tip stands for the commit it peels to.
     commits = {str(commit) for commit in (_commit_of(repo, oid) for oid in prerequisites) if commit is not None}
     present = {oid: _subject(repo, oid) for oid in commits}
     reusable = _sole_pack(repo) if fresh_mirror and not present else None
-    objects = [] if reusable is not None else select_objects(repo, refs.values(), present, known)
+    stops = None if previous is None else [old for name, old in previous.items() if refs.get(name, old) != old]
+    objects = [] if reusable is not None else select_objects(repo, refs.values(), present, known, stops=stops)
     with tempfile.TemporaryDirectory(prefix="codereflex-pack-", dir=destination.parent) as scratch:
         if reusable is not None:
             pack, index = reusable

@@ -257,6 +257,7 @@ def _write_chain(
         known=prerequisites,
         head=head,
         fresh_mirror=full and fresh,
+        previous=None if full or latest is None else latest.refs,
     )
     try:
         key = layout.bundle(new_id)
