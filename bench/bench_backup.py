@@ -2,13 +2,15 @@
 
 Served by the sandbox git server (SigV4 git passwords, real HTTP), S3 is moto in-process. The
 repository is a generated one of BENCH_BACKUP_COMMITS commits (default 5,000), or the bare
-repository at BENCH_BACKUP_REPO.
+repository at BENCH_BACKUP_REPO. Every measure is taken BENCH_BACKUP_RUNS times (default 3, each in a
+fresh sandbox and scratch directory) and the table shows medians.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import statistics
 import subprocess
 import tempfile
 import time
@@ -71,17 +73,29 @@ def generate(path: Path, commits: int) -> None:
 def main() -> int:
     given = os.environ.get("BENCH_BACKUP_REPO")
     commits = int(os.environ.get("BENCH_BACKUP_COMMITS", "5000"))
+    runs = int(os.environ.get("BENCH_BACKUP_RUNS", "3"))
+    samples: list[list[tuple[str, float, float, float, str]]] = []
+    same = True
     with tempfile.TemporaryDirectory(prefix="codereflex-bench-backup-") as scratch_dir:
-        scratch = Path(scratch_dir)
-        source = scratch / "source.git"
+        original = Path(scratch_dir) / "original.git"
         if given:
-            shutil.copytree(given, source, symlinks=True)
+            shutil.copytree(given, original, symlinks=True)
         else:
-            generate(source, commits)
-        with Sandbox(function_env={"POWERTOOLS_METRICS_DISABLED": "true"}) as sandbox:
-            rows, same = _measure(sandbox, source, scratch)
-    _print(rows, given or f"generated, {commits} commits")
-    print(f"restored refs equal the source's: {'yes' if same else 'NO'}")
+            generate(original, commits)
+        for run in range(runs):
+            scratch = Path(scratch_dir) / f"run-{run}"
+            source = scratch / "source.git"
+            shutil.copytree(original, source, symlinks=True)  # each run adds a commit to its own copy
+            with Sandbox(function_env={"POWERTOOLS_METRICS_DISABLED": "true"}) as sandbox:
+                rows, restored_same = _measure(sandbox, source, scratch)
+            samples.append(rows)
+            same = same and restored_same
+    medians = [
+        (name, statistics.median(r[i][1] for r in samples), statistics.median(r[i][2] for r in samples), limit, goal)
+        for i, (name, _, _, limit, goal) in enumerate(samples[0])
+    ]
+    _print(medians, f"{given or f'generated, {commits} commits'}; medians of {runs} runs")
+    print(f"restored refs equal the source's in every run: {'yes' if same else 'NO'}")
     return 0 if same else 1
 
 
