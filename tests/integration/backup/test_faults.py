@@ -167,3 +167,35 @@ def test_verify_finds_a_corrupted_bundle(backups: Backups, git: Git, tmp_path: P
     assert checked == 2
     assert [problem.backup_id for problem in problems] == [catalog.entries[1].backup_id], problems
     assert "checksum" in problems[0].description
+
+
+class TakeoverStore(S3ObjectStore):
+    """The real S3 adapter; while the bundle uploads, another run takes the (expired) lease over."""
+
+    def __init__(self, inner: S3ObjectStore) -> None:
+        self.__dict__.update(inner.__dict__)
+
+    def upload(self, key: str, path: Path, progress: Progress | None = None) -> None:
+        if key.endswith(".bundle"):
+            held = self.get(LAYOUT.lock)
+            assert held is not None
+            self.put(
+                LAYOUT.lock,
+                json.dumps({"owner": "successor", "expires": "2999-01-01T00:00:00+00:00"}).encode(),
+                if_match=held.etag,
+            )
+        super().upload(key, path, progress)
+
+
+def test_a_run_that_outlived_its_lease_leaves_the_successors_lease_alone(backups: Backups, git: Git) -> None:
+    # Given a run whose lease is taken over by another run while it uploads (it ran past the expiry)
+    git.commit("first")
+    git.push("HEAD:refs/heads/main")
+    parts = replace(backups.parts, store=TakeoverStore(backups.parts.store))  # type: ignore[arg-type]
+    # When it finishes
+    result = back_up(BackupRequest("source", str(git.source)), backups.policy, parts)
+    # Then its backup is there, and the successor still holds the lease (only our own version is deleted)
+    assert result.outcome is Outcome.BACKED_UP
+    held = backups.store.get(LAYOUT.lock)
+    assert held is not None
+    assert json.loads(held.data)["owner"] == "successor"

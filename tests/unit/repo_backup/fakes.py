@@ -41,7 +41,9 @@ class FakeStore:
         self.objects[key] = Stored(data, f'"{self.writes}"')
         return self.objects[key].etag
 
-    def delete(self, key: str) -> None:
+    def delete(self, key: str, *, if_match: str | None = None) -> None:
+        if if_match is not None and (key not in self.objects or self.objects[key].etag != if_match):
+            raise PreconditionFailed(key)
         self.objects.pop(key, None)
 
     def keys(self, prefix: str) -> list[str]:

@@ -52,10 +52,14 @@ class S3ObjectStore:
             raise translate(error, f"s3 PutObject {key}") from error
         return response["ETag"]
 
-    def delete(self, key: str) -> None:
+    def delete(self, key: str, *, if_match: str | None = None) -> None:
+        # Conditional deletes (If-Match) work on general purpose buckets since September 2025.
+        conditions: dict[str, Any] = {"IfMatch": if_match} if if_match is not None else {}
         try:
-            self._client.delete_object(Bucket=self._bucket, Key=key)
+            self._client.delete_object(Bucket=self._bucket, Key=key, **conditions)
         except ClientError as error:
+            if if_match is not None and (error_code(error) in _CONFLICT or error_code(error) in _MISSING):
+                raise PreconditionFailed(f"s3 DeleteObject {key}: {error_code(error)}") from error
             raise translate(error, f"s3 DeleteObject {key}") from error
 
     def keys(self, prefix: str) -> list[str]:

@@ -384,9 +384,11 @@ def _lease(layout: Layout, policy: Policy, parts: Collaborators) -> Iterator[_Le
     try:
         yield lease
     finally:
-        held = store.get(layout.lock)
-        if held is not None and _holder(held.data) == parts.owner:
-            store.delete(layout.lock)
+        if lease.owner == parts.owner:
+            # Delete only the version this run wrote: a run that outlived its lease must not free
+            # the one another run has since taken over.
+            with suppress(PreconditionFailed):
+                store.delete(layout.lock, if_match=lease.etag)
 
 
 def _holder(data: bytes) -> str | None:
