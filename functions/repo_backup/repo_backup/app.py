@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from datetime import timedelta
 from functools import cache
 from typing import Any
 
@@ -68,7 +69,12 @@ def lambda_handler(
         metadata=repositories,
         offload=offload,
     )
-    policy = Policy(prefix=settings.prefix, full_every=settings.full_every, offload_bytes=settings.handoff_bytes)
+    policy = Policy(
+        prefix=settings.prefix,
+        full_every=settings.full_every,
+        offload_bytes=settings.handoff_bytes,
+        keep_for=timedelta(days=settings.keep_days) if settings.keep_days else None,
+    )
     scope = Scope(settings.include, settings.exclude)
     if event.get("detail-type") == "Scheduled Event":
         return _sweep(scope, repositories, policy, parts, context, trigger_id=event.get("id"))
@@ -110,6 +116,9 @@ def _sweep(
         _record(result, None, policy)
     for name, error in swept.failures:
         _failed(name, error)
+    for name, removed in swept.pruned:
+        logger.info("Backups pruned", repository=name, backups=len(removed), oldest=removed[0], newest=removed[-1])
+        metrics.add_metric(name="BackupsPruned", unit=MetricUnit.Count, value=len(removed))
     if swept.skipped_for_time:
         logger.warning("Sweep ran out of time", remaining=len(swept.skipped_for_time))
     logger.info(
@@ -127,6 +136,7 @@ def _sweep(
         "handedOff": {r.repository: r.build_id for r in swept.results if r.outcome is Outcome.HANDED_OFF},
         "failed": [name for name, _ in swept.failures],
         "notReached": list(swept.skipped_for_time),
+        "pruned": {name: list(removed) for name, removed in swept.pruned},
     }
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Protocol
 
-from codereflex.backup.engine import BackupRequest, BackupResult, Collaborators, Policy, back_up
+from codereflex.backup.engine import BackupRequest, BackupResult, Collaborators, Policy, back_up, prune
 from codereflex.errors import CodeReflexError, PermanentError
 
 
@@ -34,6 +34,7 @@ class SweepResult:
     results: tuple[BackupResult, ...]
     failures: tuple[tuple[str, CodeReflexError], ...]
     skipped_for_time: tuple[str, ...]
+    pruned: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (repository, backup ids removed by retention)
 
 
 def back_up_repository(
@@ -71,17 +72,20 @@ def sweep(
     """
     results: list[BackupResult] = []
     failures: list[tuple[str, CodeReflexError]] = []
+    pruned: list[tuple[str, tuple[str, ...]]] = []
     pending = [name for name in (names if names is not None else repositories.names()) if scope.covers(name)]
     while pending and time_left() > reserve_seconds:
         name = pending.pop(0)
         try:
             results.append(back_up_repository(name, None, repositories, policy, parts, trigger_id=trigger_id))
+            if removed := prune(name, policy, parts):
+                pruned.append((name, removed))
         except CodeReflexError as error:
             failures.append((name, error))
         finally:
             # One mirror at a time: /tmp holds the largest repository, not the sum of all of them.
             parts.git.discard(name)
-    return SweepResult(tuple(results), tuple(failures), tuple(pending))
+    return SweepResult(tuple(results), tuple(failures), tuple(pending), tuple(pruned))
 
 
 def is_permanent(error: CodeReflexError) -> bool:

@@ -85,3 +85,6 @@ class FailingGit(NoGit):
         if repository in self.errors:
             raise self.errors[repository]
         return {}
+
+    def remote_refs(self, repository: str, url: str) -> dict[str, str]:
+        return self.fetch(repository, url)

@@ -30,7 +30,7 @@ from typing import Any, Protocol
 import pygit2
 
 from codereflex.backup.bundle import install_pack, lookup, references, write_bundle
-from codereflex.backup.model import BundleRef, Catalog, Layout, Manifest, backup_id
+from codereflex.backup.model import BundleRef, Catalog, CatalogEntry, Layout, Manifest, backup_id
 from codereflex.backup.store import ObjectStore, PreconditionFailed, Progress
 from codereflex.errors import CodeReflexError, PermanentError, TargetGone, TransientError
 
@@ -107,6 +107,8 @@ class Policy:
     offload_bytes: int | None = None
     # How long a handed-off lease lasts: the build's queue time plus its timeout, with a margin.
     handoff_lease_seconds: int = 9 * 3600
+    # Backups older than this may be pruned, a whole bundle chain at a time (prune); None keeps all.
+    keep_for: timedelta | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,6 +312,63 @@ def _save_catalog(store: ObjectStore, layout: Layout, catalog: Catalog, etag: st
             current, etag = read_catalog(store, layout)
             catalog = current.with_entries(*catalog.entries)
     raise TransientError(f"the catalog of {layout.repository} kept changing under this run")
+
+
+# --- retention -----------------------------------------------------------------------------------
+
+
+def prune(repository: str, policy: Policy, parts: Collaborators) -> tuple[str, ...]:
+    """Remove the backups older than `policy.keep_for`, a whole bundle chain at a time; their ids.
+
+    A chain goes only when none of its backups is newer than the cutoff, and the latest backup
+    (with its chain) always stays, so every backup still offered restores. Order: the catalog
+    first (a backup not in it is no longer offered), then the manifests, then the bundles; a run
+    that dies in between leaves manifests the next backup adopts again, or unreferenced bundles.
+    """
+    if policy.keep_for is None:
+        return ()
+    layout = Layout(policy.prefix, repository)
+    try:
+        with _lease(layout, policy, parts):
+            return _prune_leased(parts.store, layout, parts.clock() - policy.keep_for)
+    except HeldByBuild:
+        return ()  # a build is backing it up: the next sweep prunes
+
+
+def _prune_leased(store: ObjectStore, layout: Layout, cutoff: datetime) -> tuple[str, ...]:
+    catalog, etag = read_catalog(store, layout)
+    old: list[CatalogEntry] = []
+    for entry in catalog.entries[:-1]:  # oldest first; never the latest
+        if entry.time >= cutoff:
+            break
+        old.append(entry)
+    if not old:
+        return ()
+    kept_head = _chain_head(load_manifest(store, catalog.entries[len(old)].manifest_key))
+    doomed = [
+        manifest
+        for manifest in (load_manifest(store, entry.manifest_key) for entry in old)
+        if manifest.chain == () or _chain_head(manifest) != kept_head  # chains are disjoint
+    ]
+    if not doomed:
+        return ()
+    gone = {manifest.backup_id for manifest in doomed}
+    remaining = Catalog(catalog.repository, tuple(e for e in catalog.entries if e.backup_id not in gone))
+    try:
+        store.put(layout.catalog, remaining.to_bytes(), if_match=etag)
+    except PreconditionFailed:
+        raise TransientError(f"the catalog of {layout.repository} changed while pruning") from None
+    for entry in old:
+        if entry.backup_id in gone:
+            store.delete(entry.manifest_key)
+    for key in sorted({key for manifest in doomed for link in manifest.chain for key in (link.key, link.index_key)}):
+        store.delete(key)
+    return tuple(sorted(gone))
+
+
+def _chain_head(manifest: Manifest) -> str | None:
+    """The full bundle a backup's chain starts with (None for a backup of an empty repository)."""
+    return manifest.chain[0].key if manifest.chain else None
 
 
 # --- lease ---------------------------------------------------------------------------------------

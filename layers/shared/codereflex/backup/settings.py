@@ -24,6 +24,8 @@ class Settings:
     # Hand-off to CodeBuild: both set, or the function backs up every repository itself.
     build_project: str | None
     handoff_bytes: int | None
+    # The sweep prunes backups older than this many days (whole chains, never the latest); 0 keeps all.
+    keep_days: int = 0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -35,6 +37,12 @@ class Settings:
         if full_every < 0:
             raise ConfigurationError("FULL_BACKUP_EVERY must not be negative")
         project = env.get("BACKUP_BUILD_PROJECT", "").strip() or None
+        try:
+            keep_days = int(env.get("BACKUP_KEEP_DAYS", "0") or "0")
+        except ValueError:
+            raise ConfigurationError("BACKUP_KEEP_DAYS must be a whole number of days") from None
+        if keep_days < 0:
+            raise ConfigurationError("BACKUP_KEEP_DAYS must not be negative")
         return cls(
             bucket=require(env, "BACKUP_BUCKET"),
             prefix=prefix if prefix.endswith("/") else f"{prefix}/",
@@ -46,6 +54,7 @@ class Settings:
             work_dir=Path(env.get("BACKUP_WORK_DIR", "/tmp/codereflex-backup")),  # noqa: S108
             build_project=project,
             handoff_bytes=_threshold(env.get("BACKUP_HANDOFF_THRESHOLD_MIB", "")) if project else None,
+            keep_days=keep_days,
         )
 
 
