@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, cast, get_args
+from typing import Literal, cast, get_args
 
 from codereflex.events.reading import EventBridgeEnvelope, Fields, parse_build_time
 
@@ -185,14 +185,9 @@ class BuildStateChangeEvent(EventBridgeEnvelope):
 
     detail: BuildStateChange = field(kw_only=True)
 
-    @classmethod
-    def model_validate(cls, event: Any) -> BuildStateChangeEvent:
-        """Read a delivered event; a BadEvent names the first field that does not fit."""
-        raw = Fields(event, "")
-        return cls(
-            **cls.read_envelope(raw, "aws.codebuild", (BUILD_STATE_CHANGE,)),
-            detail=raw.child("detail", BuildStateChange.read),
-        )
+    SOURCE = "aws.codebuild"
+    DETAIL_TYPES = (BUILD_STATE_CHANGE,)
+    DETAIL = BuildStateChange
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,10 +196,6 @@ class BuildPhaseChangeEvent(EventBridgeEnvelope):
 
     detail: BuildPhaseChange = field(kw_only=True)
 
-    @classmethod
-    def model_validate(cls, event: Any) -> BuildPhaseChangeEvent:
-        raw = Fields(event, "")
-        return cls(
-            **cls.read_envelope(raw, "aws.codebuild", (BUILD_PHASE_CHANGE,)),
-            detail=raw.child("detail", BuildPhaseChange.read),
-        )
+    SOURCE = "aws.codebuild"
+    DETAIL_TYPES = (BUILD_PHASE_CHANGE,)
+    DETAIL = BuildPhaseChange

@@ -7,7 +7,6 @@ PR builds function's cold start; the reader checks what the pydantic models chec
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from codereflex.events.reading import EventBridgeEnvelope, Fields, shape_error
 
@@ -95,14 +94,9 @@ class PullRequestStateChangeEvent(EventBridgeEnvelope):
 
     detail: PullRequestChange = field(kw_only=True)
 
-    @classmethod
-    def model_validate(cls, event: Any) -> PullRequestStateChangeEvent:
-        """Read a delivered event; a BadEvent names the first field that does not fit."""
-        raw = Fields(event, "")
-        return cls(
-            **cls.read_envelope(raw, "aws.codecommit", (PULL_REQUEST_STATE_CHANGE,)),
-            detail=raw.child("detail", PullRequestChange.read),
-        )
+    SOURCE = "aws.codecommit"
+    DETAIL_TYPES = (PULL_REQUEST_STATE_CHANGE,)
+    DETAIL = PullRequestChange
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,10 +132,6 @@ class CommentEvent(EventBridgeEnvelope):
 
     detail: CommentChange = field(kw_only=True)
 
-    @classmethod
-    def model_validate(cls, event: Any) -> CommentEvent:
-        raw = Fields(event, "")
-        return cls(
-            **cls.read_envelope(raw, "aws.codecommit", (COMMENT_ON_PULL_REQUEST, COMMENT_ON_COMMIT)),
-            detail=raw.child("detail", CommentChange.read),
-        )
+    SOURCE = "aws.codecommit"
+    DETAIL_TYPES = (COMMENT_ON_PULL_REQUEST, COMMENT_ON_COMMIT)
+    DETAIL = CommentChange

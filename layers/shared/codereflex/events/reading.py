@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar, cast
+from typing import Any, ClassVar, Protocol, Self, TypeVar, cast
 
 from codereflex.errors import BadEvent
 
@@ -162,6 +162,13 @@ def shape_error(path: str, problem: str) -> BadEvent:
     return BadEvent(f"event does not match the expected shape: {path or '<root>'}: {problem}")
 
 
+class Detail(Protocol):
+    """An event's detail class: built from its fields."""
+
+    @classmethod
+    def read(cls, raw: Fields) -> Any: ...
+
+
 @dataclass(frozen=True, slots=True)
 class EventBridgeEnvelope:
     """The EventBridge envelope, field for field as Powertools' EventBridgeModel."""
@@ -175,6 +182,19 @@ class EventBridgeEnvelope:
     resources: list[str]
     detail_type: str
     replay_name: str | None = None
+
+    # What a subclass reads: its source, the detail-types it accepts, and the class of its detail.
+    SOURCE: ClassVar[str]
+    DETAIL_TYPES: ClassVar[tuple[str, ...]]
+    DETAIL: ClassVar[type[Detail]]
+
+    @classmethod
+    def model_validate(cls, event: Any) -> Self:
+        """Read a delivered event; a BadEvent names the first field that does not fit."""
+        raw = Fields(event, "")
+        fields = cls.read_envelope(raw, cls.SOURCE, cls.DETAIL_TYPES)
+        fields["detail"] = raw.child("detail", cls.DETAIL.read)  # a field every subclass declares
+        return cls(**fields)
 
     @staticmethod
     def read_envelope(raw: Fields, source: str, detail_types: tuple[str, ...]) -> dict[str, Any]:
