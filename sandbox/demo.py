@@ -5,13 +5,12 @@ Every act checks what it shows; the demo exits non-zero when something did not h
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 from codereflex.gitremote import CodeCommitCredentials
-from sandbox import demo_backup, demo_builds
-from sandbox.demo_kit import QUIET, DemoFailure, Workspace, commit, expect, say, title
+from sandbox import demo_backup, demo_builds, demo_kit
+from sandbox.demo_kit import Workspace, commit, expect, say, title
 from sandbox.local import Notice, Sandbox
 
 REPOSITORY = "payments-service"
@@ -44,14 +43,7 @@ def _act(sandbox: Sandbox, heading: str, action: Callable[[], None]) -> list[Not
 
 
 def run() -> int:
-    try:
-        with tempfile.TemporaryDirectory(prefix="codereflex-demo-") as scratch, Sandbox(function_env=QUIET) as sandbox:
-            _demo(sandbox, Path(scratch))
-    except DemoFailure as failure:
-        say(f"\nDEMO FAILED: {failure}")
-        return 1
-    say("\nDemo complete: every act did what it said.")
-    return 0
+    return demo_kit.run(_demo, "Demo complete: every act did what it said.")
 
 
 def _demo(sandbox: Sandbox, scratch: Path) -> None:

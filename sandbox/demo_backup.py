@@ -6,14 +6,14 @@
 from __future__ import annotations
 
 import subprocess
-import tempfile
 from pathlib import Path
 
 import pygit2
 
 from codereflex.aws.s3 import S3ObjectStore
 from codereflex.backup.engine import list_backups, restore
-from sandbox.demo_kit import QUIET, DemoFailure, Workspace, commit, expect, say, title
+from sandbox import demo_kit
+from sandbox.demo_kit import DemoFailure, Workspace, commit, expect, say, title
 from sandbox.local import Sandbox
 
 REPOSITORY = "inventory-service"
@@ -79,14 +79,7 @@ def _story(sandbox: Sandbox, scratch: Path, store: S3ObjectStore) -> None:
 
 
 def run() -> int:
-    try:
-        with tempfile.TemporaryDirectory(prefix="codereflex-demo-") as scratch, Sandbox(function_env=QUIET) as sandbox:
-            act(sandbox, Path(scratch))
-    except DemoFailure as failure:
-        say(f"\nDEMO FAILED: {failure}")
-        return 1
-    say("\nBackup act complete.")
-    return 0
+    return demo_kit.run(act, "Backup act complete.")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pygit2
@@ -62,3 +63,15 @@ class Workspace:
 
     def set_ref(self, name: str, target: pygit2.Oid) -> None:
         self.repo.create_reference_direct(name, target, True)
+
+
+def run(story: Callable[[Sandbox, Path], None], done: str) -> int:
+    """Tell `story` in a fresh sandbox and scratch directory; 1 with the broken claim if one does not hold."""
+    try:
+        with tempfile.TemporaryDirectory(prefix="codereflex-demo-") as scratch, Sandbox(function_env=QUIET) as sandbox:
+            story(sandbox, Path(scratch))
+    except DemoFailure as failure:
+        say(f"\nDEMO FAILED: {failure}")
+        return 1
+    say(f"\n{done}")
+    return 0
