@@ -195,10 +195,8 @@ def test_invoke_of_an_unknown_function_fails_clearly() -> None:
     assert "NoSuchFunction" in done.stderr
 
 
-def test_invoke_against_the_running_sandbox_runs_with_the_functions_own_identity(
-    sandbox_up: dict[str, Any], aws: boto3.Session, seed_repo: Path, tmp_path: Path
-) -> None:
-    # Given a push event for the repository `up` imported (the backup function clones it over git)
+def _legacy_push_event(seed_repo: Path, tmp_path: Path) -> Path:
+    """events/repo_backup/push_main.json retargeted at the `legacy` repository `up` imported; its file."""
     event = json.loads((EVENTS / "repo_backup" / "push_main.json").read_text())
     event["resources"] = ["arn:aws:codecommit:us-east-1:123456789012:legacy"]
     event["detail"] = {
@@ -206,8 +204,16 @@ def test_invoke_against_the_running_sandbox_runs_with_the_functions_own_identity
         "repositoryName": "legacy",
         "commitId": str(pygit2.Repository(str(seed_repo)).revparse_single("main").id),
     }
-    event_file = tmp_path / "legacy-push.json"
-    event_file.write_text(json.dumps(event))
+    path = tmp_path / "legacy-push.json"
+    path.write_text(json.dumps(event))
+    return path
+
+
+def test_invoke_against_the_running_sandbox_runs_with_the_functions_own_identity(
+    sandbox_up: dict[str, Any], aws: boto3.Session, seed_repo: Path, tmp_path: Path
+) -> None:
+    # Given a push event for the repository `up` imported (the backup function clones it over git)
+    event_file = _legacy_push_event(seed_repo, tmp_path)
     identity = sandbox_up["functions_identity"]
     assert identity["aws_access_key_id"] != sandbox_up["developer"]["aws_access_key_id"]
     # When it is invoked against the running sandbox, from a shell holding nobody's AWS keys
@@ -226,12 +232,7 @@ def test_the_codereflex_command_restores_from_the_running_sandbox(
     sandbox_up: dict[str, Any], aws: boto3.Session, seed_repo: Path, tmp_path: Path
 ) -> None:
     # Given the imported repository backed up by the function in the running sandbox
-    event = json.loads((EVENTS / "repo_backup" / "push_main.json").read_text())
-    event["resources"] = ["arn:aws:codecommit:us-east-1:123456789012:legacy"]
-    event["detail"] = {**event["detail"], "repositoryName": "legacy"}
-    event_file = tmp_path / "legacy-push.json"
-    event_file.write_text(json.dumps(event))
-    backed_up = _invoke("RepoBackupFunction", event_file, endpoint=True)
+    backed_up = _invoke("RepoBackupFunction", _legacy_push_event(seed_repo, tmp_path), endpoint=True)
     assert backed_up.returncode == 0, backed_up.stderr
     assert json.loads(backed_up.stdout.strip().splitlines()[-1])["outcome"] in {"backed-up", "unchanged"}, (
         backed_up.stdout
