@@ -121,14 +121,10 @@ class Sandbox:
             self._mock.start()
         # The developer who pushes is an IAM user, so events and comments name a real identity.
         iam = self.client("iam")
-        iam.create_user(UserName=DEVELOPER)
-        key = iam.create_access_key(UserName=DEVELOPER)["AccessKey"]
-        self.developer = Credentials(key["AccessKeyId"], key["SecretAccessKey"])
+        self.developer = _iam_user(iam, DEVELOPER)
         self.developer_arn = f"arn:aws:iam::{ACCOUNT_ID}:user/{DEVELOPER}"
         # Functions sign their git requests with their own keys (a role's, in Lambda), never the developer's.
-        iam.create_user(UserName=FUNCTIONS)
-        key = iam.create_access_key(UserName=FUNCTIONS)["AccessKey"]
-        self.functions = Credentials(key["AccessKeyId"], key["SecretAccessKey"])
+        self.functions = _iam_user(iam, FUNCTIONS)
         self.watcher = RefWatcher(self.store, caller_arn=self._caller_arn, publish=self._deliver_quietly)
         self._git = GitServer(
             self.store,
@@ -318,6 +314,13 @@ class Sandbox:
             "resources": self.stack.outputs(),
             "functions": {spec.logical_id: spec.function_name for spec in self.router.enabled_functions},
         }
+
+
+def _iam_user(iam: Any, name: str) -> Credentials:
+    """A sandbox IAM user and its access key."""
+    iam.create_user(UserName=name)
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    return Credentials(key["AccessKeyId"], key["SecretAccessKey"])
 
 
 def function_credentials_env(credentials: Credentials) -> dict[str, str]:
