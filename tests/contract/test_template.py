@@ -264,3 +264,14 @@ def test_layers_are_built_for_arm64_and_functions_run_there(template: SamTemplat
         assert res["Properties"]["CompatibleArchitectures"] == ["arm64"], lid
     assert template.globals_function["Architectures"] == ["arm64"]
     assert template.globals_function["Runtime"] == "python3.11"
+
+
+def test_every_layer_and_function_is_packaged_with_its_bytecode(template: SamTemplate) -> None:
+    # packaging/Makefile ships hash-checked .pyc files; SAM's own python builder ships none, and a
+    # resource that fell back to it would compile its modules on every cold start.
+    makefile = (ROOT / "packaging" / "Makefile").read_text()
+    for kind in ("AWS::Serverless::LayerVersion", "AWS::Serverless::Function"):
+        for lid, res in _resources_of_type(template, kind).items():
+            assert res["Metadata"]["BuildMethod"] == "makefile", lid
+            assert res["Metadata"]["ContextPath"] == "packaging", lid
+            assert f"\nbuild-{lid}:" in makefile, f"packaging/Makefile has no build-{lid} target"
