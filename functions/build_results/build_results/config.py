@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from codereflex.ci import ProjectScope
 from codereflex.errors import ConfigurationError
@@ -19,8 +19,7 @@ def _positive_int(env: Mapping[str, str], key: str, default: int, maximum: int) 
     return int(raw)
 
 
-@dataclass(frozen=True, slots=True)
-class Settings:
+class Settings(NamedTuple):
     scope: ProjectScope
     options: Options
     records_table: str | None = None  # where runs and votes no comment carries are kept

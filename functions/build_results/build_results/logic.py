@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import Enum
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from codereflex.ci import (
     VAR_DESTINATION_COMMIT,
@@ -113,15 +112,13 @@ class Outcome(Enum):
     IGNORED = "ignored"  # not ours: unknown project, repository out of scope, nothing to comment on
 
 
-@dataclass(frozen=True, slots=True)
-class Options:
+class Options(NamedTuple):
     policy: Policy = Policy.ALWAYS
     max_failed_tests: int = 10
     log_lines: int = 30
 
 
-@dataclass(frozen=True, slots=True)
-class Ports:
+class Ports(NamedTuple):
     pull_requests: PullRequests
     comments: Comments
     commits: Commits
@@ -131,16 +128,14 @@ class Ports:
     records: Records | None = None  # needed by every comment policy but `always`
 
 
-@dataclass(frozen=True, slots=True)
-class Result:
+class Result(NamedTuple):
     outcome: Outcome
     reason: str = ""
     target: str | None = None
     vote: str | None = None  # "APPROVE" or "REVOKE" when a vote was cast
 
 
-@dataclass(frozen=True, slots=True)
-class _Target:
+class _Target(NamedTuple):
     key: str
     repository: str
     commit: str
@@ -202,7 +197,7 @@ def handle(envelope: BuildStateChangeEvent, ports: Ports, options: Options) -> R
         return voted
     vote, others = voted
     if vote is not None:
-        merged = replace(merged, vote=vote)
+        merged = merged._replace(vote=vote)
     summary = Summary(states=tuple(others.values()), configured=configured)
     current = merged.current
     if existing_comment is not None and current is not None and current.build_id != run.build_id:
@@ -430,8 +425,8 @@ def _our_comments(comments: Comments, target: _Target) -> list[tuple[Comment, Co
 
 
 def _with_number(state: CommentState, build_id: str, number: int) -> CommentState:
-    runs = tuple(replace(r, number=number) if r.build_id == build_id else r for r in state.runs)
-    return replace(state, runs=runs)
+    runs = tuple(r._replace(number=number) if r.build_id == build_id else r for r in state.runs)
+    return state._replace(runs=runs)
 
 
 def _vote_name(vote: Vote | None) -> str | None:
@@ -509,7 +504,7 @@ def _details(
         for report in reports:
             if len(failing) >= options.max_failed_tests:
                 break
-            if report.report_type == "TEST" and report.count("FAILED"):
+            if report.report_type == "TEST" and report.tally("FAILED"):
                 failing += ports.builds.failing_tests(report, options.max_failed_tests - len(failing))
         group = build.log_group or info.logs.group_name
         stream = build.log_stream or info.logs.stream_name

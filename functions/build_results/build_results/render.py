@@ -6,7 +6,8 @@ import base64
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import NamedTuple
 from urllib.parse import quote
 
 from codereflex.ci import Build, Report, TestCase
@@ -36,8 +37,7 @@ def rank(status: str) -> int:
     return 0 if status == "IN_PROGRESS" else 1
 
 
-@dataclass(frozen=True, slots=True)
-class Run:
+class Run(NamedTuple):
     """One build of the project for the target, as the comment remembers it."""
 
     build_id: str
@@ -51,24 +51,21 @@ class Run:
         return (self.started, self.number if self.number is not None else -1, self.build_id)
 
 
-@dataclass(frozen=True, slots=True)
-class Vote:
+class Vote(NamedTuple):
     revision: str
     approve: bool
     at: str  # ISO 8601 time of the event that cast it
 
 
-@dataclass(frozen=True, slots=True)
-class RevisionRecord:
+class RevisionRecord(NamedTuple):
     """What the run records hold for one pull-request revision: each project's latest run, the last vote."""
 
-    runs: Mapping[str, Run] = field(default_factory=dict)
+    runs: Mapping[str, Run] = MappingProxyType({})
     vote: Vote | None = None
     changed: bool = True  # False when the run just recorded was not newer than the one held
 
 
-@dataclass(frozen=True, slots=True)
-class CommentState:
+class CommentState(NamedTuple):
     target: str
     project: str
     runs: tuple[Run, ...] = ()
@@ -85,7 +82,7 @@ class CommentState:
             if known.build_id == run.build_id:
                 if rank(run.status) <= rank(known.status):
                     return None
-                runs[index] = replace(run, number=run.number if run.number is not None else known.number)
+                runs[index] = run._replace(number=run.number if run.number is not None else known.number)
                 break
         else:
             runs.append(run)
@@ -93,7 +90,7 @@ class CommentState:
         kept = tuple(runs[:HISTORY_RUNS])
         if all(item.build_id != run.build_id for item in kept):
             return None  # older than everything the comment still shows
-        return replace(self, runs=kept)
+        return self._replace(runs=kept)
 
     def encode(self) -> str:
         payload = {
@@ -127,8 +124,7 @@ class CommentState:
             return None
 
 
-@dataclass(frozen=True, slots=True)
-class Details:
+class Details(NamedTuple):
     """What the body shows about the current run beyond the state."""
 
     region: str
@@ -145,11 +141,10 @@ class Details:
     label: str = "pull request"
 
 
-@dataclass(frozen=True, slots=True)
-class Summary:
+class Summary(NamedTuple):
     """The other projects' states on the same target, for the table."""
 
-    states: Sequence[CommentState] = field(default_factory=tuple)
+    states: Sequence[CommentState] = ()
     configured: Sequence[str] = ()
 
 
@@ -202,9 +197,9 @@ def _tests_section(details: Details, shown: int) -> list[str]:
     tests = [report for report in details.reports if report.report_type == "TEST"]
     if not tests:
         return []
-    passed = sum(r.count("SUCCEEDED") for r in tests)
-    failed = sum(r.count("FAILED", "ERROR") for r in tests)
-    skipped = sum(r.count("SKIPPED") for r in tests)
+    passed = sum(r.tally("SUCCEEDED") for r in tests)
+    failed = sum(r.tally("FAILED", "ERROR") for r in tests)
+    skipped = sum(r.tally("SKIPPED") for r in tests)
     total = sum(r.total for r in tests)
     names = ", ".join(f"`{_cell(r.name, 80)}`" for r in tests[:5])
     lines = [f"**Tests:** {passed} passed, {failed} failed, {skipped} skipped of {total} ({names})"]

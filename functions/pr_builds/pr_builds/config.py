@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from codereflex.ci import ProjectScope
 from codereflex.config import require, split_list
 
 
-@dataclass(frozen=True, slots=True)
-class Settings:
+class Settings(NamedTuple):
     scope: ProjectScope
     idempotency_table: str
     # IAM role names of codereflex's commenting functions: their comment events are never commands.

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from fnmatch import fnmatchcase
-from typing import Protocol
+from types import MappingProxyType
+from typing import NamedTuple, Protocol
 
 from codereflex.config import split_list
 
@@ -50,8 +51,7 @@ def repository_from_source(location: str | None) -> str | None:
     return name or None
 
 
-@dataclass(frozen=True, slots=True)
-class PullRequest:
+class PullRequest(NamedTuple):
     pull_request_id: str
     repository_name: str
     status: str  # OPEN or CLOSED
@@ -65,8 +65,7 @@ class PullRequest:
         return self.status == "OPEN" and not self.is_merged
 
 
-@dataclass(frozen=True, slots=True)
-class Comment:
+class Comment(NamedTuple):
     comment_id: str
     content: str
     author_arn: str | None
@@ -74,16 +73,14 @@ class Comment:
     deleted: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Phase:
+class Phase(NamedTuple):
     phase_type: str
     status: str | None
     duration_seconds: float | None
     contexts: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class Build:
+class Build(NamedTuple):
     """What BatchGetBuilds tells beyond the event: number, reports, resolved commit, times."""
 
     build_id: str
@@ -99,22 +96,21 @@ class Build:
     log_group: str | None = None
     log_stream: str | None = None
     log_link: str | None = None
-    variables: Mapping[str, str] = field(default_factory=dict)
+    variables: Mapping[str, str] = MappingProxyType({})
 
 
-@dataclass(frozen=True, slots=True)
-class Report:
+class Report(NamedTuple):
     arn: str
     name: str
     report_type: str
     total: int
     counts: Mapping[str, int]
 
-    def count(self, *statuses: str) -> int:
+    def tally(self, *statuses: str) -> int:
         return sum(int(self.counts.get(status, 0)) for status in statuses)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True)  # a dataclass: pytest must be told it is no test class
 class TestCase:
     name: str
     prefix: str | None
@@ -129,8 +125,7 @@ class MappingSource(Protocol):
     def mapping(self) -> Mapping[str, Sequence[str]]: ...
 
 
-@dataclass(frozen=True, slots=True)
-class ProjectScope:
+class ProjectScope(NamedTuple):
     """Which repositories are in scope and which CodeBuild projects build each (template parameters)."""
 
     repositories: tuple[str, ...] = ("*",)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -135,7 +134,7 @@ def test_the_comment_policy(policy: Policy, status: str, expected: Outcome) -> N
 def test_unknown_projects_and_repositories_are_ignored() -> None:
     ports, codecommit, _ = _world()
     unknown = handle(_event("pr_failed.json", **{"project-name": "other"}), ports, Options())
-    out_of_scope = handle(_event("pr_failed.json"), replace(ports, catalog=FakeCatalog(scope=())), Options())
+    out_of_scope = handle(_event("pr_failed.json"), ports._replace(catalog=FakeCatalog(scope=())), Options())
     assert (unknown.outcome, unknown.reason) == (Outcome.IGNORED, "project not configured for the repository")
     assert (out_of_scope.outcome, out_of_scope.reason) == (Outcome.IGNORED, "repository out of scope")
     assert codecommit.comments == {}
@@ -166,7 +165,7 @@ def test_siblings_finishing_together_still_approve() -> None:
     # Given two projects whose comments both still say IN_PROGRESS (their events crossed)
     ports, codecommit, codebuild = _world()
     lint_arn = BUILD_ARN.replace("payments-service-ci", "payments-service-lint")
-    both = replace(ports, catalog=FakeCatalog(("payments-service-ci", "payments-service-lint"), ("payments-service",)))
+    both = ports._replace(catalog=FakeCatalog(("payments-service-ci", "payments-service-lint"), ("payments-service",)))
     variables = [
         {"name": "pullRequestId", "value": "42"},
         {"name": "repositoryName", "value": "payments-service"},

@@ -133,29 +133,29 @@ class Fields:
             raise shape_error(self.where(key), "must be a list of strings")
         return list(value)
 
-    def contexts(self, key: str) -> list[str]:
+    def contexts(self, key: str) -> tuple[str, ...]:
         """`phase-context` is a list of strings; tolerate a lone string or null."""
         value = self._raw.get(key)
         if value is None:
-            return []
+            return ()
         if isinstance(value, str):
-            return [value]
+            return (value,)
         if not isinstance(value, list):
             raise shape_error(self.where(key), "must be a list of strings")
-        return [str(item) for item in value]
+        return tuple(str(item) for item in value)
 
     def child(self, key: str, build: Callable[[Fields], T]) -> T:
         """The nested object at `key` (an absent or null one reads as empty)."""
         value = self._raw.get(key)
         return build(Fields({} if value is None else value, self.where(key)))
 
-    def children(self, key: str, build: Callable[[Fields], T]) -> list[T]:
+    def children(self, key: str, build: Callable[[Fields], T]) -> tuple[T, ...]:
         value = self._raw.get(key)
         if value is None:
-            return []
+            return ()
         if not isinstance(value, list):
             raise shape_error(self.where(key), "must be a list")
-        return [build(Fields(item, f"{self.where(key)}.{index}")) for index, item in enumerate(value)]
+        return tuple(build(Fields(item, f"{self.where(key)}.{index}")) for index, item in enumerate(value))
 
 
 def shape_error(path: str, problem: str) -> BadEvent:
