@@ -2,28 +2,31 @@
 
 from __future__ import annotations
 
-from functools import cache
-from typing import Any
+from codereflex.coldstart import collector_paused
 
-from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.typing import LambdaContext
+with collector_paused():  # a cold start's imports, without garbage collection: see codereflex.coldstart
+    from functools import cache
+    from typing import Any
 
-from codereflex.aws.clients import lazy_client
-from codereflex.aws.codebuild import CodeBuildResults
-from codereflex.aws.codecommit import CodeCommitComments, CodeCommitCommits, CodeCommitPullRequests
-from codereflex.aws.logs import LogTail
-from codereflex.aws.ssm import ProjectMapping
-from codereflex.ci import ProjectCatalog, ProjectScope
-from codereflex.events.codebuild import BuildStateChangeEvent
-from codereflex.handler import final_on_permanent_error
+    from aws_lambda_powertools import Logger, Metrics
+    from aws_lambda_powertools.logging import correlation_paths
+    from aws_lambda_powertools.metrics import MetricUnit
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from .config import Settings
-from .logic import Outcome, Ports, handle
-from .records import RunRecords
+    from codereflex.aws.clients import lazy_client
+    from codereflex.aws.codebuild import CodeBuildResults
+    from codereflex.aws.codecommit import CodeCommitComments, CodeCommitCommits, CodeCommitPullRequests
+    from codereflex.aws.logs import LogTail
+    from codereflex.aws.ssm import ProjectMapping
+    from codereflex.ci import ProjectCatalog, ProjectScope
+    from codereflex.events.codebuild import BuildStateChangeEvent
+    from codereflex.handler import final_on_permanent_error
 
-logger, metrics = Logger(), Metrics()
+    from .config import Settings
+    from .logic import Outcome, Ports, handle
+    from .records import RunRecords
+
+    logger, metrics = Logger(), Metrics()
 
 _METRICS = {
     Outcome.POSTED: "CommentsPosted",

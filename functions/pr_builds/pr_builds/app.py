@@ -2,27 +2,30 @@
 
 from __future__ import annotations
 
-from functools import cache
-from typing import Any
+from codereflex.coldstart import collector_paused
 
-from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.typing import LambdaContext
+with collector_paused():  # a cold start's imports, without garbage collection: see codereflex.coldstart
+    from functools import cache
+    from typing import Any
 
-from codereflex.aws.clients import lazy_client
-from codereflex.aws.codebuild import CodeBuildProjects
-from codereflex.aws.codecommit import CodeCommitComments, CodeCommitPullRequests
-from codereflex.aws.ssm import ProjectMapping
-from codereflex.ci import ProjectCatalog
-from codereflex.events.pull_requests import COMMENT_ON_PULL_REQUEST, CommentEvent, PullRequestStateChangeEvent
-from codereflex.handler import final_on_permanent_error
-from codereflex.idempotency import DynamoDBOnce
+    from aws_lambda_powertools import Logger, Metrics
+    from aws_lambda_powertools.logging import correlation_paths
+    from aws_lambda_powertools.metrics import MetricUnit
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from .config import Settings
-from .logic import Catalog, CommentReader, Once, PullRequests, Result, Starter, Voter, handle, handle_comment
+    from codereflex.aws.clients import lazy_client
+    from codereflex.aws.codebuild import CodeBuildProjects
+    from codereflex.aws.codecommit import CodeCommitComments, CodeCommitPullRequests
+    from codereflex.aws.ssm import ProjectMapping
+    from codereflex.ci import ProjectCatalog
+    from codereflex.events.pull_requests import COMMENT_ON_PULL_REQUEST, CommentEvent, PullRequestStateChangeEvent
+    from codereflex.handler import final_on_permanent_error
+    from codereflex.idempotency import DynamoDBOnce
 
-logger, metrics = Logger(), Metrics()
+    from .config import Settings
+    from .logic import Catalog, CommentReader, Once, PullRequests, Result, Starter, Voter, handle, handle_comment
+
+    logger, metrics = Logger(), Metrics()
 
 
 @cache

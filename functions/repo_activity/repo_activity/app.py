@@ -2,26 +2,29 @@
 
 from __future__ import annotations
 
-from functools import cache
-from typing import Any
+from codereflex.coldstart import collector_paused
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.parser import parse
-from aws_lambda_powertools.utilities.typing import LambdaContext
+with collector_paused():  # a cold start's imports, without garbage collection: see codereflex.coldstart
+    from functools import cache
+    from typing import Any
 
-from codereflex.aws.clients import client
-from codereflex.aws.codecommit import CodeCommitHistory
-from codereflex.aws.sns import SnsTopic
-from codereflex.events.codecommit import RepositoryStateChangeEvent
-from codereflex.handler import final_on_permanent_error
-from codereflex.idempotency import DynamoDBOnce
+    from aws_lambda_powertools import Logger, Metrics, Tracer
+    from aws_lambda_powertools.logging import correlation_paths
+    from aws_lambda_powertools.metrics import MetricUnit
+    from aws_lambda_powertools.utilities.parser import parse
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from .config import Settings
-from .logic import History, Once, Publisher, handle
+    from codereflex.aws.clients import client
+    from codereflex.aws.codecommit import CodeCommitHistory
+    from codereflex.aws.sns import SnsTopic
+    from codereflex.events.codecommit import RepositoryStateChangeEvent
+    from codereflex.handler import final_on_permanent_error
+    from codereflex.idempotency import DynamoDBOnce
 
-logger, tracer, metrics = Logger(), Tracer(), Metrics()
+    from .config import Settings
+    from .logic import History, Once, Publisher, handle
+
+    logger, tracer, metrics = Logger(), Tracer(), Metrics()
 
 
 @cache

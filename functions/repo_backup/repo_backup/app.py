@@ -2,37 +2,40 @@
 
 from __future__ import annotations
 
-import os
-import time
-from datetime import timedelta
-from functools import cache
-from typing import Any
+from codereflex.coldstart import collector_paused
 
-import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.parser import parse
-from aws_lambda_powertools.utilities.typing import LambdaContext
-from pygit2.callbacks import RemoteCallbacks
+with collector_paused():  # a cold start's imports, without garbage collection: see codereflex.coldstart
+    import os
+    import time
+    from datetime import timedelta
+    from functools import cache
+    from typing import Any
 
-from codereflex.aws.clients import client
-from codereflex.aws.codebuild import CodeBuildProjects
-from codereflex.aws.codecommit_repositories import CodeCommitRepositories
-from codereflex.aws.s3 import S3ObjectStore
-from codereflex.backup.engine import BackupResult, Collaborators, GitSource, Offload, Outcome, Policy
-from codereflex.backup.handoff import CodeBuildOffload
-from codereflex.backup.mirror import GitMirror
-from codereflex.backup.store import ObjectStore
-from codereflex.errors import CodeReflexError, PermanentError
-from codereflex.events.codecommit import RepositoryStateChangeEvent
-from codereflex.gitremote import CodeCommitCredentials
-from codereflex.handler import final_on_permanent_error
+    import boto3
+    from aws_lambda_powertools import Logger, Metrics, Tracer
+    from aws_lambda_powertools.logging import correlation_paths
+    from aws_lambda_powertools.metrics import MetricUnit
+    from aws_lambda_powertools.utilities.parser import parse
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+    from pygit2.callbacks import RemoteCallbacks
 
-from .config import Settings
-from .logic import Scope, back_up_repository, sweep
+    from codereflex.aws.clients import client
+    from codereflex.aws.codebuild import CodeBuildProjects
+    from codereflex.aws.codecommit_repositories import CodeCommitRepositories
+    from codereflex.aws.s3 import S3ObjectStore
+    from codereflex.backup.engine import BackupResult, Collaborators, GitSource, Offload, Outcome, Policy
+    from codereflex.backup.handoff import CodeBuildOffload
+    from codereflex.backup.mirror import GitMirror
+    from codereflex.backup.store import ObjectStore
+    from codereflex.errors import CodeReflexError, PermanentError
+    from codereflex.events.codecommit import RepositoryStateChangeEvent
+    from codereflex.gitremote import CodeCommitCredentials
+    from codereflex.handler import final_on_permanent_error
 
-logger, tracer, metrics = Logger(), Tracer(), Metrics()
+    from .config import Settings
+    from .logic import Scope, back_up_repository, sweep
+
+    logger, tracer, metrics = Logger(), Tracer(), Metrics()
 
 
 @cache
