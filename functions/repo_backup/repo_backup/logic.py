@@ -45,13 +45,15 @@ def back_up_repository(
     parts: Collaborators,
     *,
     trigger_id: str | None = None,
+    look_for_orphans: bool = False,
 ) -> BackupResult:
     """One repository's backup for one event; the clone URL comes from CodeCommit (the event lacks it).
 
     `trigger_id` (the delivered event's id, defaulting to `event_id`) makes a hand-off to CodeBuild
     idempotent: a redelivered event derives the same StartBuild token.
     """
-    request = BackupRequest(repository, repositories.clone_url(repository), event_id, trigger_id or event_id)
+    url = repositories.clone_url(repository)
+    request = BackupRequest(repository, url, event_id, trigger_id or event_id, look_for_orphans=look_for_orphans)
     return back_up(request, policy, parts)
 
 
@@ -77,7 +79,12 @@ def sweep(
     while pending and time_left() > reserve_seconds:
         name = pending.pop(0)
         try:
-            results.append(back_up_repository(name, None, repositories, policy, parts, trigger_id=trigger_id))
+            # The sweep is the daily safety net: it also finds manifests a failed run left uncatalogued.
+            results.append(
+                back_up_repository(
+                    name, None, repositories, policy, parts, trigger_id=trigger_id, look_for_orphans=True
+                )
+            )
             if removed := prune(name, policy, parts):
                 pruned.append((name, removed))
         except CodeReflexError as error:

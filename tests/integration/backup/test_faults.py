@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,6 +17,7 @@ from codereflex.backup.engine import (
     BackupRequest,
     BackupResult,
     Collaborators,
+    ManifestCache,
     Outcome,
     back_up,
     list_backups,
@@ -23,7 +25,7 @@ from codereflex.backup.engine import (
     verify,
 )
 from codereflex.backup.model import Layout
-from codereflex.backup.store import Progress
+from codereflex.backup.store import Progress, Stored
 from codereflex.errors import TransientError
 from tests.integration.backup.conftest import Backups, Git
 
@@ -49,6 +51,40 @@ class RefusingStore(S3ObjectStore):
         return super().put(key, data, if_match=if_match, if_absent=if_absent)
 
 
+class CountingStore(S3ObjectStore):
+    """The real S3 adapter, noting each request it makes (by method)."""
+
+    def __init__(self, inner: S3ObjectStore) -> None:
+        self.__dict__.update(inner.__dict__)
+        self.calls: list[str] = []
+
+    def get(self, key: str) -> Stored | None:
+        self.calls.append("get")
+        return super().get(key)
+
+    def put(self, key: str, data: bytes, *, if_match: str | None = None, if_absent: bool = False) -> str:
+        self.calls.append("put")
+        return super().put(key, data, if_match=if_match, if_absent=if_absent)
+
+    def upload(self, key: str, path: Path, progress: Progress | None = None) -> None:
+        self.calls.append("upload")
+        super().upload(key, path, progress)
+
+    def keys(self, prefix: str) -> list[str]:
+        self.calls.append("keys")
+        return super().keys(prefix)
+
+    def delete(self, key: str, *, if_match: str | None = None) -> None:
+        self.calls.append("delete")
+        super().delete(key, if_match=if_match)
+
+
+def _lease_left(backups: Backups) -> dict[str, Any]:
+    stored = backups.store.get(LAYOUT.lock)
+    assert stored is not None, "the lease object is gone"
+    return dict(json.loads(stored.data))
+
+
 def _two_backups(backups: Backups, git: Git) -> str:
     git.commit("first")
     git.push("HEAD:refs/heads/main")
@@ -72,15 +108,19 @@ def test_a_refused_upload_keeps_earlier_backups_and_the_next_run_finishes(
     # When S3 refuses one of the writes of the third backup
     with pytest.raises(TransientError):
         back_up(BackupRequest("source", str(git.source)), backups.policy, parts)
-    # Then the catalog still lists two backups, the latest restores, and the lease is free
+    # Then the catalog still lists two backups, the latest restores, and the lease is free for the
+    # next run at once (left expired, marked unfinished, so that run looks for what this one left)
     assert len(list_backups(backups.store, "backups/", "source").entries) == 2
     restore(backups.store, "backups/", "source", tmp_path / "before")
     assert git.show_ref(tmp_path / "before") == before
-    assert backups.store.get(LAYOUT.lock) is None
-    # And the next run completes the work
+    lease = _lease_left(backups)
+    assert lease["unfinished"] is True
+    assert datetime.fromisoformat(lease["expires"]) <= backups.clock.now
+    # And the next run completes the work and frees the lease
     refusing.armed = False
     result = back_up(BackupRequest("source", str(git.source)), backups.policy, parts)
     assert result.outcome is Outcome.BACKED_UP
+    assert backups.store.get(LAYOUT.lock) is None
     restore(backups.store, "backups/", "source", tmp_path / "after")
     assert git.show_ref(tmp_path / "after") == git.show_ref(git.source)
     git.fsck(tmp_path / "after")
@@ -100,6 +140,77 @@ def test_a_manifest_written_before_a_crash_is_adopted_by_the_next_run(backups: B
     # Then it adds the orphaned backup to the catalog
     assert (result.outcome, result.adopted) == (Outcome.UNCHANGED, 1)
     assert [entry.sequence for entry in list_backups(backups.store, "backups/", "source").entries] == [1, 2, 3]
+
+
+def test_the_sweep_adopts_an_uncatalogued_manifest_even_after_a_clean_release(backups: Backups, git: Git) -> None:
+    # Given an uncatalogued manifest whose run then freed its lease cleanly (as releases before
+    # 2026-12 did after a failed catalog write), so no later run takes over an unfinished lease
+    _two_backups(backups, git)
+    git.commit("third")
+    git.push("HEAD:refs/heads/main")
+    refusing = RefusingStore(backups.store, "catalog.json")
+    with pytest.raises(TransientError):
+        back_up(BackupRequest("source", str(git.source)), backups.policy, replace(backups.parts, store=refusing))
+    backups.store.delete(LAYOUT.lock)
+    # When the daily sweep backs the repository up
+    request = BackupRequest("source", str(git.source), look_for_orphans=True)
+    result = back_up(request, backups.policy, backups.parts)
+    # Then it adopts the manifest (and finds nothing else to back up)
+    assert (result.outcome, result.adopted) == (Outcome.UNCHANGED, 1)
+    assert [entry.sequence for entry in list_backups(backups.store, "backups/", "source").entries] == [1, 2, 3]
+
+
+@pytest.mark.parametrize("warm", [True, False], ids=["warm", "cold-process"])
+def test_a_one_commit_backup_costs_seven_s3_requests_warm_and_eight_in_a_new_process(
+    backups: Backups, git: Git, warm: bool
+) -> None:
+    # Given a backed-up repository and one more commit
+    _two_backups(backups, git)
+    git.commit("third")
+    git.push("HEAD:refs/heads/main")
+    counting = CountingStore(backups.store)
+    parts = replace(backups.parts, store=counting)
+    if not warm:
+        parts = replace(parts, manifests=ManifestCache())  # a new execution environment
+    # When the function backs it up
+    result = back_up(BackupRequest("source", str(git.source)), backups.policy, parts)
+    # Then: take the lease, read the catalog (and the latest manifest, unless this process wrote it),
+    # upload the bundle and its index, write the manifest and the catalog, free the lease; no listing
+    # (only a run that took over an unfinished run's lease, or the sweep's, looks for uncatalogued
+    # manifests)
+    assert result.outcome is Outcome.BACKED_UP
+    reads = ["get"] if warm else ["get", "get"]
+    assert sorted(counting.calls) == sorted(["put", *reads, "upload", "upload", "put", "put", "delete"])
+
+
+def test_a_warm_function_reads_the_manifest_another_one_wrote_since(backups: Backups, git: Git, tmp_path: Path) -> None:
+    # Given two execution environments, each with its own mirror and remembered manifests, and a
+    # backup by the first
+    other = Collaborators(
+        git=backups.mirror.__class__(tmp_path / "mirror-other", callbacks=lambda: None),
+        store=backups.store,
+        scratch=tmp_path / "scratch-other",
+        clock=backups.clock,
+    )
+    git.commit("first")
+    git.push("HEAD:refs/heads/main")
+    backups.run()
+    # When the second backs up the next push, and the first the one after
+    git.commit("second")
+    git.push("HEAD:refs/heads/main")
+    back_up(BackupRequest("source", str(git.source)), backups.policy, other)
+    git.commit("third")
+    git.push("HEAD:refs/heads/main")
+    counting = CountingStore(backups.store)
+    result = back_up(BackupRequest("source", str(git.source)), backups.policy, replace(backups.parts, store=counting))
+    # Then the first read the second's manifest (its own is no longer the latest) and chained onto it
+    assert counting.calls.count("get") == 2
+    assert result.outcome is Outcome.BACKED_UP
+    catalog = list_backups(backups.store, "backups/", "source")
+    assert [entry.sequence for entry in catalog.entries] == [1, 2, 3]
+    restore(backups.store, "backups/", "source", tmp_path / "restored")
+    assert git.show_ref(tmp_path / "restored") == git.show_ref(git.source)
+    git.fsck(tmp_path / "restored")
 
 
 def test_a_lease_left_by_a_killed_run_blocks_until_it_expires(backups: Backups, git: Git) -> None:

@@ -3,9 +3,11 @@
 Write order is what makes a backup atomic: bundle and pack index first (new keys, never
 overwritten), then the manifest (created only if absent), then the catalog (compare-and-swap on
 its ETag). A run that dies before its manifest leaves unreferenced bundles and no backup; one
-that dies between manifest and catalog is adopted by the next run, which lists the manifests.
-Two runs for one repository never overlap: a lease object (created with If-None-Match, taken
-over with If-Match once expired) serialises them.
+that dies between manifest and catalog is adopted by the next run: a failed run leaves its lease
+expired rather than deleted (a killed one leaves it to expire), and a run that takes a lease over
+lists the manifests, as the daily sweep's runs always do. Two runs for one repository never
+overlap: a lease object (created with If-None-Match, taken over with If-Match once expired)
+serialises them.
 
 A repository too large for the function is handed off: the run that finds it too large (by the
 size its last backup recorded, or by aborting a first fetch that passes the threshold) starts a
@@ -117,6 +119,9 @@ class BackupRequest:
     clone_url: str
     event_id: str | None = None  # the reference-change event recorded in the manifest (None for the sweep)
     trigger_id: str | None = None  # the delivered event (change or sweep): what makes a hand-off idempotent
+    # Look for manifests left out of the catalog even after a clean run (the daily sweep does): a run
+    # always looks when it took over a lease, which is how an earlier run that failed or died is seen.
+    look_for_orphans: bool = False
 
     @property
     def handoff_token(self) -> str:
@@ -140,6 +145,27 @@ class BackupResult:
     already_handed_off: bool = False  # an earlier delivery had handed it off; nothing was started now
 
 
+class ManifestCache:
+    """The latest manifest per repository that this process wrote or read, by key.
+
+    A manifest is created once (If-None-Match) and never rewritten, so its key names one content
+    for good: a warm function that finds the catalog's latest key here skips reading it again.
+    """
+
+    def __init__(self, size: int = 64) -> None:
+        self._size = size
+        self._by_key: dict[str, Manifest] = {}
+
+    def get(self, key: str) -> Manifest | None:
+        return self._by_key.get(key)
+
+    def keep(self, key: str, manifest: Manifest) -> None:
+        self._by_key.pop(key, None)
+        self._by_key[key] = manifest
+        while len(self._by_key) > self._size:
+            del self._by_key[next(iter(self._by_key))]  # the oldest kept: a sweep visits many repositories
+
+
 @dataclass
 class Collaborators:
     git: GitSource
@@ -152,6 +178,8 @@ class Collaborators:
     offload: Offload | None = None
     # Set when this run is the CodeBuild build a function handed the backup to (its lease says so).
     build_id: str | None = None
+    # Kept for the process's lifetime by the function (a warm one reads no manifest it already has).
+    manifests: ManifestCache = field(default_factory=ManifestCache)
 
 
 def back_up(request: BackupRequest, policy: Policy, parts: Collaborators) -> BackupResult:
@@ -169,11 +197,17 @@ def back_up(request: BackupRequest, policy: Policy, parts: Collaborators) -> Bac
 
 
 def _back_up_leased(
-    request: BackupRequest, policy: Policy, parts: Collaborators, layout: Layout, lease: _Lease
+    request: BackupRequest,
+    policy: Policy,
+    parts: Collaborators,
+    layout: Layout,
+    lease: _Lease,
 ) -> BackupResult:
     catalog, etag = read_catalog(parts.store, layout)
-    catalog, adopted = _adopt_orphans(parts.store, layout, catalog)
-    latest = load_manifest(parts.store, catalog.latest.manifest_key) if catalog.latest else None
+    adopted = 0
+    if lease.took_over or request.look_for_orphans:
+        catalog, adopted = _adopt_orphans(parts.store, layout, catalog)
+    latest = _latest_manifest(parts, catalog)
     warm = parts.git.warm(request.repository)
     # A cold mirror would fetch the whole repository just to learn nothing changed: ask first.
     # A warm one fetches straight away (an up-to-date fetch is one round trip, like ls-remote).
@@ -215,6 +249,7 @@ def _back_up_leased(
     key = layout.manifest(new_id)
     parts.store.put(key, manifest.to_bytes(), if_absent=True)
     _save_catalog(parts.store, layout, catalog.with_entries(manifest.entry(key)), etag)
+    parts.manifests.keep(key, manifest)
     return BackupResult(
         Outcome.BACKED_UP, request.repository, new_id, full, uploaded + len(manifest.to_bytes()), objects, len(refs)
     )
@@ -281,6 +316,17 @@ def read_catalog(store: ObjectStore, layout: Layout) -> tuple[Catalog, str | Non
     if stored is None:
         return Catalog(layout.repository), None
     return Catalog.from_bytes(stored.data), stored.etag
+
+
+def _latest_manifest(parts: Collaborators, catalog: Catalog) -> Manifest | None:
+    if catalog.latest is None:
+        return None
+    key = catalog.latest.manifest_key
+    manifest = parts.manifests.get(key)
+    if manifest is None:
+        manifest = load_manifest(parts.store, key)
+        parts.manifests.keep(key, manifest)
+    return manifest
 
 
 def load_manifest(store: ObjectStore, key: str) -> Manifest:
@@ -381,14 +427,26 @@ class _Lease:
         self._store, self._layout, self._policy, self._parts = store, layout, policy, parts
         self.etag: str | None = None
         self.owner = parts.owner
+        # This run took the lease over from one that ended without releasing it (it failed or was
+        # killed) or that handed it to this build: what that run left unfinished is this run's to find.
+        self.took_over = False
 
     def body(
-        self, owner: str, seconds: int, build: str | None, *, handed_off: bool, now: datetime | None = None
+        self,
+        owner: str,
+        seconds: int,
+        build: str | None,
+        *,
+        handed_off: bool,
+        now: datetime | None = None,
+        unfinished: bool = False,
     ) -> bytes:
         expires = (now or self._parts.clock()) + timedelta(seconds=seconds)
         body: dict[str, Any] = {"owner": owner, "expires": expires.isoformat()}
         if handed_off:
             body |= {"handedOffTo": "codebuild", "build": build}
+        if unfinished:
+            body["unfinished"] = True
         return json.dumps(body).encode()
 
     def hand_over(self, owner: str, seconds: int) -> None:
@@ -406,6 +464,25 @@ class _Lease:
                 self.body(self.owner, self._policy.handoff_lease_seconds, build_id, handed_off=True),
                 if_match=self.etag,
             )
+
+    def release(self) -> None:
+        """Free the lease this run still holds (not one it handed over)."""
+        if self.owner == self._parts.owner:
+            # Delete only the version this run wrote: a run that outlived its lease must not free
+            # the one another run has since taken over.
+            with suppress(PreconditionFailed):
+                self._store.delete(self._layout.lock, if_match=self.etag)
+
+    def leave_unfinished(self) -> None:
+        """After a failure: leave the lease expired, not deleted, so the next run knows a run ended early.
+
+        That run takes it over at once and looks for a manifest this one may have written without
+        cataloguing it. If even this write fails, the lease expires on its own: the same, later.
+        """
+        if self.owner == self._parts.owner:
+            with suppress(PreconditionFailed, CodeReflexError):
+                body = self.body(self.owner, 0, None, handed_off=False, unfinished=True)
+                self._store.put(self._layout.lock, body, if_match=self.etag)
 
     def release_handed_over(self, owner: str) -> None:
         held = self._store.get(self._layout.lock)
@@ -431,6 +508,7 @@ def _lease(layout: Layout, policy: Policy, parts: Collaborators) -> Iterator[_Le
                 try:
                     # Take over a lease a killed run left, or the one a function handed to this build.
                     lease.etag = store.put(layout.lock, body, if_match=held.etag)
+                    lease.took_over = True
                     break
                 except PreconditionFailed:
                     pass
@@ -442,12 +520,10 @@ def _lease(layout: Layout, policy: Policy, parts: Collaborators) -> Iterator[_Le
         waited += 1.0
     try:
         yield lease
-    finally:
-        if lease.owner == parts.owner:
-            # Delete only the version this run wrote: a run that outlived its lease must not free
-            # the one another run has since taken over.
-            with suppress(PreconditionFailed):
-                store.delete(layout.lock, if_match=lease.etag)
+    except BaseException:
+        lease.leave_unfinished()
+        raise
+    lease.release()
 
 
 def _holder(data: bytes) -> str | None:

@@ -190,7 +190,9 @@ class Catalog:
 
     def with_entries(self, *added: CatalogEntry) -> Catalog:
         by_id = {entry.backup_id: entry for entry in (*self.entries, *added)}
-        return Catalog(self.repository, tuple(sorted(by_id.values(), key=lambda entry: entry.sequence)))
+        # Time breaks a tie in sequence (an adopted manifest numbered like a later run's): latest stays latest.
+        ordered = sorted(by_id.values(), key=lambda entry: (entry.sequence, entry.time))
+        return Catalog(self.repository, tuple(ordered))
 
     def to_bytes(self) -> bytes:
         body = {
