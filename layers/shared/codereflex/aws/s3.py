@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 
 _CONFLICT = {"PreconditionFailed", "ConditionalRequestConflict"}
 _MISSING = {"NoSuchKey", "404", "NotFound"}
+# Below upload_file's multipart threshold (8 MiB), an upload is one request either way.
+SINGLE_PUT_BYTES = 8 * 1024 * 1024
 
 
 class S3ObjectStore:
@@ -72,6 +74,18 @@ class S3ObjectStore:
         return found
 
     def upload(self, key: str, path: Path, progress: Progress | None = None) -> None:
+        size = path.stat().st_size
+        if size < SINGLE_PUT_BYTES:
+            # One PutObject: upload_file would start (and stop) a thread pool for a one-part upload,
+            # several times the request itself for the small bundles most pushes make.
+            with path.open("rb") as body:
+                try:
+                    self._client.put_object(Bucket=self._bucket, Key=key, Body=body, **self._encryption)
+                except ClientError as error:
+                    raise translate(error, f"s3 PutObject {key}") from error
+            if progress is not None:
+                progress(size)
+            return
         # upload_file streams and goes multipart above 8 MB, so a pack never has to fit in memory.
         try:
             self._client.upload_file(
