@@ -23,7 +23,15 @@ with collector_paused():  # a cold start's imports, without garbage collection: 
     from codereflex.aws.codebuild import CodeBuildProjects
     from codereflex.aws.codecommit_repositories import CodeCommitRepositories
     from codereflex.aws.s3 import S3ObjectStore
-    from codereflex.backup.engine import BackupResult, Collaborators, GitSource, Offload, Outcome, Policy
+    from codereflex.backup.engine import (
+        BackupResult,
+        Collaborators,
+        GitSource,
+        ManifestCache,
+        Offload,
+        Outcome,
+        Policy,
+    )
     from codereflex.backup.handoff import CodeBuildOffload
     from codereflex.backup.mirror import GitMirror
     from codereflex.backup.store import ObjectStore
@@ -41,6 +49,12 @@ with collector_paused():  # a cold start's imports, without garbage collection: 
 @cache
 def _client(service: str) -> Any:
     return client(service, read_timeout=60)  # bundles are large: allow slow reads
+
+
+@cache
+def _manifests() -> ManifestCache:
+    # Kept for the execution environment, like the mirrors in /tmp: the next push's run reuses both.
+    return ManifestCache()
 
 
 def _git_credentials() -> RemoteCallbacks:
@@ -71,6 +85,7 @@ def lambda_handler(
         scratch=settings.work_dir / "scratch",
         metadata=repositories,
         offload=offload,
+        manifests=_manifests(),
     )
     policy = Policy(
         prefix=settings.prefix,
