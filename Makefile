@@ -46,8 +46,7 @@ validate: $(SAMVENV)/.installed ## sam validate --lint
 
 build: $(SAMVENV)/.installed ## sam build (arm64), then check native libraries are aarch64 and bytecode ships
 	$(SAM) build --template template.yaml --parallel
-	$(PY) -m sandbox.archcheck .aws-sam/build
-	$(PY) -m sandbox.bytecodecheck .aws-sam/build
+	$(PY) -m sandbox.buildcheck .aws-sam/build
 
 unit: $(VENV)/.installed ## Unit and contract tests only
 	$(PY) -m pytest tests/unit tests/contract

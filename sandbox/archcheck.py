@@ -6,7 +6,6 @@ in the first invocation; this check moves that failure to `make build`.
 
 from __future__ import annotations
 
-import argparse
 import struct
 import sys
 from collections.abc import Iterator
@@ -38,22 +37,13 @@ def foreign_binaries(root: Path) -> Iterator[tuple[Path, str]]:
             yield path, MACHINES.get(machine, f"e_machine={machine}")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("build_dir", type=Path, help="the sam build output, usually .aws-sam/build")
-    args = parser.parse_args(argv)
-    if not args.build_dir.is_dir():
-        print(f"archcheck: {args.build_dir} is not a directory (run sam build first)", file=sys.stderr)
-        return 2
-    native = sum(1 for path in args.build_dir.rglob("*") if path.is_file() and elf_machine(path) is not None)
-    bad = list(foreign_binaries(args.build_dir))
+def report(build_dir: Path) -> int:
+    """Print what the check found under build_dir; 1 when a library is not aarch64, else 0."""
+    native = sum(1 for path in build_dir.rglob("*") if path.is_file() and elf_machine(path) is not None)
+    bad = list(foreign_binaries(build_dir))
     for path, arch in bad:
         print(f"archcheck: {path} is {arch}, not aarch64", file=sys.stderr)
     if bad:
         return 1
-    print(f"archcheck: all {native} native libraries under {args.build_dir} are aarch64")
+    print(f"archcheck: all {native} native libraries under {build_dir} are aarch64")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

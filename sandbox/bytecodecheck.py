@@ -8,7 +8,6 @@ packaging; packaging/Makefile writes those, and this check keeps it so.
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import sys
 from collections.abc import Iterator
@@ -34,23 +33,14 @@ def stale_modules(root: Path) -> Iterator[tuple[Path, str]]:
             yield source, "a .pyc of other source"
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("build_dir", type=Path, help="the sam build output, usually .aws-sam/build")
-    args = parser.parse_args(argv)
-    if not args.build_dir.is_dir():
-        print(f"bytecodecheck: {args.build_dir} is not a directory (run sam build first)", file=sys.stderr)
-        return 2
-    modules = sum(1 for _ in args.build_dir.rglob("*.py"))
-    bad = list(stale_modules(args.build_dir))
+def report(build_dir: Path) -> int:
+    """Print what the check found under build_dir; 1 when a module would compile at a cold start, else 0."""
+    modules = sum(1 for _ in build_dir.rglob("*.py"))
+    bad = list(stale_modules(build_dir))
     for path, why in bad[:20]:
         print(f"bytecodecheck: {path} has {why}", file=sys.stderr)
     if bad:
         print(f"bytecodecheck: {len(bad)} of {modules} modules would compile at every cold start", file=sys.stderr)
         return 1
-    print(f"bytecodecheck: all {modules} modules under {args.build_dir} ship hash-checked bytecode")
+    print(f"bytecodecheck: all {modules} modules under {build_dir} ship hash-checked bytecode")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

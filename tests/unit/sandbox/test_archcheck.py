@@ -9,7 +9,7 @@ from pathlib import Path
 import pydantic_core
 import pytest
 
-from sandbox.archcheck import EM_AARCH64, main
+from sandbox.archcheck import EM_AARCH64, report
 
 
 def _aarch64_stub(path: Path) -> None:
@@ -26,7 +26,7 @@ def test_an_x86_64_library_fails_the_check(tmp_path: Path, capsys: pytest.Captur
     shutil.copy(real_library, layer / real_library.name)
     _aarch64_stub(tmp_path / "SharedLayer" / "python" / "ok.so")
     # When the check runs
-    status = main([str(tmp_path)])
+    status = report(tmp_path)
     # Then it fails and names the offending file
     assert status == 1
     err = capsys.readouterr().err
@@ -38,8 +38,4 @@ def test_an_x86_64_library_fails_the_check(tmp_path: Path, capsys: pytest.Captur
 def test_aarch64_libraries_and_plain_files_pass(tmp_path: Path) -> None:
     _aarch64_stub(tmp_path / "lib.so")
     (tmp_path / "app.py").write_text("print('hi')\n")
-    assert main([str(tmp_path)]) == 0
-
-
-def test_a_missing_build_directory_is_an_error(tmp_path: Path) -> None:
-    assert main([str(tmp_path / "absent")]) == 2
+    assert report(tmp_path) == 0
