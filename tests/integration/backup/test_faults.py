@@ -126,8 +126,8 @@ def test_a_refused_upload_keeps_earlier_backups_and_the_next_run_finishes(
     git.fsck(tmp_path / "after")
 
 
-def test_a_manifest_written_before_a_crash_is_adopted_by_the_next_run(backups: Backups, git: Git) -> None:
-    # Given a run that wrote its manifest, then died before the catalog write
+def _uncatalogued_third_backup(backups: Backups, git: Git) -> None:
+    """Two backups, then a third run that writes its manifest and fails on the catalog write."""
     _two_backups(backups, git)
     git.commit("third")
     git.push("HEAD:refs/heads/main")
@@ -135,6 +135,11 @@ def test_a_manifest_written_before_a_crash_is_adopted_by_the_next_run(backups: B
     with pytest.raises(TransientError):
         back_up(BackupRequest("source", str(git.source)), backups.policy, replace(backups.parts, store=refusing))
     assert len(list_backups(backups.store, "backups/", "source").entries) == 2
+
+
+def test_a_manifest_written_before_a_crash_is_adopted_by_the_next_run(backups: Backups, git: Git) -> None:
+    # Given a run that wrote its manifest, then died before the catalog write
+    _uncatalogued_third_backup(backups, git)
     # When the next run finds nothing new to back up
     result = backups.run()
     # Then it adds the orphaned backup to the catalog
@@ -145,12 +150,7 @@ def test_a_manifest_written_before_a_crash_is_adopted_by_the_next_run(backups: B
 def test_the_sweep_adopts_an_uncatalogued_manifest_even_after_a_clean_release(backups: Backups, git: Git) -> None:
     # Given an uncatalogued manifest whose run then freed its lease cleanly (as releases before
     # 2026-12 did after a failed catalog write), so no later run takes over an unfinished lease
-    _two_backups(backups, git)
-    git.commit("third")
-    git.push("HEAD:refs/heads/main")
-    refusing = RefusingStore(backups.store, "catalog.json")
-    with pytest.raises(TransientError):
-        back_up(BackupRequest("source", str(git.source)), backups.policy, replace(backups.parts, store=refusing))
+    _uncatalogued_third_backup(backups, git)
     backups.store.delete(LAYOUT.lock)
     # When the daily sweep backs the repository up
     request = BackupRequest("source", str(git.source), look_for_orphans=True)
