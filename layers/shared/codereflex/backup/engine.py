@@ -146,7 +146,7 @@ class BackupResult:
 
 
 class ManifestCache:
-    """The latest manifest per repository that this process wrote or read, by key.
+    """Manifests this process wrote or read (the latest of each repository it backs up), by key.
 
     A manifest is created once (If-None-Match) and never rewritten, so its key names one content
     for good: a warm function that finds the catalog's latest key here skips reading it again.
@@ -197,11 +197,7 @@ def back_up(request: BackupRequest, policy: Policy, parts: Collaborators) -> Bac
 
 
 def _back_up_leased(
-    request: BackupRequest,
-    policy: Policy,
-    parts: Collaborators,
-    layout: Layout,
-    lease: _Lease,
+    request: BackupRequest, policy: Policy, parts: Collaborators, layout: Layout, lease: _Lease
 ) -> BackupResult:
     catalog, etag = read_catalog(parts.store, layout)
     adopted = 0
