@@ -71,7 +71,7 @@ class RepositoryStateChangeEvent(EventBridgeModel):
     detail: ReferenceChange
 
 
-# --- pull requests and comments: plain dataclasses (no pydantic), kept importable from here too ------
+# --- pull requests and comments: plain NamedTuples (no pydantic), kept importable from here too -------
 
 from codereflex.events.pull_requests import (  # noqa: E402
     COMMENT_ON_COMMIT,

@@ -1,12 +1,14 @@
 """CodeCommit pull-request and comment events as EventBridge delivers them: string booleans, free-form dates.
 
-Plain frozen dataclasses read by codereflex.events.reading rather than pydantic models, for the
-PR builds function's cold start; the reader checks what the pydantic models checked.
+Immutable NamedTuples read by codereflex.events.reading rather than pydantic models, for the PR
+builds function's cold start (see codereflex.events.codebuild); the reader checks what the pydantic
+models checked. Only the envelopes are dataclasses: they extend one.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from codereflex.events.reading import EventBridgeEnvelope, Fields, shape_error
 
@@ -27,8 +29,7 @@ def _string_bool(raw: Fields, key: str) -> bool:
     raise shape_error(raw.where(key), "must be a boolean")
 
 
-@dataclass(frozen=True, slots=True)
-class PullRequestChange:
+class PullRequestChange(NamedTuple):
     """A pull request created, updated, approved, merged or closed.
 
     Dates stay text: the documented samples use several free-form formats (one with a trailing
@@ -38,7 +39,7 @@ class PullRequestChange:
     event: str
     pull_request_id: str
     pull_request_status: str  # "Open" / "Closed" (title case, unlike the API)
-    repository_names: list[str]
+    repository_names: tuple[str, ...]
     source_commit: str
     destination_commit: str
     revision_id: str | None = None
@@ -62,7 +63,7 @@ class PullRequestChange:
             event=raw.required_text("event"),
             pull_request_id=raw.required_text("pullRequestId", non_empty=True),
             pull_request_status=raw.required_text("pullRequestStatus"),
-            repository_names=names,
+            repository_names=tuple(names),
             source_commit=raw.required_text("sourceCommit", non_empty=True),
             destination_commit=raw.required_text("destinationCommit", non_empty=True),
             revision_id=raw.text("revisionId"),
@@ -99,8 +100,7 @@ class PullRequestStateChangeEvent(EventBridgeEnvelope):
     DETAIL = PullRequestChange
 
 
-@dataclass(frozen=True, slots=True)
-class CommentChange:
+class CommentChange(NamedTuple):
     """A comment posted or edited on a pull request or on a commit comparison."""
 
     event: str
