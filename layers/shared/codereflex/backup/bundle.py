@@ -34,6 +34,10 @@ def references(repo: pygit2.Repository) -> Any:
     return cast(Any, repo).references
 
 
+# Below this many objects (a push or a few), starting delta-search threads costs more than it saves.
+_THREADED_PACK_OBJECTS = 1000
+
+
 class BundleFormatError(ValueError):
     """The bytes are not a git bundle v2 this code can read."""
 
@@ -255,7 +259,9 @@ def write_bundle(
             pack, index = reusable
         elif objects:
             builder = pygit2.PackBuilder(repo)  # type: ignore[attr-defined,no-untyped-call]
-            builder.set_threads(0)  # type: ignore[no-untyped-call]  # 0: one delta-search thread per CPU
+            # 0: one delta-search thread per CPU, worth starting only for a pack with deltas to search.
+            threads = 0 if len(objects) > _THREADED_PACK_OBJECTS else 1
+            builder.set_threads(threads)  # type: ignore[no-untyped-call]
             for oid in objects:
                 builder.add(oid)  # type: ignore[no-untyped-call]
             builder.write(scratch)  # type: ignore[no-untyped-call]
