@@ -6,10 +6,11 @@ builder reproduces both, so handlers meet the same untidy payloads as in AWS.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
+
+from sandbox.envelope import envelope
 
 ACCOUNT_ID = "123456789012"
 DETAIL_TYPE = "CodeBuild Build State Change"
@@ -89,17 +90,10 @@ def build_state_event(
         }
         info["phases"] = [_phase(phase) for phase in build.get("phases") or []]
         current_phase = "COMPLETED"
-    moment = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return {
-        "version": "0",
-        "id": event_id or str(uuid.uuid4()),
-        "detail-type": DETAIL_TYPE,
-        "source": "aws.codebuild",
-        "account": ACCOUNT_ID,
-        "time": moment,
-        "region": region,
-        "resources": [arn],
-        "detail": {
+    return envelope(
+        source="aws.codebuild",
+        detail_type=DETAIL_TYPE,
+        detail={
             "build-status": state,
             "project-name": build.get("projectName") or str(build["id"]).split(":", 1)[0],
             "build-id": arn,
@@ -108,4 +102,9 @@ def build_state_event(
             "current-phase-context": "[]",
             "version": "1",
         },
-    }
+        account=ACCOUNT_ID,
+        region=region,
+        resources=[arn],
+        time=now,
+        event_id=event_id,
+    )

@@ -15,11 +15,39 @@ from typing import Any
 
 import pygit2
 
+from sandbox.envelope import envelope
 from sandbox.gitstore import GitStore
 
 ACCOUNT_ID = "123456789012"
 DETAIL_TYPE = "CodeCommit Repository State Change"
 _KINDS = {"refs/heads/": "branch", "refs/tags/": "tag"}
+
+
+def _repository_id(region: str, repository: str) -> str:
+    """A stable stand-in for CodeCommit's repository id (a UUID), the same in every event."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"codecommit:{region}:{repository}"))
+
+
+def _codecommit_event(
+    detail_type: str,
+    detail: dict[str, Any],
+    *,
+    repository: str,
+    region: str,
+    now: datetime | None,
+    event_id: str | None = None,
+) -> dict[str, Any]:
+    """A CodeCommit event: its resource is the repository's ARN."""
+    return envelope(
+        source="aws.codecommit",
+        detail_type=detail_type,
+        detail=detail,
+        account=ACCOUNT_ID,
+        region=region,
+        resources=[f"arn:aws:codecommit:{region}:{ACCOUNT_ID}:{repository}"],
+        time=now,
+        event_id=event_id,
+    )
 
 
 def read_refs(path: str) -> dict[str, str]:
@@ -52,7 +80,7 @@ def reference_event(
     detail: dict[str, Any] = {
         "event": event,
         "repositoryName": repository,
-        "repositoryId": repository_id or str(uuid.uuid5(uuid.NAMESPACE_URL, f"codecommit:{region}:{repository}")),
+        "repositoryId": repository_id or _repository_id(region, repository),
         "referenceType": _KINDS[kind_prefix],
         "referenceName": reference[len(kind_prefix) :],
         "referenceFullName": reference,
@@ -63,18 +91,7 @@ def reference_event(
         detail["oldCommitId"] = old
     if caller_arn:
         detail["callerUserArn"] = caller_arn
-    moment = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": DETAIL_TYPE,
-        "source": "aws.codecommit",
-        "account": ACCOUNT_ID,
-        "time": moment,
-        "region": region,
-        "resources": [f"arn:aws:codecommit:{region}:{ACCOUNT_ID}:{repository}"],
-        "detail": detail,
-    }
+    return _codecommit_event(DETAIL_TYPE, detail, repository=repository, region=region, now=now)
 
 
 class RefWatcher:
@@ -163,17 +180,9 @@ def pull_request_event(
         "sourceReference": target["sourceReference"],
         "title": pull_request.get("title", ""),
     }
-    return {
-        "version": "0",
-        "id": event_id or str(uuid.uuid4()),
-        "detail-type": PULL_REQUEST_DETAIL_TYPE,
-        "source": "aws.codecommit",
-        "account": ACCOUNT_ID,
-        "time": moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "region": region,
-        "resources": [f"arn:aws:codecommit:{region}:{ACCOUNT_ID}:{repository}"],
-        "detail": detail,
-    }
+    return _codecommit_event(
+        PULL_REQUEST_DETAIL_TYPE, detail, repository=repository, region=region, now=moment, event_id=event_id
+    )
 
 
 COMMENT_ON_PULL_REQUEST_DETAIL_TYPE = "CodeCommit Comment on Pull Request"
@@ -194,20 +203,12 @@ def pull_request_comment_event(
     """
     target = pull_request["pullRequestTargets"][0]
     repository = target["repositoryName"]
-    moment = now or datetime.now(UTC)
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": COMMENT_ON_PULL_REQUEST_DETAIL_TYPE,
-        "source": "aws.codecommit",
-        "account": ACCOUNT_ID,
-        "time": moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "region": region,
-        "resources": [f"arn:aws:codecommit:{region}:{ACCOUNT_ID}:{repository}"],
-        "detail": {
+    return _codecommit_event(
+        COMMENT_ON_PULL_REQUEST_DETAIL_TYPE,
+        {
             "beforeCommitId": target["destinationCommit"],
             "afterCommitId": target["sourceCommit"],
-            "repositoryId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"codecommit:{region}:{repository}")),
+            "repositoryId": _repository_id(region, repository),
             "commentId": comment["commentId"],
             "event": event,
             "repositoryName": repository,
@@ -215,4 +216,7 @@ def pull_request_comment_event(
             "pullRequestId": pull_request["pullRequestId"],
             "notificationBody": f"A comment event occurred in the following AWS CodeCommit repository: {repository}.",
         },
-    }
+        repository=repository,
+        region=region,
+        now=now,
+    )

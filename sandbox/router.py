@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, cast
 
+from sandbox.envelope import envelope, stamp
 from sandbox.eventpattern import EventPattern, EventPatternError
 from sandbox.template import (
     DEFAULT_ACCOUNT_ID,
@@ -242,32 +243,29 @@ class Router:
     ) -> Any:
         """The payload the function's schedule delivers (a `Scheduled Event`, or the schedule's Input)."""
         rule = self._schedule(self.function(logical_id), event_name)
-        when = (when or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
-        stamp = when.strftime("%Y-%m-%dT%H:%M:%SZ")
+        scheduled = stamp(when or dt.datetime.now(dt.UTC))
         if rule.type == "ScheduleV2":
             # EventBridge Scheduler sends the Input as is (after filling in its context keywords).
             if rule.input is None:
                 return {}
             text = (
                 rule.input.replace("<aws.scheduler.schedule-arn>", rule.rule_arn)
-                .replace("<aws.scheduler.scheduled-time>", stamp)
+                .replace("<aws.scheduler.scheduled-time>", scheduled)
                 .replace("<aws.scheduler.execution-id>", uuid.uuid4().hex[:16])
                 .replace("<aws.scheduler.attempt-number>", "1")
             )
             return _parse_input(text, rule)
         if rule.input is not None:
             return _parse_input(rule.input, rule)
-        return {
-            "version": "0",
-            "id": str(uuid.uuid4()),
-            "detail-type": "Scheduled Event",
-            "source": "aws.events",
-            "account": self.resolver.account_id,
-            "time": stamp,
-            "region": self.resolver.region,
-            "resources": [rule.rule_arn],
-            "detail": {},
-        }
+        return envelope(
+            source="aws.events",
+            detail_type="Scheduled Event",
+            detail={},
+            account=self.resolver.account_id,
+            region=self.resolver.region,
+            resources=[rule.rule_arn],
+            time=scheduled,
+        )
 
     def invoke_scheduled(
         self,
@@ -469,9 +467,7 @@ def event_from_entry(
     for key in ("Source", "DetailType"):
         if not entry.get(key):
             raise RouterError(f"a PutEvents entry needs {key}")
-    when = entry.get("Time") or dt.datetime.now(dt.UTC)
-    if isinstance(when, dt.datetime):
-        when = when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    when = entry.get("Time")
     detail = entry.get("Detail") or "{}"
     try:
         detail = json.loads(detail) if isinstance(detail, str) else dict(detail)
@@ -479,17 +475,15 @@ def event_from_entry(
         raise RouterError(f"PutEvents Detail is not valid JSON: {exc}") from exc
     if not isinstance(detail, dict):
         raise RouterError("PutEvents Detail must be a JSON object")
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": entry["DetailType"],
-        "source": entry["Source"],
-        "account": account_id,
-        "time": str(when),
-        "region": region,
-        "resources": list(entry.get("Resources") or []),
-        "detail": detail,
-    }
+    return envelope(
+        source=entry["Source"],
+        detail_type=entry["DetailType"],
+        detail=detail,
+        account=account_id,
+        region=region,
+        resources=entry.get("Resources") or [],
+        time=when if when is None or isinstance(when, dt.datetime) else str(when),
+    )
 
 
 def _parse_input(text: str, rule: EventSource) -> Any:
