@@ -243,12 +243,11 @@ def _back_up_leased(
     )
     manifest = Manifest(request.repository, new_id, sequence, when, request.event_id, refs, chain, metadata)
     key = layout.manifest(new_id)
-    parts.store.put(key, manifest.to_bytes(), if_absent=True)
+    body = manifest.to_bytes()
+    parts.store.put(key, body, if_absent=True)
     _save_catalog(parts.store, layout, catalog.with_entries(manifest.entry(key)), etag)
     parts.manifests.keep(key, manifest)
-    return BackupResult(
-        Outcome.BACKED_UP, request.repository, new_id, full, uploaded + len(manifest.to_bytes()), objects, len(refs)
-    )
+    return BackupResult(Outcome.BACKED_UP, request.repository, new_id, full, uploaded + len(body), objects, len(refs))
 
 
 def _hand_off(request: BackupRequest, policy: Policy, offload: Offload, lease: _Lease, size: int) -> BackupResult:

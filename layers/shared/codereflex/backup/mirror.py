@@ -96,8 +96,9 @@ def _stop_after(limit: int) -> Callable[[TransferProgress], None]:
 def refs_of(repo: pygit2.Repository) -> dict[str, str]:
     """Every direct ref under refs/ (symbolic ones are aliases and are not backed up as refs)."""
     found: dict[str, str] = {}
-    for name in references(repo):
-        reference = references(repo)[name]
+    collection = references(repo)
+    for name in collection:
+        reference = collection[name]
         if name.startswith("refs/") and isinstance(reference.target, pygit2.Oid):
             found[name] = str(reference.target)
     return found
