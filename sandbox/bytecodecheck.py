@@ -24,7 +24,8 @@ def stale_modules(root: Path) -> Iterator[tuple[Path, str]]:
         if not compiled.is_file():
             yield source, "no .pyc"
             continue
-        header = compiled.read_bytes()[:16]
+        with compiled.open("rb") as stream:
+            header = stream.read(16)
         if header[:4] != importlib.util.MAGIC_NUMBER:
             yield source, "a .pyc for another Python version"
         elif not int.from_bytes(header[4:8], "little") & HASH_BASED:
