@@ -27,10 +27,10 @@ with collector_paused():  # a cold start's imports, without garbage collection: 
         BackupResult,
         Collaborators,
         GitSource,
-        ManifestCache,
         Offload,
         Outcome,
         Policy,
+        WarmCache,
     )
     from codereflex.backup.handoff import CodeBuildOffload
     from codereflex.backup.mirror import GitMirror
@@ -52,9 +52,9 @@ def _client(service: str) -> Any:
 
 
 @cache
-def _manifests() -> ManifestCache:
+def _warm() -> WarmCache:
     # Kept for the execution environment, like the mirrors in /tmp: the next push's run reuses both.
-    return ManifestCache()
+    return WarmCache()
 
 
 def _git_credentials() -> RemoteCallbacks:
@@ -85,7 +85,7 @@ def lambda_handler(
         scratch=settings.work_dir / "scratch",
         metadata=repositories,
         offload=offload,
-        manifests=_manifests(),
+        warm=_warm(),
     )
     policy = Policy(
         prefix=settings.prefix,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,14 +17,14 @@ from codereflex.backup.engine import (
     BackupRequest,
     BackupResult,
     Collaborators,
-    ManifestCache,
     Outcome,
+    WarmCache,
     back_up,
     list_backups,
     restore,
     verify,
 )
-from codereflex.backup.model import Layout
+from codereflex.backup.model import Catalog, Layout, Lease
 from codereflex.backup.store import Progress, Stored
 from codereflex.errors import TransientError
 from tests.integration.backup.conftest import Backups, Git
@@ -33,12 +33,16 @@ LAYOUT = Layout("backups/", "source")
 
 
 class RefusingStore(S3ObjectStore):
-    """The real S3 adapter, except that S3 refuses writes whose key ends with `refuse` while armed."""
+    """The real S3 adapter, except that S3 refuses writes whose key ends with `refuse` while armed.
 
-    def __init__(self, inner: S3ObjectStore, refuse: str) -> None:
+    With `spare`, that many such writes go through first (the catalog write that takes the lease).
+    """
+
+    def __init__(self, inner: S3ObjectStore, refuse: str, spare: int = 0) -> None:
         self.__dict__.update(inner.__dict__)
         self.refuse = refuse
         self.armed = True
+        self.spare = spare
 
     def upload(self, key: str, path: Path, progress: Progress | None = None) -> None:
         if self.armed and key.endswith(self.refuse):
@@ -47,7 +51,9 @@ class RefusingStore(S3ObjectStore):
 
     def put(self, key: str, data: bytes, *, if_match: str | None = None, if_absent: bool = False) -> str:
         if self.armed and key.endswith(self.refuse):
-            raise TransientError(f"s3 PutObject {key}: InternalError")
+            if self.spare == 0:
+                raise TransientError(f"s3 PutObject {key}: InternalError")
+            self.spare -= 1
         return super().put(key, data, if_match=if_match, if_absent=if_absent)
 
 
@@ -79,10 +85,12 @@ class CountingStore(S3ObjectStore):
         super().delete(key, if_match=if_match)
 
 
-def _lease_left(backups: Backups) -> dict[str, Any]:
-    stored = backups.store.get(LAYOUT.lock)
-    assert stored is not None, "the lease object is gone"
-    return dict(json.loads(stored.data))
+def _lease_left(backups: Backups) -> dict[str, Any] | None:
+    """The lease as the catalog holds it (None when free)."""
+    stored = backups.store.get(LAYOUT.catalog)
+    assert stored is not None, "the catalog is gone"
+    lease = json.loads(stored.data).get("lease")
+    return None if lease is None else dict(lease)
 
 
 def _two_backups(backups: Backups, git: Git) -> str:
@@ -114,27 +122,33 @@ def test_a_refused_upload_keeps_earlier_backups_and_the_next_run_finishes(
     restore(backups.store, "backups/", "source", tmp_path / "before")
     assert git.show_ref(tmp_path / "before") == before
     lease = _lease_left(backups)
+    assert lease is not None
     assert lease["unfinished"] is True
     assert datetime.fromisoformat(lease["expires"]) <= backups.clock.now
     # And the next run completes the work and frees the lease
     refusing.armed = False
     result = back_up(BackupRequest("source", str(git.source)), backups.policy, parts)
     assert result.outcome is Outcome.BACKED_UP
-    assert backups.store.get(LAYOUT.lock) is None
+    assert _lease_left(backups) is None
     restore(backups.store, "backups/", "source", tmp_path / "after")
     assert git.show_ref(tmp_path / "after") == git.show_ref(git.source)
     git.fsck(tmp_path / "after")
 
 
 def _uncatalogued_third_backup(backups: Backups, git: Git) -> None:
-    """Two backups, then a third run that writes its manifest and fails on the catalog write."""
+    """Two backups, then a third run that writes its manifest and fails on the catalog write that records it.
+
+    S3 takes the write that takes the lease and refuses every later one, so the lease is left held
+    (as by a run killed there): it is taken over once expired.
+    """
     _two_backups(backups, git)
     git.commit("third")
     git.push("HEAD:refs/heads/main")
-    refusing = RefusingStore(backups.store, "catalog.json")
+    refusing = RefusingStore(backups.store, "catalog.json", spare=1)
     with pytest.raises(TransientError):
         back_up(BackupRequest("source", str(git.source)), backups.policy, replace(backups.parts, store=refusing))
     assert len(list_backups(backups.store, "backups/", "source").entries) == 2
+    backups.clock.now += timedelta(seconds=backups.policy.lease_seconds)
 
 
 def test_a_manifest_written_before_a_crash_is_adopted_by_the_next_run(backups: Backups, git: Git) -> None:
@@ -151,7 +165,10 @@ def test_the_sweep_adopts_an_uncatalogued_manifest_even_after_a_clean_release(ba
     # Given an uncatalogued manifest whose run then freed its lease cleanly (as releases before
     # 2026-12 did after a failed catalog write), so no later run takes over an unfinished lease
     _uncatalogued_third_backup(backups, git)
-    backups.store.delete(LAYOUT.lock)
+    stored = backups.store.get(LAYOUT.catalog)
+    assert stored is not None
+    freed = {key: value for key, value in json.loads(stored.data).items() if key != "lease"}
+    backups.store.put(LAYOUT.catalog, json.dumps(freed).encode())
     # When the daily sweep backs the repository up
     request = BackupRequest("source", str(git.source), look_for_orphans=True)
     result = back_up(request, backups.policy, backups.parts)
@@ -161,8 +178,8 @@ def test_the_sweep_adopts_an_uncatalogued_manifest_even_after_a_clean_release(ba
 
 
 @pytest.mark.parametrize("warm", [True, False], ids=["warm", "cold-process"])
-def test_a_one_commit_backup_costs_seven_s3_requests_warm_and_eight_in_a_new_process(
-    backups: Backups, git: Git, warm: bool
+def test_a_one_commit_backup_costs_five_s3_requests_warm_and_seven_in_a_new_process(
+    backups: Backups, git: Git, tmp_path: Path, warm: bool
 ) -> None:
     # Given a backed-up repository and one more commit
     _two_backups(backups, git)
@@ -171,16 +188,20 @@ def test_a_one_commit_backup_costs_seven_s3_requests_warm_and_eight_in_a_new_pro
     counting = CountingStore(backups.store)
     parts = replace(backups.parts, store=counting)
     if not warm:
-        parts = replace(parts, manifests=ManifestCache())  # a new execution environment
+        parts = replace(parts, warm=WarmCache())  # a new execution environment
     # When the function backs it up
     result = back_up(BackupRequest("source", str(git.source)), backups.policy, parts)
-    # Then: take the lease, read the catalog (and the latest manifest, unless this process wrote it),
-    # upload the bundle and its index, write the manifest and the catalog, free the lease; no listing
-    # (only a run that took over an unfinished run's lease, or the sweep's, looks for uncatalogued
-    # manifests)
+    # Then: take the lease with a catalog write (over the version this process wrote last, so
+    # without reading it; a new process reads the catalog and the latest manifest first), upload the
+    # bundle and its index, write the manifest, then record the backup and free the lease with one
+    # more catalog write; no listing (only a run that took over an unfinished run's lease, or the
+    # sweep's, looks for uncatalogued manifests)
     assert result.outcome is Outcome.BACKED_UP
-    reads = ["get"] if warm else ["get", "get"]
-    assert sorted(counting.calls) == sorted(["put", *reads, "upload", "upload", "put", "put", "delete"])
+    reads = [] if warm else ["get", "get"]
+    assert counting.calls == [*reads[:1], "put", *reads[1:], "upload", "upload", "put", "put"]
+    restore(backups.store, "backups/", "source", tmp_path / "restored")
+    assert git.show_ref(tmp_path / "restored") == git.show_ref(git.source)
+    assert _lease_left(backups) is None
 
 
 def test_a_warm_function_reads_the_manifest_another_one_wrote_since(backups: Backups, git: Git, tmp_path: Path) -> None:
@@ -218,14 +239,15 @@ def test_a_lease_left_by_a_killed_run_blocks_until_it_expires(backups: Backups, 
     git.commit("first")
     git.push("HEAD:refs/heads/main")
     expires = backups.clock.now + timedelta(seconds=backups.policy.lease_seconds)
-    backups.store.put(LAYOUT.lock, json.dumps({"owner": "killed", "expires": expires.isoformat()}).encode())
+    catalog = Catalog("source", lease=Lease("killed", expires))
+    backups.store.put(LAYOUT.catalog, catalog.to_bytes())
     # When a run starts before the lease expires, it is told to retry (a transient error)
     with pytest.raises(BackupInProgress):
         backups.run()
     # Then, once the lease has expired, the next run takes it over and backs up
     backups.clock.now = expires
     assert backups.run().outcome is Outcome.BACKED_UP
-    assert backups.store.get(LAYOUT.lock) is None
+    assert _lease_left(backups) is None
 
 
 def test_two_runs_at_once_leave_one_consistent_catalog(backups: Backups, git: Git, tmp_path: Path) -> None:
@@ -288,13 +310,10 @@ class TakeoverStore(S3ObjectStore):
 
     def upload(self, key: str, path: Path, progress: Progress | None = None) -> None:
         if key.endswith(".bundle"):
-            held = self.get(LAYOUT.lock)
+            held = self.get(LAYOUT.catalog)
             assert held is not None
-            self.put(
-                LAYOUT.lock,
-                json.dumps({"owner": "successor", "expires": "2999-01-01T00:00:00+00:00"}).encode(),
-                if_match=held.etag,
-            )
+            successor = Lease("successor", datetime(2999, 1, 1, tzinfo=UTC))
+            self.put(LAYOUT.catalog, Catalog.from_bytes(held.data).with_lease(successor).to_bytes(), if_match=held.etag)
         super().upload(key, path, progress)
 
 
@@ -305,8 +324,11 @@ def test_a_run_that_outlived_its_lease_leaves_the_successors_lease_alone(backups
     parts = replace(backups.parts, store=TakeoverStore(backups.parts.store))  # type: ignore[arg-type]
     # When it finishes
     result = back_up(BackupRequest("source", str(git.source)), backups.policy, parts)
-    # Then its backup is there, and the successor still holds the lease (only our own version is deleted)
+    # Then its backup is in the catalog, and the successor still holds the lease
     assert result.outcome is Outcome.BACKED_UP
-    held = backups.store.get(LAYOUT.lock)
+    assert [entry.backup_id for entry in list_backups(backups.store, "backups/", "source").entries] == [
+        result.backup_id
+    ]
+    held = _lease_left(backups)
     assert held is not None
-    assert json.loads(held.data)["owner"] == "successor"
+    assert held["owner"] == "successor"

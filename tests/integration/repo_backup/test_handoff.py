@@ -82,7 +82,7 @@ def test_a_large_repository_is_handed_off_once_and_the_build_backs_it_up(
     assert manifest.event_id == first_event["id"]
     assert manifest.metadata["description"] == "Everything"
     # And it released the lease: the next delivery decides afresh (refs unchanged now, nothing to do)
-    assert _store(sandbox).get("backups/monorepo/lock.json") is None
+    assert list_backups(_store(sandbox), "backups/", "monorepo").lease is None
     assert sandbox.invoke("RepoBackupFunction", first_event)["outcome"] == "unchanged"
 
 

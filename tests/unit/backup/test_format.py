@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import io
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from codereflex.backup.bundle import BundleFormatError, read_header, render_header
-from codereflex.backup.model import Catalog, CatalogEntry, CatalogError, Manifest
+from codereflex.backup.model import Catalog, CatalogEntry, CatalogError, Lease, Manifest
 
 A, B, C = "a" * 40, "b" * 40, "c" * 40
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -56,3 +57,34 @@ def test_a_manifest_of_another_format_is_refused() -> None:
     assert Manifest.from_bytes(manifest.to_bytes()) == manifest
     with pytest.raises(CatalogError):
         Manifest.from_bytes(manifest.to_bytes().replace(b'"format": 1', b'"format": 2'))
+
+
+def test_the_catalog_carries_its_lease_and_keeps_it_as_backups_are_added() -> None:
+    # Given a catalog held by a build a function handed it to
+    lease = Lease("codebuild-token", T0 + timedelta(hours=9), "codebuild", "backup:1")
+    held = Catalog("repo", lease=lease)
+    # When a backup is added and the catalog goes through its JSON form
+    entry = CatalogEntry("00000001", 1, T0, "m1", None, 1)
+    stored = Catalog.from_bytes(held.with_entries(entry).to_bytes())
+    # Then the lease is still there, whole, and freeing it leaves the backups
+    assert stored.lease == lease
+    assert stored.entries == (entry,)
+    assert stored.with_lease(None).lease is None
+    assert stored.with_lease(None).entries == (entry,)
+    assert b'"lease"' not in stored.with_lease(None).to_bytes()
+    # And it is expired from its expiry on
+    assert not lease.expired(T0) and lease.expired(T0 + timedelta(hours=9))
+
+
+@pytest.mark.parametrize(
+    "lease",
+    [{"owner": "x"}, {"owner": "x", "expires": "soon"}, {"owner": "x", "expires": "2999-01-01T00:00:00"}, "held"],
+    ids=["no-expiry", "bad-expiry", "expiry-without-zone", "not-an-object"],
+)
+def test_an_unreadable_lease_reads_as_expired(lease: object) -> None:
+    # Given a catalog whose lease nobody can read (hand-edited, or written by something else)
+    data = json.dumps({"format": 1, "repository": "repo", "backups": [], "lease": lease}).encode()
+    # Then the catalog still reads, and its lease counts as expired: a run may take it over
+    read = Catalog.from_bytes(data).lease
+    assert read is not None
+    assert read.expired(T0)

@@ -12,7 +12,7 @@ from codereflex.backup.engine import BackupRequest, Collaborators, Outcome, Poli
 from codereflex.errors import TransientError
 from tests.unit.repo_backup.fakes import FakeStore, NoGit
 
-LOCK = "backups/big/lock.json"
+CATALOG = "backups/big/catalog.json"
 
 
 @dataclass
@@ -48,7 +48,7 @@ def test_an_aborted_first_fetch_hands_off_and_leaves_the_lease_to_the_build(tmp_
     # Then one build was started, and the lease now belongs to that build's owner and names the build
     assert (result.outcome, result.build_id, result.size_bytes) == (Outcome.HANDED_OFF, "backup:1", 5 * 1024 * 1024)
     [(_, owner, token)] = offload.calls
-    lease = json.loads(store.objects[LOCK].data)
+    lease = json.loads(store.objects[CATALOG].data)["lease"]
     assert (lease["owner"], lease["build"], lease["handedOffTo"]) == (owner, "backup:1", "codebuild")
     assert owner == f"codebuild-{token}"
 
@@ -82,7 +82,7 @@ def test_a_failed_start_frees_the_lease_and_raises_for_a_retry(tmp_path: Path) -
     parts = Collaborators(git=HugeGit(), store=store, scratch=tmp_path, offload=RecordingOffload(fail=True))
     with pytest.raises(TransientError):
         back_up(_request(), Policy(offload_bytes=1024), parts)
-    assert LOCK not in store.objects
+    assert json.loads(store.objects[CATALOG].data).get("lease") is None
 
 
 def test_without_an_offload_the_threshold_is_not_applied(tmp_path: Path) -> None:

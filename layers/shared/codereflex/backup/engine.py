@@ -4,10 +4,13 @@ Write order is what makes a backup atomic: bundle and pack index first (new keys
 overwritten), then the manifest (created only if absent), then the catalog (compare-and-swap on
 its ETag). A run that dies before its manifest leaves unreferenced bundles and no backup; one
 that dies between manifest and catalog is adopted by the next run: a failed run leaves its lease
-expired rather than deleted (a killed one leaves it to expire), and a run that takes a lease over
-lists the manifests, as the daily sweep's runs always do. Two runs for one repository never
-overlap: a lease object (created with If-None-Match, taken over with If-Match once expired)
-serialises them.
+expired and marked unfinished (a killed one leaves it to expire), and a run that takes a lease
+over lists the manifests, as the daily sweep's runs always do.
+
+Two runs for one repository never overlap: the catalog carries a lease, so a run takes the lease
+and reads the catalog with one conditional write (If-Match on the ETag it read, or, in a warm
+function, on the ETag of its own last write, which proves nobody has written since), and records
+its backup and frees the lease with another. A lease is taken over once expired.
 
 A repository too large for the function is handed off: the run that finds it too large (by the
 size its last backup recorded, or by aborting a first fetch that passes the threshold) starts a
@@ -18,7 +21,6 @@ names the build's owner token), so no second run or build starts until the build
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -32,7 +34,7 @@ from typing import Any, Protocol
 import pygit2
 
 from codereflex.backup.bundle import install_pack, lookup, references, write_bundle
-from codereflex.backup.model import BundleRef, Catalog, CatalogEntry, Layout, Manifest, backup_id
+from codereflex.backup.model import BundleRef, Catalog, CatalogEntry, Layout, Lease, Manifest, backup_id
 from codereflex.backup.store import ObjectStore, PreconditionFailed, Progress
 from codereflex.errors import CodeReflexError, PermanentError, TargetGone, TransientError
 
@@ -145,25 +147,38 @@ class BackupResult:
     already_handed_off: bool = False  # an earlier delivery had handed it off; nothing was started now
 
 
-class ManifestCache:
-    """Manifests this process wrote or read (the latest of each repository it backs up), by key.
+class WarmCache:
+    """What a warm function remembers between runs: manifests by key, and catalogs as it last wrote them.
 
     A manifest is created once (If-None-Match) and never rewritten, so its key names one content
-    for good: a warm function that finds the catalog's latest key here skips reading it again.
+    for good: a warm function that finds the catalog's latest key here skips reading it again. A
+    catalog is kept with the ETag of this process's own last write; the next run writes over that
+    ETag (If-Match) to take the lease, and success proves no other run has written it since.
     """
 
     def __init__(self, size: int = 64) -> None:
         self._size = size
-        self._by_key: dict[str, Manifest] = {}
+        self._manifests: dict[str, Manifest] = {}
+        self._catalogs: dict[str, tuple[Catalog, str]] = {}
 
-    def get(self, key: str) -> Manifest | None:
-        return self._by_key.get(key)
+    def manifest(self, key: str) -> Manifest | None:
+        return self._manifests.get(key)
 
-    def keep(self, key: str, manifest: Manifest) -> None:
-        self._by_key.pop(key, None)
-        self._by_key[key] = manifest
-        while len(self._by_key) > self._size:
-            del self._by_key[next(iter(self._by_key))]  # the oldest kept: a sweep visits many repositories
+    def keep_manifest(self, key: str, manifest: Manifest) -> None:
+        _keep(self._manifests, key, manifest, self._size)
+
+    def catalog(self, key: str) -> tuple[Catalog, str] | None:
+        return self._catalogs.get(key)
+
+    def keep_catalog(self, key: str, catalog: Catalog, etag: str) -> None:
+        _keep(self._catalogs, key, (catalog, etag), self._size)
+
+
+def _keep(kept: dict[str, Any], key: str, value: object, size: int) -> None:
+    kept.pop(key, None)
+    kept[key] = value
+    while len(kept) > size:
+        del kept[next(iter(kept))]  # the oldest kept: a sweep visits many repositories
 
 
 @dataclass
@@ -178,8 +193,9 @@ class Collaborators:
     offload: Offload | None = None
     # Set when this run is the CodeBuild build a function handed the backup to (its lease says so).
     build_id: str | None = None
-    # Kept for the process's lifetime by the function (a warm one reads no manifest it already has).
-    manifests: ManifestCache = field(default_factory=ManifestCache)
+    # Kept for the process's lifetime by the function: a warm one reads neither the catalog it wrote
+    # last (unless another run wrote it since) nor a manifest it already has.
+    warm: WarmCache = field(default_factory=WarmCache)
 
 
 def back_up(request: BackupRequest, policy: Policy, parts: Collaborators) -> BackupResult:
@@ -199,17 +215,16 @@ def back_up(request: BackupRequest, policy: Policy, parts: Collaborators) -> Bac
 def _back_up_leased(
     request: BackupRequest, policy: Policy, parts: Collaborators, layout: Layout, lease: _Lease
 ) -> BackupResult:
-    catalog, etag = read_catalog(parts.store, layout)
+    catalog = lease.catalog
     adopted = 0
     if lease.took_over or request.look_for_orphans:
         catalog, adopted = _adopt_orphans(parts.store, layout, catalog)
+        lease.record(catalog)
     latest = _latest_manifest(parts, catalog)
     warm = parts.git.warm(request.repository)
     # A cold mirror would fetch the whole repository just to learn nothing changed: ask first.
     # A warm one fetches straight away (an up-to-date fetch is one round trip, like ls-remote).
     if latest is not None and not warm and parts.git.remote_refs(request.repository, request.clone_url) == latest.refs:
-        if adopted:
-            _save_catalog(parts.store, layout, catalog, etag)
         return BackupResult(Outcome.UNCHANGED, request.repository, latest.backup_id, adopted=adopted)
     offload = parts.offload
     limit = policy.offload_bytes if offload is not None else None
@@ -224,8 +239,6 @@ def _back_up_leased(
         return _hand_off(request, policy, offload, lease, too_large.received_bytes)
     when = parts.clock()
     if latest is not None and refs == latest.refs:
-        if adopted:
-            _save_catalog(parts.store, layout, catalog, etag)
         return BackupResult(Outcome.UNCHANGED, request.repository, latest.backup_id, adopted=adopted)
     sequence = latest.sequence + 1 if latest else 1
     new_id = backup_id(sequence, when)
@@ -245,8 +258,8 @@ def _back_up_leased(
     key = layout.manifest(new_id)
     body = manifest.to_bytes()
     parts.store.put(key, body, if_absent=True)
-    _save_catalog(parts.store, layout, catalog.with_entries(manifest.entry(key)), etag)
-    parts.manifests.keep(key, manifest)
+    lease.record(catalog.with_entries(manifest.entry(key)))  # written as the lease is freed
+    parts.warm.keep_manifest(key, manifest)
     return BackupResult(Outcome.BACKED_UP, request.repository, new_id, full, uploaded + len(body), objects, len(refs))
 
 
@@ -317,10 +330,10 @@ def _latest_manifest(parts: Collaborators, catalog: Catalog) -> Manifest | None:
     if catalog.latest is None:
         return None
     key = catalog.latest.manifest_key
-    manifest = parts.manifests.get(key)
+    manifest = parts.warm.manifest(key)
     if manifest is None:
         manifest = load_manifest(parts.store, key)
-        parts.manifests.keep(key, manifest)
+        parts.warm.keep_manifest(key, manifest)
     return manifest
 
 
@@ -340,18 +353,24 @@ def _adopt_orphans(store: ObjectStore, layout: Layout, catalog: Catalog) -> tupl
     return catalog.with_entries(*entries), len(entries)
 
 
-def _save_catalog(store: ObjectStore, layout: Layout, catalog: Catalog, etag: str | None) -> None:
-    """Compare-and-swap; on a lost race merge with what the other writer saved and try again."""
+def _merge_into_stored(store: ObjectStore, layout: Layout, entries: tuple[CatalogEntry, ...], owner: str) -> None:
+    """Add `entries` to the stored catalog (compare-and-swap, merging on a lost race).
+
+    For a run whose lease another took over: the successor's lease stays; a lease still naming
+    `owner` (this run) is freed.
+    """
     for _ in range(_CATALOG_ATTEMPTS):
+        current, etag = read_catalog(store, layout)
+        held = current.lease
+        merged = current.with_entries(*entries).with_lease(None if held is not None and held.owner == owner else held)
         try:
             if etag is None:
-                store.put(layout.catalog, catalog.to_bytes(), if_absent=True)
+                store.put(layout.catalog, merged.to_bytes(), if_absent=True)
             else:
-                store.put(layout.catalog, catalog.to_bytes(), if_match=etag)
+                store.put(layout.catalog, merged.to_bytes(), if_match=etag)
             return
         except PreconditionFailed:
-            current, etag = read_catalog(store, layout)
-            catalog = current.with_entries(*catalog.entries)
+            continue
     raise TransientError(f"the catalog of {layout.repository} kept changing under this run")
 
 
@@ -370,14 +389,14 @@ def prune(repository: str, policy: Policy, parts: Collaborators) -> tuple[str, .
         return ()
     layout = Layout(policy.prefix, repository)
     try:
-        with _lease(layout, policy, parts):
-            return _prune_leased(parts.store, layout, parts.clock() - policy.keep_for)
+        with _lease(layout, policy, parts) as lease:
+            return _prune_leased(parts.store, lease, parts.clock() - policy.keep_for)
     except HeldByBuild:
         return ()  # a build is backing it up: the next sweep prunes
 
 
-def _prune_leased(store: ObjectStore, layout: Layout, cutoff: datetime) -> tuple[str, ...]:
-    catalog, etag = read_catalog(store, layout)
+def _prune_leased(store: ObjectStore, lease: _Lease, cutoff: datetime) -> tuple[str, ...]:
+    catalog = lease.catalog
     old: list[CatalogEntry] = []
     for entry in catalog.entries[:-1]:  # oldest first; never the latest
         if entry.time >= cutoff:
@@ -394,11 +413,11 @@ def _prune_leased(store: ObjectStore, layout: Layout, cutoff: datetime) -> tuple
     if not doomed:
         return ()
     gone = {manifest.backup_id for manifest in doomed}
-    remaining = Catalog(catalog.repository, tuple(e for e in catalog.entries if e.backup_id not in gone))
+    remaining = Catalog(catalog.repository, tuple(e for e in catalog.entries if e.backup_id not in gone), catalog.lease)
     try:
-        store.put(layout.catalog, remaining.to_bytes(), if_match=etag)
+        lease.write(remaining)  # before any deletion: a backup no longer listed is no longer offered
     except PreconditionFailed:
-        raise TransientError(f"the catalog of {layout.repository} changed while pruning") from None
+        raise TransientError(f"the catalog of {catalog.repository} changed while pruning") from None
     for entry in old:
         if entry.backup_id in gone:
             store.delete(entry.manifest_key)
@@ -416,131 +435,121 @@ def _chain_head(manifest: Manifest) -> str | None:
 
 
 class _Lease:
-    """The lease object this run holds, and what it can do with it before it ends."""
+    """The lease this run holds (in the catalog), and what it can do with it before it ends."""
 
-    def __init__(self, store: ObjectStore, layout: Layout, policy: Policy, parts: Collaborators) -> None:
-        self._store, self._layout, self._policy, self._parts = store, layout, policy, parts
+    def __init__(self, layout: Layout, policy: Policy, parts: Collaborators) -> None:
+        self._store, self._layout, self._policy, self._parts = parts.store, layout, policy, parts
+        self.catalog = Catalog(layout.repository)  # as this run last wrote it, with its lease
         self.etag: str | None = None
         self.owner = parts.owner
         # This run took the lease over from one that ended without releasing it (it failed or was
         # killed) or that handed it to this build: what that run left unfinished is this run's to find.
         self.took_over = False
+        self._pending: Catalog | None = None  # the entries to save when the lease is freed
 
-    def body(
+    def mine(
         self,
-        owner: str,
         seconds: int,
-        build: str | None,
         *,
-        handed_off: bool,
         now: datetime | None = None,
-        unfinished: bool = False,
-    ) -> bytes:
+        owner: str | None = None,
+        handed_off: bool = False,
+        build: str | None = None,
+    ) -> Lease:
+        """A lease for this run (or, with `owner` and `handed_off`, for the build it hands over to)."""
         expires = (now or self._parts.clock()) + timedelta(seconds=seconds)
-        body: dict[str, Any] = {"owner": owner, "expires": expires.isoformat()}
-        if handed_off:
-            body |= {"handedOffTo": "codebuild", "build": build}
-        if unfinished:
-            body["unfinished"] = True
-        return json.dumps(body).encode()
+        handed_off = handed_off or self._parts.build_id is not None
+        return Lease(owner or self.owner, expires, "codebuild" if handed_off else None, build or self._parts.build_id)
+
+    def write(self, catalog: Catalog, *, if_match: str | None = None, if_absent: bool = False) -> None:
+        """Write the catalog (over this run's own last write unless told otherwise) and remember it."""
+        condition = if_match if if_match is not None or if_absent else self.etag
+        self.etag = self._store.put(self._layout.catalog, catalog.to_bytes(), if_match=condition, if_absent=if_absent)
+        self.catalog = catalog
+        self._parts.warm.keep_catalog(self._layout.catalog, catalog, self.etag)
+
+    def record(self, catalog: Catalog) -> None:
+        """The catalog to save when the lease is freed (one write does both)."""
+        self._pending = catalog
 
     def hand_over(self, owner: str, seconds: int) -> None:
         """Rewrite the lease for the build (only over this run's own write): it outlives this run."""
-        self.etag = self._store.put(
-            self._layout.lock, self.body(owner, seconds, None, handed_off=True), if_match=self.etag
-        )
+        self.write(self.catalog.with_lease(self.mine(seconds, owner=owner, handed_off=True)))
         self.owner = owner
 
     def note_build(self, build_id: str) -> None:
         """Name the build in the lease, for later deliveries' logs; the build may have rewritten it already."""
         with suppress(PreconditionFailed):  # the build took the lease over and named itself
-            self.etag = self._store.put(
-                self._layout.lock,
-                self.body(self.owner, self._policy.handoff_lease_seconds, build_id, handed_off=True),
-                if_match=self.etag,
-            )
+            lease = self.mine(self._policy.handoff_lease_seconds, handed_off=True, build=build_id)
+            self.write(self.catalog.with_lease(lease))
 
     def release(self) -> None:
-        """Free the lease this run still holds (not one it handed over)."""
-        if self.owner == self._parts.owner:
-            # Delete only the version this run wrote: a run that outlived its lease must not free
-            # the one another run has since taken over.
-            with suppress(PreconditionFailed):
-                self._store.delete(self._layout.lock, if_match=self.etag)
+        """Save what the run recorded and free the lease in one write (not a lease it handed over)."""
+        if self.owner != self._parts.owner:
+            return
+        catalog = (self._pending or self.catalog).with_lease(None)
+        try:
+            self.write(catalog)
+        except PreconditionFailed:
+            # This run outlived its lease and another took it over: add this run's entries to the
+            # catalog and leave the successor's lease alone.
+            _merge_into_stored(self._store, self._layout, catalog.entries, self.owner)
 
     def leave_unfinished(self) -> None:
-        """After a failure: leave the lease expired, not deleted, so the next run knows a run ended early.
+        """After a failure: leave the lease expired, not freed, so the next run knows a run ended early.
 
         That run takes it over at once and looks for a manifest this one may have written without
         cataloguing it. If even this write fails, the lease expires on its own: the same, later.
         """
         if self.owner == self._parts.owner:
             with suppress(PreconditionFailed, CodeReflexError):
-                body = self.body(self.owner, 0, None, handed_off=False, unfinished=True)
-                self._store.put(self._layout.lock, body, if_match=self.etag)
+                expired = Lease(self.owner, self._parts.clock(), unfinished=True)
+                self.write(self.catalog.with_lease(expired))
 
     def release_handed_over(self, owner: str) -> None:
-        held = self._store.get(self._layout.lock)
-        if held is not None and json.loads(held.data).get("owner") == owner:
-            self._store.delete(self._layout.lock)
+        """StartBuild failed: free the lease handed to `owner`, unless that build has taken it already."""
+        current, etag = read_catalog(self._store, self._layout)
+        if current.lease is not None and current.lease.owner == owner and etag is not None:
+            with suppress(PreconditionFailed):
+                self.write(current.with_lease(None), if_match=etag)
 
 
 @contextmanager
 def _lease(layout: Layout, policy: Policy, parts: Collaborators) -> Iterator[_Lease]:
-    store, waited = parts.store, 0.0
-    lease = _Lease(store, layout, policy, parts)
+    lease, waited = _Lease(layout, policy, parts), 0.0
     # A handed-off build holds the lease for as long as a build may run.
     seconds = policy.handoff_lease_seconds if parts.build_id else policy.lease_seconds
-    while True:
+    remembered = parts.warm.catalog(layout.catalog)
+    acquired = False
+    if remembered is not None and remembered[0].lease is None:
+        # This process freed the lease last: writing over that very version proves nobody wrote since.
+        with suppress(PreconditionFailed):
+            lease.write(remembered[0].with_lease(lease.mine(seconds)), if_match=remembered[1])
+            acquired = True
+    while not acquired:
         now = parts.clock()
-        body = lease.body(parts.owner, seconds, parts.build_id, handed_off=parts.build_id is not None, now=now)
-        try:
-            lease.etag = store.put(layout.lock, body, if_absent=True)
-            break
-        except PreconditionFailed:
-            held = store.get(layout.lock)
-            if held is not None and (_expired(held.data, now) or _holder(held.data) == parts.owner):
-                try:
-                    # Take over a lease a killed run left, or the one a function handed to this build.
-                    lease.etag = store.put(layout.lock, body, if_match=held.etag)
-                    lease.took_over = True
-                    break
-                except PreconditionFailed:
-                    pass
-            elif held is not None and _handed_off(held.data):
-                raise HeldByBuild(layout.repository, json.loads(held.data).get("build")) from None
+        current, etag = read_catalog(parts.store, layout)
+        held = current.lease
+        if held is None or held.expired(now) or held.owner == parts.owner:
+            # Free, or a killed run's that expired, or the one a function handed to this build.
+            try:
+                lease.write(current.with_lease(lease.mine(seconds, now=now)), if_match=etag, if_absent=etag is None)
+                lease.took_over = held is not None
+                break
+            except PreconditionFailed:
+                pass  # another run wrote in between: look again after the pause
+        elif held.handed_off_to is not None:
+            raise HeldByBuild(layout.repository, held.build)
         if waited >= policy.wait_seconds:
             raise BackupInProgress(f"another backup of {layout.repository} is running")
         parts.sleep(1.0)
         waited += 1.0
     try:
         yield lease
+        lease.release()
     except BaseException:
         lease.leave_unfinished()
         raise
-    lease.release()
-
-
-def _holder(data: bytes) -> str | None:
-    try:
-        owner = json.loads(data).get("owner")
-    except (AttributeError, ValueError):
-        return None
-    return owner if isinstance(owner, str) else None
-
-
-def _handed_off(data: bytes) -> bool:
-    try:
-        return json.loads(data).get("handedOffTo") is not None
-    except (AttributeError, ValueError):
-        return False
-
-
-def _expired(data: bytes, now: datetime) -> bool:
-    try:
-        return datetime.fromisoformat(json.loads(data)["expires"]) <= now
-    except (KeyError, TypeError, ValueError):
-        return True  # unreadable: nobody can prove they hold it
 
 
 # --- restore and verify --------------------------------------------------------------------------

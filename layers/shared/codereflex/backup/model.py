@@ -34,10 +34,6 @@ class Layout:
         return f"{self.root}catalog.json"
 
     @property
-    def lock(self) -> str:
-        return f"{self.root}lock.json"
-
-    @property
     def manifests(self) -> str:
         return f"{self.root}manifests/"
 
@@ -171,11 +167,58 @@ class CatalogEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class Lease:
+    """The run (or CodeBuild build) that may write a repository's backups until `expires`.
+
+    Kept in the catalog itself, so taking the lease and reading the catalog are one conditional
+    write, and freeing it and recording a backup are another.
+    """
+
+    owner: str
+    expires: datetime
+    handed_off_to: str | None = None  # "codebuild" while a build a function started holds it
+    build: str | None = None
+    unfinished: bool = False  # its run failed: the next one looks for what it left uncatalogued
+
+    def expired(self, now: datetime) -> bool:
+        return self.expires <= now
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"owner": self.owner, "expires": self.expires.astimezone(UTC).isoformat()}
+        if self.handed_off_to is not None:
+            body |= {"handedOffTo": self.handed_off_to, "build": self.build}
+        if self.unfinished:
+            body["unfinished"] = True
+        return body
+
+    @classmethod
+    def from_json(cls, data: Any) -> Lease:
+        """An unreadable lease reads as an expired one: nobody can prove they hold it."""
+        try:
+            expires = datetime.fromisoformat(data["expires"])
+            if expires.tzinfo is None:
+                raise ValueError("a lease expiry without a time zone")
+            return cls(
+                str(data["owner"]),
+                expires,
+                data.get("handedOffTo"),
+                data.get("build"),
+                bool(data.get("unfinished", False)),
+            )
+        except (AttributeError, KeyError, TypeError, ValueError):
+            return cls("", datetime.min.replace(tzinfo=UTC))
+
+
+@dataclass(frozen=True, slots=True)
 class Catalog:
-    """Every backup of one repository, oldest first: "refs of X at T" is one catalog and one manifest read."""
+    """Every backup of one repository, oldest first: "refs of X at T" is one catalog and one manifest read.
+
+    It also carries the repository's lease (None when no run holds it); readers ignore it.
+    """
 
     repository: str
     entries: tuple[CatalogEntry, ...] = ()
+    lease: Lease | None = None
 
     @property
     def latest(self) -> CatalogEntry | None:
@@ -192,14 +235,19 @@ class Catalog:
         by_id = {entry.backup_id: entry for entry in (*self.entries, *added)}
         # Time breaks a tie in sequence (an adopted manifest numbered like a later run's): latest stays latest.
         ordered = sorted(by_id.values(), key=lambda entry: (entry.sequence, entry.time))
-        return Catalog(self.repository, tuple(ordered))
+        return Catalog(self.repository, tuple(ordered), self.lease)
+
+    def with_lease(self, lease: Lease | None) -> Catalog:
+        return Catalog(self.repository, self.entries, lease)
 
     def to_bytes(self) -> bytes:
-        body = {
+        body: dict[str, Any] = {
             "format": FORMAT,
             "repository": self.repository,
             "backups": [entry.to_json() for entry in self.entries],
         }
+        if self.lease is not None:
+            body["lease"] = self.lease.to_json()
         return json.dumps(body, indent=1, ensure_ascii=False).encode()
 
     @classmethod
@@ -208,6 +256,7 @@ class Catalog:
             body = json.loads(data)
             if body.get("format") != FORMAT:
                 raise CatalogError(f"catalog format {body.get('format')!r} is not {FORMAT}")
-            return cls(body["repository"], tuple(CatalogEntry.from_json(item) for item in body["backups"]))
+            lease = Lease.from_json(body["lease"]) if body.get("lease") is not None else None
+            return cls(body["repository"], tuple(CatalogEntry.from_json(item) for item in body["backups"]), lease)
         except (KeyError, TypeError, ValueError) as error:
             raise CatalogError(f"catalog cannot be read: {type(error).__name__}") from error
