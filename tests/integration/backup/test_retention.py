@@ -8,9 +8,19 @@ from pathlib import Path
 
 import pytest
 
-from codereflex.backup.engine import BackupResult, NoBackup, Outcome, list_backups, prune, restore, verify
+from codereflex.backup.engine import (
+    BackupResult,
+    NoBackup,
+    Outcome,
+    list_backups,
+    prune,
+    read_catalog,
+    restore,
+    verify,
+)
 from codereflex.backup.model import Layout
 from tests.integration.backup.conftest import Backups, Git
+from tests.integration.backup.test_faults import CountingStore
 
 LAYOUT = Layout("backups/", "source")
 
@@ -28,8 +38,13 @@ def _history(backups: Backups, git: Git, count: int) -> tuple[list[BackupResult]
     return results, expected
 
 
-def test_whole_old_chains_go_and_every_remaining_backup_restores(backups: Backups, git: Git, tmp_path: Path) -> None:
-    # Given two chains (backups 1-4 and 5-8) and a third begun (9)
+@pytest.mark.parametrize("page_entries", [128, 2], ids=["catalog-inline", "catalog-paged"])
+def test_whole_old_chains_go_and_every_remaining_backup_restores(
+    backups: Backups, git: Git, tmp_path: Path, page_entries: int
+) -> None:
+    # Given two chains (backups 1-4 and 5-8) and a third begun (9), their catalog entries inline
+    # or (two per page) mostly in catalog pages
+    backups.policy = replace(backups.policy, catalog_page_entries=page_entries)
     results, expected = _history(backups, git, 9)
     assert [r.full for r in results] == [True, False, False, False, True, False, False, False, True]
     catalog = list_backups(backups.store, "backups/", "source")
@@ -49,6 +64,10 @@ def test_whole_old_chains_go_and_every_remaining_backup_restores(backups: Backup
         assert LAYOUT.bundle(result.backup_id or "") not in keys
     for result in results[4:]:
         assert LAYOUT.bundle(result.backup_id or "") in keys
+    # And the only catalog pages left are those the catalog names (none name a pruned backup)
+    stored = read_catalog(backups.store, LAYOUT)[0]
+    assert {key for key in keys if key.startswith(f"{LAYOUT.root}catalog/")} == {page.key for page in stored.pages}
+    assert bool(stored.pages) is (page_entries == 2)
     # And every backup still offered restores exactly, fsck-clean, and the chains verify
     for number, entry in enumerate(remaining.entries):
         target = tmp_path / f"restored-{number}"
@@ -87,3 +106,16 @@ def test_without_a_retention_nothing_is_pruned(backups: Backups, git: Git) -> No
     backups.clock.now += timedelta(days=4000)
     assert prune("source", backups.policy, backups.parts) == ()
     assert len(list_backups(backups.store, "backups/", "source").entries) == 5
+
+
+def test_a_sweep_with_nothing_old_enough_writes_nothing(backups: Backups, git: Git) -> None:
+    # Given recent backups and a retention far longer than their age
+    _history(backups, git, 3)
+    counting = CountingStore(backups.store)
+    # When the sweep prunes
+    removed = prune(
+        "source", replace(backups.policy, keep_for=timedelta(days=30)), replace(backups.parts, store=counting)
+    )
+    # Then nothing went and nothing was written (not even the lease): at most the catalog was read
+    assert removed == ()
+    assert set(counting.calls) <= {"get"}

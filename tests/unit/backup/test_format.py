@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from codereflex.backup.bundle import BundleFormatError, read_header, render_header
-from codereflex.backup.model import Catalog, CatalogEntry, CatalogError, Lease, Manifest
+from codereflex.backup.model import Catalog, CatalogEntry, CatalogError, Lease, Manifest, PageRef
 
 A, B, C = "a" * 40, "b" * 40, "c" * 40
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -88,3 +88,18 @@ def test_an_unreadable_lease_reads_as_expired(lease: object) -> None:
     read = Catalog.from_bytes(data).lease
     assert read is not None
     assert read.expired(T0)
+
+
+def test_the_catalog_names_its_pages_and_keeps_them_through_its_json_form() -> None:
+    # Given a catalog whose two oldest entries moved to a page
+    old = tuple(CatalogEntry(f"{n:08d}", n, T0 + timedelta(minutes=n), f"m{n}", None, 1) for n in (1, 2))
+    page = PageRef.of("backups/repo/catalog/00000001_00000002_x.json", old)
+    newest = CatalogEntry("00000003", 3, T0 + timedelta(minutes=3), "m3", None, 1)
+    catalog = Catalog("repo", (newest,), pages=(page,))
+    # Then the page reference records what a search by time needs
+    assert (page.count, page.earliest, page.last_sequence) == (2, T0 + timedelta(minutes=1), 2)
+    # And pages and lease survive the JSON form, adding a backup and taking the lease
+    lease = Lease("run", T0)
+    read = Catalog.from_bytes(catalog.with_lease(lease).to_bytes())
+    assert read.pages == (page,) and read.lease == lease
+    assert read.with_entries(CatalogEntry("00000004", 4, T0, "m4", None, 1)).pages == (page,)

@@ -34,7 +34,7 @@ from typing import Any, Protocol
 import pygit2
 
 from codereflex.backup.bundle import install_pack, lookup, references, write_bundle
-from codereflex.backup.model import BundleRef, Catalog, CatalogEntry, Layout, Lease, Manifest, backup_id
+from codereflex.backup.model import BundleRef, Catalog, CatalogEntry, Layout, Lease, Manifest, PageRef, backup_id
 from codereflex.backup.store import ObjectStore, PreconditionFailed, Progress
 from codereflex.errors import CodeReflexError, PermanentError, TargetGone, TransientError
 
@@ -113,6 +113,8 @@ class Policy:
     handoff_lease_seconds: int = 9 * 3600
     # Backups older than this may be pruned, a whole bundle chain at a time (prune); None keeps all.
     keep_for: timedelta | None = None
+    # Once twice this many entries are inline, the oldest this many move to a catalog page.
+    catalog_page_entries: int = 128
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,6 +328,51 @@ def read_catalog(store: ObjectStore, layout: Layout) -> tuple[Catalog, str | Non
     return Catalog.from_bytes(stored.data), stored.etag
 
 
+def read_page(store: ObjectStore, page: PageRef) -> tuple[CatalogEntry, ...]:
+    stored = store.get(page.key)
+    if stored is None:
+        raise TargetGone(f"catalog page {page.key} is named in the catalog but missing from the store")
+    return Catalog.from_bytes(stored.data).entries
+
+
+def all_entries(store: ObjectStore, catalog: Catalog) -> tuple[CatalogEntry, ...]:
+    """Every backup, its pages read: for listing, verifying, pruning and adopting, not for a backup run."""
+    if not catalog.pages:
+        return catalog.entries
+    paged = [entry for page in catalog.pages for entry in read_page(store, page)]
+    return Catalog(catalog.repository).with_entries(*paged, *catalog.entries).entries
+
+
+def entry_at(store: ObjectStore, catalog: Catalog, when: datetime | None) -> CatalogEntry | None:
+    """The last backup (by sequence, then time) taken at or before `when`; reads only pages that can hold it."""
+    best = catalog.at(when)
+    if when is None:
+        return best
+    for page in reversed(catalog.pages):
+        if page.earliest > when or (best is not None and page.last_sequence < best.sequence):
+            continue
+        found = Catalog(catalog.repository, read_page(store, page)).at(when)
+        if found is not None and (best is None or (found.sequence, found.time) > (best.sequence, best.time)):
+            best = found
+    return best
+
+
+def _paged(store: ObjectStore, layout: Layout, catalog: Catalog, size: int) -> Catalog:
+    """Move the oldest inline entries to page objects while twice `size` or more are inline.
+
+    A page is written before the catalog that names it: a run that dies in between leaves a page
+    nobody names (the next run writes it again), never a catalog naming a missing page.
+    """
+    entries, pages = catalog.entries, list(catalog.pages)
+    while size > 0 and len(entries) >= 2 * size:
+        chunk, entries = entries[:size], entries[size:]
+        body = Catalog(layout.repository, chunk).to_bytes()
+        key = layout.page(chunk[0].backup_id, chunk[-1].backup_id, hashlib.sha256(body).hexdigest()[:16])
+        store.put(key, body)
+        pages.append(PageRef.of(key, chunk))
+    return Catalog(catalog.repository, entries, catalog.lease, tuple(pages))
+
+
 def _latest_manifest(parts: Collaborators, catalog: Catalog) -> Manifest | None:
     if catalog.latest is None:
         return None
@@ -345,7 +392,7 @@ def load_manifest(store: ObjectStore, key: str) -> Manifest:
 
 
 def _adopt_orphans(store: ObjectStore, layout: Layout, catalog: Catalog) -> tuple[Catalog, int]:
-    listed = {entry.manifest_key for entry in catalog.entries}
+    listed = {entry.manifest_key for entry in all_entries(store, catalog)}
     orphans = [key for key in store.keys(layout.manifests) if key.endswith(".json") and key not in listed]
     if not orphans:
         return catalog, 0
@@ -388,23 +435,35 @@ def prune(repository: str, policy: Policy, parts: Collaborators) -> tuple[str, .
     if policy.keep_for is None:
         return ()
     layout = Layout(policy.prefix, repository)
+    cutoff = parts.clock() - policy.keep_for
+    if not _may_prune(parts, layout, cutoff):
+        return ()  # nothing old enough: no need to take the lease (two catalog writes) to find that out
     try:
         with _lease(layout, policy, parts) as lease:
-            return _prune_leased(parts.store, lease, parts.clock() - policy.keep_for)
+            return _prune_leased(parts.store, lease, cutoff, policy.catalog_page_entries)
     except HeldByBuild:
         return ()  # a build is backing it up: the next sweep prunes
 
 
-def _prune_leased(store: ObjectStore, lease: _Lease, cutoff: datetime) -> tuple[str, ...]:
+def _may_prune(parts: Collaborators, layout: Layout, cutoff: datetime) -> bool:
+    """Whether any backup but the latest is older than the cutoff (the catalog this process wrote last, or a read)."""
+    remembered = parts.warm.catalog(layout.catalog)
+    catalog = remembered[0] if remembered is not None else read_catalog(parts.store, layout)[0]
+    times = [page.earliest for page in catalog.pages] + [entry.time for entry in catalog.entries[:-1]]
+    return bool(times) and min(times) < cutoff
+
+
+def _prune_leased(store: ObjectStore, lease: _Lease, cutoff: datetime, page_entries: int) -> tuple[str, ...]:
     catalog = lease.catalog
+    entries = all_entries(store, catalog)
     old: list[CatalogEntry] = []
-    for entry in catalog.entries[:-1]:  # oldest first; never the latest
+    for entry in entries[:-1]:  # oldest first; never the latest
         if entry.time >= cutoff:
             break
         old.append(entry)
     if not old:
         return ()
-    kept_head = _chain_head(load_manifest(store, catalog.entries[len(old)].manifest_key))
+    kept_head = _chain_head(load_manifest(store, entries[len(old)].manifest_key))
     doomed = [
         manifest
         for manifest in (load_manifest(store, entry.manifest_key) for entry in old)
@@ -413,11 +472,14 @@ def _prune_leased(store: ObjectStore, lease: _Lease, cutoff: datetime) -> tuple[
     if not doomed:
         return ()
     gone = {manifest.backup_id for manifest in doomed}
-    remaining = Catalog(catalog.repository, tuple(e for e in catalog.entries if e.backup_id not in gone), catalog.lease)
+    kept = Catalog(catalog.repository, tuple(e for e in entries if e.backup_id not in gone), catalog.lease)
+    remaining = _paged(store, lease.layout, kept, page_entries)
     try:
         lease.write(remaining)  # before any deletion: a backup no longer listed is no longer offered
     except PreconditionFailed:
         raise TransientError(f"the catalog of {catalog.repository} changed while pruning") from None
+    for page_key in sorted({page.key for page in catalog.pages} - {page.key for page in remaining.pages}):
+        store.delete(page_key)
     for entry in old:
         if entry.backup_id in gone:
             store.delete(entry.manifest_key)
@@ -438,7 +500,7 @@ class _Lease:
     """The lease this run holds (in the catalog), and what it can do with it before it ends."""
 
     def __init__(self, layout: Layout, policy: Policy, parts: Collaborators) -> None:
-        self._store, self._layout, self._policy, self._parts = parts.store, layout, policy, parts
+        self._store, self.layout, self._policy, self._parts = parts.store, layout, policy, parts
         self.catalog = Catalog(layout.repository)  # as this run last wrote it, with its lease
         self.etag: str | None = None
         self.owner = parts.owner
@@ -464,9 +526,9 @@ class _Lease:
     def write(self, catalog: Catalog, *, if_match: str | None = None, if_absent: bool = False) -> None:
         """Write the catalog (over this run's own last write unless told otherwise) and remember it."""
         condition = if_match if if_match is not None or if_absent else self.etag
-        self.etag = self._store.put(self._layout.catalog, catalog.to_bytes(), if_match=condition, if_absent=if_absent)
+        self.etag = self._store.put(self.layout.catalog, catalog.to_bytes(), if_match=condition, if_absent=if_absent)
         self.catalog = catalog
-        self._parts.warm.keep_catalog(self._layout.catalog, catalog, self.etag)
+        self._parts.warm.keep_catalog(self.layout.catalog, catalog, self.etag)
 
     def record(self, catalog: Catalog) -> None:
         """The catalog to save when the lease is freed (one write does both)."""
@@ -487,13 +549,16 @@ class _Lease:
         """Save what the run recorded and free the lease in one write (not a lease it handed over)."""
         if self.owner != self._parts.owner:
             return
-        catalog = (self._pending or self.catalog).with_lease(None)
+        pending = self._pending or self.catalog
+        catalog = _paged(self._store, self.layout, pending.with_lease(None), self._policy.catalog_page_entries)
         try:
             self.write(catalog)
         except PreconditionFailed:
-            # This run outlived its lease and another took it over: add this run's entries to the
+            # This run outlived its lease and another took it over: add what this run added to the
             # catalog and leave the successor's lease alone.
-            _merge_into_stored(self._store, self._layout, catalog.entries, self.owner)
+            had = {entry.backup_id for entry in self.catalog.entries}
+            added = tuple(entry for entry in pending.entries if entry.backup_id not in had)
+            _merge_into_stored(self._store, self.layout, added, self.owner)
 
     def leave_unfinished(self) -> None:
         """After a failure: leave the lease expired, not freed, so the next run knows a run ended early.
@@ -508,7 +573,7 @@ class _Lease:
 
     def release_handed_over(self, owner: str) -> None:
         """StartBuild failed: free the lease handed to `owner`, unless that build has taken it already."""
-        current, etag = read_catalog(self._store, self._layout)
+        current, etag = read_catalog(self._store, self.layout)
         if current.lease is not None and current.lease.owner == owner and etag is not None:
             with suppress(PreconditionFailed):
                 self.write(current.with_lease(None), if_match=etag)
@@ -566,7 +631,7 @@ def restore(
 ) -> Manifest:
     """Make `destination` a bare repository with exactly the refs of the last backup at or before `at`."""
     catalog, _ = read_catalog(store, Layout(prefix, repository))
-    entry = catalog.at(at)
+    entry = entry_at(store, catalog, at)
     if entry is None:
         raise NoBackup(f"no backup of {repository} at or before {at.isoformat() if at else 'now'}")
     manifest = load_manifest(store, entry.manifest_key)
@@ -625,7 +690,9 @@ def head_ref(refs: Mapping[str, str], default_branch: str | None) -> str | None:
 
 
 def list_backups(store: ObjectStore, prefix: str, repository: str) -> Catalog:
-    return read_catalog(store, Layout(prefix, repository))[0]
+    """The catalog with every backup inline (its pages read)."""
+    catalog = read_catalog(store, Layout(prefix, repository))[0]
+    return Catalog(repository, all_entries(store, catalog), catalog.lease)
 
 
 @dataclass(frozen=True, slots=True)
@@ -640,7 +707,7 @@ def verify(store: ObjectStore, prefix: str, repository: str, scratch: Path) -> t
     Each chain is restored once, at its longest manifest (which holds every pack of the chain);
     every backup of that chain is then checked against it. Returns (backups checked, problems).
     """
-    catalog, _ = read_catalog(store, Layout(prefix, repository))
+    catalog = list_backups(store, prefix, repository)
     problems: list[Problem] = []
     chains: dict[str, list[Manifest]] = {}
     for entry in catalog.entries:

@@ -37,6 +37,10 @@ class Layout:
     def manifests(self) -> str:
         return f"{self.root}manifests/"
 
+    def page(self, first: str, last: str, digest: str) -> str:
+        """A page of older catalog entries, backups `first` to `last`; `digest` (of its content) pins it."""
+        return f"{self.root}catalog/{first}_{last}_{digest}.json"
+
     def manifest(self, backup_id: str) -> str:
         return f"{self.manifests}{backup_id}.json"
 
@@ -210,22 +214,54 @@ class Lease:
 
 
 @dataclass(frozen=True, slots=True)
+class PageRef:
+    """A catalog page as the catalog names it: enough to know which pages can hold a given time."""
+
+    key: str
+    count: int
+    earliest: datetime  # the earliest time of its entries
+    last_sequence: int  # the highest sequence among them
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "count": self.count,
+            "earliest": self.earliest.astimezone(UTC).isoformat(),
+            "lastSequence": self.last_sequence,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> PageRef:
+        return cls(data["key"], int(data["count"]), datetime.fromisoformat(data["earliest"]), int(data["lastSequence"]))
+
+    @classmethod
+    def of(cls, key: str, entries: tuple[CatalogEntry, ...]) -> PageRef:
+        return cls(key, len(entries), min(e.time for e in entries), max(e.sequence for e in entries))
+
+
+@dataclass(frozen=True, slots=True)
 class Catalog:
     """Every backup of one repository, oldest first: "refs of X at T" is one catalog and one manifest read.
 
-    It also carries the repository's lease (None when no run holds it); readers ignore it.
+    The newest entries are inline; older ones move, a page at a time, to page objects the catalog
+    names (`pages`, oldest first), so the catalog a backup rewrites stays small however long the
+    history. It also carries the repository's lease (None when no run holds it); readers ignore it.
     """
 
     repository: str
     entries: tuple[CatalogEntry, ...] = ()
     lease: Lease | None = None
+    pages: tuple[PageRef, ...] = ()
 
     @property
     def latest(self) -> CatalogEntry | None:
         return self.entries[-1] if self.entries else None
 
     def at(self, when: datetime | None) -> CatalogEntry | None:
-        """The last backup taken at or before `when` (the latest when None)."""
+        """The last backup taken at or before `when` (the latest when None), among the inline entries.
+
+        `codereflex.backup.engine.entry_at` searches the pages too.
+        """
         if when is None:
             return self.latest
         found = [entry for entry in self.entries if entry.time <= when]
@@ -235,10 +271,10 @@ class Catalog:
         by_id = {entry.backup_id: entry for entry in (*self.entries, *added)}
         # Time breaks a tie in sequence (an adopted manifest numbered like a later run's): latest stays latest.
         ordered = sorted(by_id.values(), key=lambda entry: (entry.sequence, entry.time))
-        return Catalog(self.repository, tuple(ordered), self.lease)
+        return Catalog(self.repository, tuple(ordered), self.lease, self.pages)
 
     def with_lease(self, lease: Lease | None) -> Catalog:
-        return Catalog(self.repository, self.entries, lease)
+        return Catalog(self.repository, self.entries, lease, self.pages)
 
     def to_bytes(self) -> bytes:
         body: dict[str, Any] = {
@@ -246,6 +282,8 @@ class Catalog:
             "repository": self.repository,
             "backups": [entry.to_json() for entry in self.entries],
         }
+        if self.pages:
+            body["pages"] = [page.to_json() for page in self.pages]
         if self.lease is not None:
             body["lease"] = self.lease.to_json()
         return json.dumps(body, indent=1, ensure_ascii=False).encode()
@@ -257,6 +295,9 @@ class Catalog:
             if body.get("format") != FORMAT:
                 raise CatalogError(f"catalog format {body.get('format')!r} is not {FORMAT}")
             lease = Lease.from_json(body["lease"]) if body.get("lease") is not None else None
-            return cls(body["repository"], tuple(CatalogEntry.from_json(item) for item in body["backups"]), lease)
+            pages = tuple(PageRef.from_json(item) for item in body.get("pages", []))
+            return cls(
+                body["repository"], tuple(CatalogEntry.from_json(item) for item in body["backups"]), lease, pages
+            )
         except (KeyError, TypeError, ValueError) as error:
             raise CatalogError(f"catalog cannot be read: {type(error).__name__}") from error
