@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from codereflex.aws.s3 import S3ObjectStore
+from codereflex.backup import engine
 from codereflex.backup.engine import (
     BackupInProgress,
     BackupRequest,
@@ -105,9 +106,11 @@ def _two_backups(backups: Backups, git: Git) -> str:
 
 @pytest.mark.parametrize("refuse", [".bundle", ".idx", "Z.json"], ids=["bundle", "index", "manifest"])
 def test_a_refused_upload_keeps_earlier_backups_and_the_next_run_finishes(
-    backups: Backups, git: Git, tmp_path: Path, refuse: str
+    backups: Backups, git: Git, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, refuse: str
 ) -> None:
-    # Given two good backups, then a push
+    # Given two good backups, then a push (every bundle stored with its pack index, so that the
+    # index upload can be refused too)
+    monkeypatch.setattr(engine, "UNINDEXED_BUNDLE_BYTES", 0)
     before = _two_backups(backups, git)
     git.commit("third")
     git.push("HEAD:refs/heads/main")
@@ -178,7 +181,7 @@ def test_the_sweep_adopts_an_uncatalogued_manifest_even_after_a_clean_release(ba
 
 
 @pytest.mark.parametrize("warm", [True, False], ids=["warm", "cold-process"])
-def test_a_one_commit_backup_costs_five_s3_requests_warm_and_seven_in_a_new_process(
+def test_a_one_commit_backup_costs_four_s3_requests_warm_and_six_in_a_new_process(
     backups: Backups, git: Git, tmp_path: Path, warm: bool
 ) -> None:
     # Given a backed-up repository and one more commit
@@ -193,12 +196,12 @@ def test_a_one_commit_backup_costs_five_s3_requests_warm_and_seven_in_a_new_proc
     result = back_up(BackupRequest("source", str(git.source)), backups.policy, parts)
     # Then: take the lease with a catalog write (over the version this process wrote last, so
     # without reading it; a new process reads the catalog and the latest manifest first), upload the
-    # bundle and its index, write the manifest, then record the backup and free the lease with one
-    # more catalog write; no listing (only a run that took over an unfinished run's lease, or the
-    # sweep's, looks for uncatalogued manifests)
+    # bundle (small: without its pack index), write the manifest, then record the backup and free the
+    # lease with one more catalog write; no listing (only a run that took over an unfinished run's
+    # lease, or the sweep's, looks for uncatalogued manifests)
     assert result.outcome is Outcome.BACKED_UP
     reads = [] if warm else ["get", "get"]
-    assert counting.calls == [*reads[:1], "put", *reads[1:], "upload", "upload", "put", "put"]
+    assert counting.calls == [*reads[:1], "put", *reads[1:], "upload", "put", "put"]
     restore(backups.store, "backups/", "source", tmp_path / "restored")
     assert git.show_ref(tmp_path / "restored") == git.show_ref(git.source)
     assert _lease_left(backups) is None

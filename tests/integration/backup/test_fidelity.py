@@ -5,9 +5,14 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from codereflex.backup.engine import BackupResult, Outcome, list_backups, restore, verify
+import pytest
+
+from codereflex.backup import engine
+from codereflex.backup.engine import BackupResult, Outcome, list_backups, load_manifest, restore, verify
 from codereflex.backup.model import Layout
 from tests.integration.backup.conftest import Backups, Git
+
+LAYOUT = Layout("backups/", "source")
 
 
 def _restore_each(backups: Backups, tmp_path: Path, expected: dict[str, str]) -> None:
@@ -21,7 +26,12 @@ def _restore_each(backups: Backups, tmp_path: Path, expected: dict[str, str]) ->
         backups.git.fsck(target)
 
 
-def test_every_backup_of_a_busy_history_restores_exactly(backups: Backups, git: Git, tmp_path: Path) -> None:
+@pytest.mark.parametrize("unindexed_below", [engine.UNINDEXED_BUNDLE_BYTES, 0], ids=["small-unindexed", "all-indexed"])
+def test_every_backup_of_a_busy_history_restores_exactly(
+    backups: Backups, git: Git, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, unindexed_below: int
+) -> None:
+    # (Bundles stored without their pack index, indexed by the restore; or each with its index.)
+    monkeypatch.setattr(engine, "UNINDEXED_BUNDLE_BYTES", unindexed_below)
     expected: dict[str, str] = {}
 
     def snapshot() -> None:
@@ -66,6 +76,9 @@ def test_every_backup_of_a_busy_history_restores_exactly(backups: Backups, git: 
     # And the chain verifies
     checked, problems = verify(backups.store, "backups/", "source", tmp_path / "verify")
     assert (checked, problems) == (len(expected), [])
+    # And the pack indexes stored are exactly those the bundles' size called for
+    chain = load_manifest(backups.store, LAYOUT.manifest(list(expected)[-2])).chain
+    assert chain and all((link.index_key is None) == (link.size < unindexed_below) for link in chain)
 
 
 def test_unchanged_refs_make_no_backup(backups: Backups, git: Git) -> None:

@@ -5,7 +5,8 @@ libgit2 has no bundle API, so the header is written here ("# v2 git bundle", pre
 PackBuilder. The pack holds exactly the objects reachable from the tips but not from the
 prerequisites, and it is never thin (libgit2 deltas only against objects in the same pack), so
 the `.idx` PackBuilder writes beside it indexes the bundle's pack as it is: a restore drops both
-files into objects/pack/ without parsing a single object.
+files into objects/pack/ without parsing a single object. A small bundle is stored without it,
+and the restore indexes its pack (`codereflex.backup.packindex`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from typing import Any, BinaryIO, cast
 
 import pygit2
 from pygit2.enums import ObjectType
+
+from codereflex.backup.packindex import PackError, index_pack
 
 SIGNATURE = b"# v2 git bundle\n"
 _COPY_CHUNK = 1024 * 1024
@@ -322,11 +325,12 @@ def _empty_pack(directory: Path) -> tuple[Path, Path]:
     return pack_path, index_path
 
 
-def install_pack(bundle: Path, index: Path, repo_path: Path) -> BundleHeader:
+def install_pack(bundle: Path, index: Path | None, repo_path: Path) -> BundleHeader:
     """Put a bundle's pack and its index into a (bare) repository's objects/pack/; returns the header.
 
     The pack is streamed (a full bundle can be larger than memory) and its SHA-1 trailer checked
-    against its content and against the index before either file is put in place.
+    against its content and against the index before either file is put in place. Without
+    `index` (a small bundle stored alone), the pack is indexed here.
     """
     pack_dir = repo_path / "objects" / "pack"
     pack_dir.mkdir(parents=True, exist_ok=True)
@@ -348,7 +352,11 @@ def install_pack(bundle: Path, index: Path, repo_path: Path) -> BundleHeader:
     if len(tail) != 20 or digest.digest() != tail:  # noqa: PLR2004
         partial.unlink()
         raise BundleFormatError("the bundle's pack checksum does not match its content")
-    index_bytes = index.read_bytes()
+    try:
+        index_bytes = index.read_bytes() if index is not None else index_pack(partial.read_bytes())
+    except PackError as error:
+        partial.unlink()
+        raise BundleFormatError(f"the bundle's pack cannot be indexed: {error}") from error
     if index_bytes[-40:-20] != tail:
         partial.unlink()
         raise BundleFormatError("the pack index belongs to another pack")

@@ -39,6 +39,8 @@ from codereflex.backup.store import ObjectStore, PreconditionFailed, Progress
 from codereflex.errors import CodeReflexError, PermanentError, TargetGone, TransientError
 
 _CATALOG_ATTEMPTS = 8
+# Bundles smaller than this are stored without their pack index (restore indexes them): most pushes.
+UNINDEXED_BUNDLE_BYTES = 1024 * 1024
 
 
 class BackupInProgress(TransientError):
@@ -306,16 +308,20 @@ def _write_chain(
         fresh_mirror=full and fresh,
         previous=None if full or latest is None else latest.refs,
     )
+    key = layout.bundle(new_id)
+    # A small bundle goes up alone: indexing its pack at restore costs less than a request per backup.
+    index_key = f"{key}.idx" if written.size >= UNINDEXED_BUNDLE_BYTES else None
     try:
-        key = layout.bundle(new_id)
         parts.store.upload(key, written.bundle)
-        parts.store.upload(f"{key}.idx", written.index)
+        if index_key is not None:
+            parts.store.upload(index_key, written.index)
     finally:
         written.bundle.unlink(missing_ok=True)
         written.index.unlink(missing_ok=True)
-    link = BundleRef(key, f"{key}.idx", written.size, written.objects, tuple(prerequisites))
+    link = BundleRef(key, index_key, written.size, written.objects, tuple(prerequisites))
     base = () if full or latest is None else latest.chain
-    return (*base, link), written.size + written.index_size, written.objects, full
+    uploaded = written.size + (written.index_size if index_key is not None else 0)
+    return (*base, link), uploaded, written.objects, full
 
 
 # --- catalog -------------------------------------------------------------------------------------
@@ -483,7 +489,8 @@ def _prune_leased(store: ObjectStore, lease: _Lease, cutoff: datetime, page_entr
     for entry in old:
         if entry.backup_id in gone:
             store.delete(entry.manifest_key)
-    for key in sorted({key for manifest in doomed for link in manifest.chain for key in (link.key, link.index_key)}):
+    doomed_keys = {key for manifest in doomed for link in manifest.chain for key in (link.key, link.index_key) if key}
+    for key in sorted(doomed_keys):
         store.delete(key)
     return tuple(sorted(gone))
 
@@ -653,8 +660,9 @@ def restore_manifest(
         for link in manifest.chain:
             bundle, index = scratch / "pack.bundle", scratch / "pack.idx"
             store.download(link.key, bundle, progress(link.key, link.size) if progress else None)
-            store.download(link.index_key, index)
-            install_pack(bundle, index, destination)
+            if link.index_key is not None:
+                store.download(link.index_key, index)
+            install_pack(bundle, index if link.index_key is not None else None, destination)
     finally:
         for leftover in scratch.iterdir():
             leftover.unlink()

@@ -62,10 +62,13 @@ def backup_id(sequence: int, when: datetime) -> str:
 
 @dataclass(frozen=True, slots=True)
 class BundleRef:
-    """One bundle of a chain: its key, its pack index key, its size and object count."""
+    """One bundle of a chain: its key, its pack index key, its size and object count.
+
+    A small bundle is stored without its index (`index_key` None): the restore indexes its pack.
+    """
 
     key: str
-    index_key: str
+    index_key: str | None
     size: int
     objects: int
     prerequisites: tuple[str, ...] = ()

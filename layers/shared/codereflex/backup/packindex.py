@@ -1,0 +1,226 @@
+"""A version-2 pack index (.idx) computed from a pack, as `git index-pack` writes it.
+
+A small incremental bundle is stored without its `.idx` (one request fewer per backup); the
+restore indexes its pack here. pygit2 exposes no indexer, so this reads the pack format itself:
+each entry's type and size header, its zlib stream, and for deltas (offset or object-id based)
+the base it applies to. Packs from PackBuilder are never thin, so every base is in the same pack.
+Meant for small packs (everything is held in memory); large ones keep the index PackBuilder wrote.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+import zlib
+from dataclasses import dataclass
+
+_COMMIT, _TREE, _BLOB, _TAG, _OFS_DELTA, _REF_DELTA = 1, 2, 3, 4, 6, 7
+_TYPE_NAMES = {_COMMIT: b"commit", _TREE: b"tree", _BLOB: b"blob", _TAG: b"tag"}
+_HEADER = 12
+_TRAILER = 20
+_FEED = 64 * 1024
+_LARGE_OFFSET = 0x80000000
+
+
+class PackError(ValueError):
+    """The bytes are not a pack this indexer can read (damaged, truncated, or thin)."""
+
+
+@dataclass(slots=True)
+class _Entry:
+    offset: int
+    kind: int
+    data: bytes  # inflated: the object's content, or the delta
+    base_offset: int | None = None
+    base_id: bytes | None = None
+    crc: int = 0
+
+
+def index_pack(pack: bytes) -> bytes:
+    """The `.idx` (version 2) of `pack`; raises PackError if the pack does not check out."""
+    if len(pack) < _HEADER + _TRAILER or pack[:4] != b"PACK":
+        raise PackError("not a pack")
+    version, count = struct.unpack(">II", pack[4:_HEADER])
+    if version not in (2, 3):
+        raise PackError(f"pack version {version} is not supported")
+    checksum = pack[-_TRAILER:]
+    if hashlib.sha1(pack[:-_TRAILER]).digest() != checksum:  # noqa: S324  # git's pack checksum is SHA-1
+        raise PackError("the pack checksum does not match its content")
+    entries = _read_entries(memoryview(pack)[:-_TRAILER], count)
+    ids = _object_ids(entries)
+    return _render_index([(ids[entry.offset], entry.crc, entry.offset) for entry in entries], checksum)
+
+
+def _read_entries(body: memoryview, count: int) -> list[_Entry]:
+    entries: list[_Entry] = []
+    offset = _HEADER
+    for _ in range(count):
+        start = offset
+        try:
+            byte = body[offset]
+            offset += 1
+            kind, size, shift = (byte >> 4) & 7, byte & 0x0F, 4
+            while byte & 0x80:
+                byte = body[offset]
+                offset += 1
+                size |= (byte & 0x7F) << shift
+                shift += 7
+            entry = _Entry(start, kind, b"")
+            if kind == _OFS_DELTA:
+                byte = body[offset]
+                offset += 1
+                relative = byte & 0x7F
+                while byte & 0x80:
+                    byte = body[offset]
+                    offset += 1
+                    relative = ((relative + 1) << 7) | (byte & 0x7F)
+                entry.base_offset = start - relative
+            elif kind == _REF_DELTA:
+                entry.base_id = bytes(body[offset : offset + 20])
+                offset += 20
+            elif kind not in _TYPE_NAMES:
+                raise PackError(f"unknown object type {kind} at offset {start}")
+        except IndexError:
+            raise PackError("the pack ends inside an entry header") from None
+        entry.data, offset = _inflate(body, offset)
+        if len(entry.data) != size:
+            raise PackError(f"the object at offset {start} inflates to another size than its header says")
+        entry.crc = zlib.crc32(body[start:offset])
+        entries.append(entry)
+    if offset != len(body):
+        raise PackError("the pack has bytes after its last object")
+    return entries
+
+
+def _inflate(body: memoryview, offset: int) -> tuple[bytes, int]:
+    """The zlib stream starting at `offset`, inflated, and the offset just after it."""
+    stream = zlib.decompressobj()
+    parts: list[bytes] = []
+    position = offset
+    try:
+        while not stream.eof:
+            if position >= len(body):
+                raise PackError("the pack ends inside an object")
+            chunk = body[position : position + _FEED]
+            parts.append(stream.decompress(chunk))
+            position += len(chunk)
+    except zlib.error as error:
+        raise PackError(f"an object at offset {offset} does not inflate: {error}") from None
+    return b"".join(parts), position - len(stream.unused_data)
+
+
+def _object_ids(entries: list[_Entry]) -> dict[int, bytes]:
+    """Object id by entry offset; deltas are applied to their bases (in the same pack) until all are named."""
+    contents: dict[int, tuple[int, bytes]] = {}  # offset -> (object type, content)
+    ids: dict[int, bytes] = {}
+    by_id: dict[bytes, int] = {}
+
+    def name(offset: int, kind: int, content: bytes) -> None:
+        oid = hashlib.sha1(_TYPE_NAMES[kind] + b" %d\0" % len(content) + content).digest()  # noqa: S324
+        contents[offset], ids[offset], by_id[oid] = (kind, content), oid, offset
+
+    pending: list[_Entry] = []
+    for entry in entries:
+        if entry.kind in _TYPE_NAMES:
+            name(entry.offset, entry.kind, entry.data)
+        else:
+            pending.append(entry)
+    while pending:
+        waiting: list[_Entry] = []
+        for entry in pending:
+            base = entry.base_offset if entry.base_id is None else by_id.get(entry.base_id)
+            if base is None or base not in contents:
+                waiting.append(entry)  # its base is a delta not applied yet (or is missing)
+                continue
+            kind, content = contents[base]
+            name(entry.offset, kind, apply_delta(content, entry.data))
+        if len(waiting) == len(pending):
+            raise PackError(f"{len(waiting)} deltas have no base in the pack (a thin or damaged pack)")
+        pending = waiting
+    return ids
+
+
+def apply_delta(base: bytes, delta: bytes) -> bytes:
+    """git's delta format: source and target sizes, then copy-from-base and insert instructions."""
+    try:
+        source_size, position = _varint(delta, 0)
+        target_size, position = _varint(delta, position)
+        if source_size != len(base):
+            raise PackError("a delta's source size does not match its base")
+        out = bytearray()
+        while position < len(delta):
+            op = delta[position]
+            position += 1
+            if op & 0x80:
+                copy_offset, copy_size, position = _copy_instruction(op, delta, position)
+                if copy_offset + copy_size > len(base):
+                    raise PackError("a delta copies from beyond its base")
+                out += base[copy_offset : copy_offset + copy_size]
+            elif op:
+                out += delta[position : position + op]
+                position += op
+            else:
+                raise PackError("a delta has a reserved instruction")
+    except IndexError:
+        raise PackError("a delta ends inside an instruction") from None
+    if len(out) != target_size:
+        raise PackError("a delta's result has the wrong size")
+    return bytes(out)
+
+
+def _varint(data: bytes, position: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        byte = data[position]
+        position += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            return value, position
+
+
+def _copy_instruction(op: int, delta: bytes, position: int) -> tuple[int, int, int]:
+    """A copy's offset (up to 4 bytes) and size (up to 3; 0 means 64 KiB), each byte present if its bit is set."""
+    offset = size = 0
+    for bit in range(4):
+        if op & (1 << bit):
+            offset |= delta[position] << (8 * bit)
+            position += 1
+    for bit in range(3):
+        if op & (0x10 << bit):
+            size |= delta[position] << (8 * bit)
+            position += 1
+    return offset, size or 0x10000, position
+
+
+def _render_index(objects: list[tuple[bytes, int, int]], pack_checksum: bytes) -> bytes:
+    """idx v2: magic, version, fan-out, sorted ids, CRC32s, offsets (large ones in a 64-bit table), checksums."""
+    objects.sort()
+    fanout = [0] * 256
+    for oid, _, _ in objects:
+        fanout[oid[0]] += 1
+    running = 0
+    for first in range(256):
+        running += fanout[first]
+        fanout[first] = running
+    small: list[int] = []
+    large: list[int] = []
+    for _, _, offset in objects:
+        if offset < _LARGE_OFFSET:
+            small.append(offset)
+        else:
+            small.append(_LARGE_OFFSET | len(large))
+            large.append(offset)
+    body = b"".join(
+        [
+            b"\xfftOc",
+            struct.pack(">I", 2),
+            struct.pack(">256I", *fanout),
+            b"".join(oid for oid, _, _ in objects),
+            struct.pack(f">{len(objects)}I", *(crc for _, crc, _ in objects)),
+            struct.pack(f">{len(small)}I", *small),
+            struct.pack(f">{len(large)}Q", *large),
+            pack_checksum,
+        ]
+    )
+    return body + hashlib.sha1(body).digest()  # noqa: S324  # the index checksum is SHA-1 by definition
