@@ -1,9 +1,12 @@
-"""The object walk with stops (only the changed refs' old tips and the newest prerequisites hidden)
-selects everything the exact walk selects, and in the usual cases nothing more."""
+"""The object walk selects everything `git rev-list --objects new --not old` lists, and in the usual
+cases nothing more; with stops (only the changed refs' old tips and the newest prerequisites hidden)
+it selects everything the exact walk selects."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
+from typing import Any, cast
 
 import pygit2
 import pytest
@@ -41,11 +44,25 @@ def history(tmp_path: Path) -> tuple[pygit2.Repository, dict[str, str], list[pyg
     return repo, refs, line
 
 
+def _git_objects(repo: pygit2.Repository, new: dict[str, str], old: dict[str, str]) -> set[str]:
+    """What git itself would send: `git rev-list --objects <new tips> --not <old tips>`."""
+    listed = subprocess.run(
+        ["git", "rev-list", "--objects", *sorted(set(new.values())), "--not", *sorted(set(old.values()))],
+        cwd=repo.path,
+        capture_output=True,
+        check=True,
+        text=True,
+    ).stdout
+    return {line.split()[0] for line in listed.splitlines()}
+
+
 def _both(repo: pygit2.Repository, new: dict[str, str], old: dict[str, str]) -> tuple[set[str], set[str]]:
     exact = select_objects(repo, new.values(), old.values(), old.values())
     stops = [value for name, value in old.items() if new.get(name, value) != value]
     fast = select_objects(repo, new.values(), old.values(), old.values(), stops=stops)
-    return {str(oid) for oid in exact}, {str(oid) for oid in fast}
+    selected = {str(oid) for oid in exact}
+    assert _git_objects(repo, new, old) <= selected, "an object git would send is missing"
+    return selected, {str(oid) for oid in fast}
 
 
 def test_a_push_to_main_selects_exactly_the_new_objects(
@@ -54,7 +71,7 @@ def test_a_push_to_main_selects_exactly_the_new_objects(
     repo, old, line = history
     new = {**old, "refs/heads/main": str(_commit(repo, line[-1], "next", 300))}
     exact, fast = _both(repo, new, old)
-    assert fast == exact
+    assert fast == exact == _git_objects(repo, new, old)
     assert len(exact) == 3  # the commit, its tree, its blob
 
 
@@ -85,3 +102,46 @@ def test_unchanged_refs_select_nothing(history: tuple[pygit2.Repository, dict[st
     repo, old, _ = history
     exact, fast = _both(repo, dict(old), old)
     assert exact == fast == set()
+
+
+def _nested(repo: Any, parent: pygit2.Oid, files: dict[str, bytes], when: int) -> pygit2.Oid:
+    """A commit on `parent` that writes `files` (paths with directories) into its tree."""
+    library: Any = pygit2  # pygit2 1.17's stubs leave Index untyped
+    index = library.Index()
+    index.read_tree(repo[parent].tree)
+    for path, data in files.items():
+        index.add(library.IndexEntry(path, repo.create_blob(data), FileMode.BLOB))
+    signature = pygit2.Signature("Select", "select@example.com", 1_700_000_000 + when, 0)
+    return cast(pygit2.Oid, repo.create_commit(None, signature, signature, "nested", index.write_tree(repo), [parent]))
+
+
+def test_a_merge_of_two_new_lines_selects_exactly_what_git_would_send(
+    history: tuple[pygit2.Repository, dict[str, str], list[pygit2.Oid]],
+) -> None:
+    # Given two new lines of work from main's tip, deep in directories, merged
+    repo, old, line = history
+    git: Any = repo
+    left = _nested(git, line[-1], {"src/app/left.py": b"left\n", "docs/a.md": b"a\n"}, 600)
+    right = _nested(git, line[-1], {"src/app/right.py": b"right\n", "src/lib/x.py": b"x\n"}, 601)
+    index = git.merge_trees(line[-1], left, right)
+    signature = pygit2.Signature("Select", "select@example.com", 1_700_000_700, 0)
+    merge = git.create_commit(None, signature, signature, "merge", index.write_tree(repo), [left, right])
+    new = {**old, "refs/heads/main": str(merge)}
+    # Then the selection is exactly git's
+    exact, fast = _both(repo, new, old)
+    assert fast == exact == _git_objects(repo, new, old)
+
+
+def test_a_file_copied_to_another_directory_is_never_missed(
+    history: tuple[pygit2.Repository, dict[str, str], list[pygit2.Oid]],
+) -> None:
+    # Given a commit that adds a directory holding a copy of an existing file (same blob, new path)
+    repo, old, line = history
+    git: Any = repo
+    blob = git[line[-1]].tree["file3"].id
+    copied = _nested(git, line[-1], {"elsewhere/deep/file3": git[blob].data}, 700)
+    new = {**old, "refs/heads/main": str(copied)}
+    # Then everything git would send is selected (the blob, which the receiver has, may come again)
+    exact, _ = _both(repo, new, old)
+    expected = _git_objects(repo, new, old)
+    assert expected <= exact <= expected | {str(blob)}
