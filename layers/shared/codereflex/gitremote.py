@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Protocol
@@ -55,6 +56,18 @@ class CodeCommitCredentials(RemoteCallbacks):
         signed = git_credentials(self._source.get_frozen_credentials(), endpoint, now=self._clock())
         self._signed_for.add(url)
         return UserPass(signed.username, signed.password)  # type: ignore[no-untyped-call]  # likewise
+
+    def authorization(self, url: str) -> str:
+        """An `Authorization` header for `url`, to send with the first request instead of after a 401.
+
+        It counts as this provider's one signature for the URL: should CodeCommit refuse it,
+        libgit2's request for credentials is answered with GitCredentialsRefused, as after any refusal.
+        """
+        endpoint = parse_clone_url(url, fallback_region=self._fallback_region)
+        signed = git_credentials(self._source.get_frozen_credentials(), endpoint, now=self._clock())
+        self._signed_for.add(url)
+        token = base64.b64encode(f"{signed.username}:{signed.password}".encode()).decode()
+        return f"Authorization: Basic {token}"
 
 
 def _scrub(url: str) -> str:

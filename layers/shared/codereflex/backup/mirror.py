@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+import importlib
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pygit2
-from pygit2.callbacks import RemoteCallbacks
+from pygit2.callbacks import RemoteCallbacks, git_fetch_options
 from pygit2.enums import FetchPrune
-from pygit2.remotes import RemoteCollection, TransferProgress
+from pygit2.remotes import Remote, RemoteCollection, TransferProgress
+from pygit2.utils import StrArray
 
 from codereflex.backup.bundle import references
 from codereflex.backup.engine import TooLarge
 from codereflex.errors import AccessDenied, TargetGone, TransientError
+from codereflex.gitremote import CodeCommitCredentials
 
 MIRROR_REFSPEC = "+refs/*:refs/*"
+
+# libgit2's C functions and cffi, as pygit2 calls them (untyped); see _fetch_with_headers.
+_NATIVE: Any = importlib.import_module("pygit2.ffi")
+_STRINGS: Any = StrArray
 
 
 class GitMirror:
@@ -79,10 +87,31 @@ class GitMirror:
             # pygit2 calls back into Python once per object received just to report progress: skip it.
             setattr(callbacks, "transfer_progress", None)  # noqa: B010  # shadows a method on purpose
         try:
-            remote.fetch([MIRROR_REFSPEC], callbacks=callbacks, prune=FetchPrune.PRUNE)
+            if isinstance(callbacks, CodeCommitCredentials) and url.startswith(("https://", "http://")):
+                # Credentials with the first request: libgit2 would otherwise send it without, take
+                # CodeCommit's 401 and ask again (one round trip more per fetch).
+                _fetch_with_headers(remote, [MIRROR_REFSPEC], callbacks, [callbacks.authorization(url)])
+            else:
+                remote.fetch([MIRROR_REFSPEC], callbacks=callbacks, prune=FetchPrune.PRUNE)
         except pygit2.GitError as error:
             raise _translate(error, repository) from error
         return refs_of(repo)
+
+
+def _fetch_with_headers(remote: Remote, refspecs: list[str], callbacks: RemoteCallbacks, headers: list[str]) -> None:
+    """`remote.fetch(refspecs, callbacks, prune=PRUNE)` with extra HTTP headers on every request.
+
+    pygit2 1.17 (pinned: see layers/git/requirements.txt) does not expose libgit2's
+    `custom_headers`, so this fills git_fetch_options as Remote.fetch does, plus the headers, and
+    follows no redirect, so the headers go to no other host.
+    """
+    with git_fetch_options(callbacks) as payload:
+        options = payload.fetch_options
+        options.prune = FetchPrune.PRUNE
+        options.follow_redirects = _NATIVE.C.GIT_REMOTE_REDIRECT_NONE
+        with _STRINGS(headers) as custom, _STRINGS(refspecs) as specs:
+            options.custom_headers = custom.ptr[0]
+            payload.check_error(_NATIVE.C.git_remote_fetch(remote._remote, specs.ptr, options, _NATIVE.ffi.NULL))
 
 
 def _stop_after(limit: int) -> Callable[[TransferProgress], None]:
