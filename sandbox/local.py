@@ -32,8 +32,6 @@ from sandbox.template import Resolver, load_template
 ROOT = Path(__file__).resolve().parents[1]
 # botocore loads service models per Session; one shared session makes a sandbox start in ~0.3 s, not ~1.5 s.
 _SESSIONS: dict[str, boto3.Session] = {}
-# Handlers cache their clients per module: re-import them only when the endpoint they must reach changes.
-_last_endpoint: list[str | None] = []
 TEMPLATE = ROOT / "template.yaml"
 DEVELOPER = "developer"
 # Stands in for the functions' execution role: the identity whose keys a Lambda function gets.
@@ -153,9 +151,10 @@ class Sandbox:
             stack_name=self.stack_name,
             region=self.region,
         )
-        if _last_endpoint != [self.endpoint_url]:
-            self.router.cold_start()
-            _last_endpoint[:] = [self.endpoint_url]
+        # A new sandbox is a new deployment: its functions start cold. What a handler keeps for its
+        # execution environment (clients, a backup's remembered catalogs and manifests) must not
+        # outlive the buckets and endpoints it was made for; the same names come back every time.
+        self.router.cold_start()
         self._inbox_url = self._subscribe_inbox()
         return self
 

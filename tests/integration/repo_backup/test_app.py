@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -209,3 +210,22 @@ def _event_for(repository: str) -> dict[str, Any]:
             "commitId": "9b2e4f6a8c0d1e3f5a7b9c1d3e5f7a9b1c3d5e7f",
         },
     }
+
+
+def test_a_new_sandbox_is_a_new_deployment_whose_function_remembers_nothing(tmp_path: Path) -> None:
+    # Given a backup in one sandbox, whose function then remembers that bucket's catalog
+    quiet = {"POWERTOOLS_LOG_LEVEL": "WARNING", "POWERTOOLS_METRICS_DISABLED": "true"}
+    remembered = []
+    for number in (1, 2):
+        env = {**quiet, "BACKUP_WORK_DIR": str(tmp_path / f"lambda-tmp-{number}")}
+        with Sandbox(function_env=env) as sandbox:
+            url = sandbox.create_repository("same-name")
+            dev = Pusher(sandbox, tmp_path / f"dev-{number}.git", url)
+            dev.set("refs/heads/main", dev.commit(f"sandbox {number}", []))
+            dev.push("refs/heads/main")
+            remembered.append(sys.modules["repo_backup.app"]._warm())
+            # Then each sandbox's backup restores its own repository (same bucket and key names)
+            restore(_store(sandbox), "backups/", "same-name", tmp_path / f"restored-{number}")
+            assert _show_ref(tmp_path / f"restored-{number}") == _show_ref(sandbox.store.path_for("same-name"))
+    # And the second deployment's function did not start with the first one's memory
+    assert remembered[0] is not remembered[1]
