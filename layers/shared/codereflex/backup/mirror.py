@@ -5,8 +5,9 @@ from __future__ import annotations
 import importlib
 import shutil
 from collections.abc import Callable
+from contextlib import suppress
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pygit2
 from pygit2.callbacks import RemoteCallbacks, git_fetch_options
@@ -14,12 +15,15 @@ from pygit2.enums import FetchPrune
 from pygit2.remotes import Remote, RemoteCollection, TransferProgress
 from pygit2.utils import StrArray
 
+from codereflex.backup import smarthttp
 from codereflex.backup.bundle import references
 from codereflex.backup.engine import TooLarge
 from codereflex.errors import AccessDenied, TargetGone, TransientError
 from codereflex.gitremote import CodeCommitCredentials
 
 MIRROR_REFSPEC = "+refs/*:refs/*"
+# A warm mirror's update up to this size goes through the two-request client; larger ones through libgit2.
+SMALL_FETCH_BYTES = 8 * 1024 * 1024
 
 # libgit2's C functions and cffi, as pygit2 calls them (untyped); see _fetch_with_headers.
 _NATIVE: Any = importlib.import_module("pygit2.ffi")
@@ -86,16 +90,54 @@ class GitMirror:
         elif callbacks is not None:
             # pygit2 calls back into Python once per object received just to report progress: skip it.
             setattr(callbacks, "transfer_progress", None)  # noqa: B010  # shadows a method on purpose
+        over_http = isinstance(callbacks, CodeCommitCredentials) and url.startswith(("https://", "http://"))
+        authorization = callbacks.authorization(url) if isinstance(callbacks, CodeCommitCredentials) else None
+        if over_http and authorization is not None:
+            current = refs_of(repo)
+            if current:  # a warm mirror: its tips are the haves of a one-round fetch
+                small = SMALL_FETCH_BYTES if limit is None else min(SMALL_FETCH_BYTES, limit)
+                with suppress(smarthttp.NotHandled):
+                    return _fetch_small(repo, url, authorization, current, small)
         try:
-            if isinstance(callbacks, CodeCommitCredentials) and url.startswith(("https://", "http://")):
+            if over_http and authorization is not None and callbacks is not None:
                 # Credentials with the first request: libgit2 would otherwise send it without, take
                 # CodeCommit's 401 and ask again (one round trip more per fetch).
-                _fetch_with_headers(remote, [MIRROR_REFSPEC], callbacks, [callbacks.authorization(url)])
+                _fetch_with_headers(remote, [MIRROR_REFSPEC], callbacks, [authorization])
             else:
                 remote.fetch([MIRROR_REFSPEC], callbacks=callbacks, prune=FetchPrune.PRUNE)
         except pygit2.GitError as error:
             raise _translate(error, repository) from error
         return refs_of(repo)
+
+
+def _fetch_small(
+    repo: pygit2.Repository, url: str, authorization: str, current: dict[str, str], max_bytes: int
+) -> dict[str, str]:
+    """Update a warm mirror with the two-request client (smarthttp); NotHandled leaves it for libgit2.
+
+    The pack and its index are put in place before any ref moves, and every advertised object
+    must then be present; refs the remote no longer has are deleted, as a pruning fetch does.
+    """
+    fetched = smarthttp.fetch(url, authorization, current.values(), cast(Any, repo).__contains__, max_bytes=max_bytes)
+    if fetched.pack is not None and fetched.index is not None:
+        pack_dir = Path(repo.path) / "objects" / "pack"
+        pack_dir.mkdir(parents=True, exist_ok=True)
+        name = f"pack-{fetched.pack[-20:].hex()}"
+        # The index last: its arrival is what makes the pack seen.
+        for suffix, data in ((".pack", fetched.pack), (".idx", fetched.index)):
+            partial = pack_dir / f"tmp_codereflex{suffix}"
+            partial.write_bytes(data)
+            partial.rename(pack_dir / f"{name}{suffix}")
+    updated = pygit2.Repository(repo.path)  # opened after the pack arrived, so libgit2 sees it
+    if any(oid not in cast(Any, updated) for oid in fetched.refs.values()):
+        raise smarthttp.NotHandled("an advertised object is missing after the fetch")
+    collection = references(updated)
+    for name in set(current) - set(fetched.refs):
+        collection.delete(name)
+    for name, oid in fetched.refs.items():
+        if current.get(name) != oid:
+            collection.create(name, pygit2.Oid(hex=oid), force=True)
+    return refs_of(updated)
 
 
 def _fetch_with_headers(remote: Remote, refspecs: list[str], callbacks: RemoteCallbacks, headers: list[str]) -> None:

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pygit2
 import pytest
 from botocore.credentials import Credentials
 
+from codereflex.backup import mirror as mirror_module
 from codereflex.backup.mirror import GitMirror, refs_of
-from codereflex.errors import AccessDenied
+from codereflex.errors import AccessDenied, TargetGone
 from codereflex.gitremote import CodeCommitCredentials
 from sandbox.gitserver import GitServer
 from sandbox.gitstore import GitStore
@@ -45,3 +50,99 @@ def test_refused_credentials_end_the_fetch_with_one_refusal(tmp_path: Path, stor
         mirror.fetch(REPO, store.clone_url(REPO))
     # Then the server refused one request: the refused signature was not sent again
     assert sum(server.refusals.values()) == 1
+
+
+UNICODE = "refs/heads/ünïcødé-✓"
+COMMIT = pygit2.enums.ObjectType.COMMIT
+
+
+def _history(repo: pygit2.Repository, commits: int) -> None:
+    for number in range(commits):
+        commit_into(repo, f"commit {number}", {"a.txt": f"{number}\n".encode(), "b.txt": b"same\n"})
+
+
+def _fsck(path: Path) -> None:
+    result = subprocess.run(
+        ["git", "fsck", "--full", "--strict"], cwd=path, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_warm_mirror_follows_every_kind_of_change_in_two_requests(
+    tmp_path: Path, store: GitStore, server: GitServer, credentials: Credentials
+) -> None:
+    # Given a mirror of a 30-commit history (more haves than libgit2 sends before it asks)
+    source = pygit2.Repository(str(store.path_for(REPO)))
+    _history(source, 30)
+    mirror = GitMirror(tmp_path / "mirrors", lambda: CodeCommitCredentials(credentials, REGION))
+    mirror.fetch(REPO, store.clone_url(REPO))
+    git: Any = source
+    signature = pygit2.Signature("Sandbox Test", "test@example.com")
+
+    def force_push() -> None:
+        base = git.revparse_single("HEAD~2")
+        rewritten = git.create_commit(None, signature, signature, "rewritten", base.tree.id, [base.id])
+        git.references.create("refs/heads/main", rewritten, force=True)
+
+    # (change, requests: the ref advertisement, then one upload-pack round when objects are new)
+    changes: list[tuple[str, Callable[[], object], int]] = [
+        ("a new commit", lambda: commit_into(source, "new", {"c.txt": b"c\n"}), 2),
+        ("an annotated tag", lambda: git.create_tag("v1", git.head.target, COMMIT, signature, "release"), 2),
+        (
+            "a unicode branch on an old commit",
+            lambda: git.references.create(UNICODE, git.revparse_single("HEAD~20").id),
+            1,
+        ),
+        ("a force-push over two commits", force_push, 2),
+        ("a deleted branch", lambda: git.references.delete(UNICODE), 1),
+        ("nothing", lambda: None, 1),
+    ]
+    for change, make, requests in changes:
+        # When the source changes and the mirror fetches again
+        make()
+        before = sum(server.responses.values())
+        refs = mirror.fetch(REPO, store.clone_url(REPO))
+        # Then the mirror has exactly the source's refs and complete history, in one round at most
+        assert refs == refs_of(source) == refs_of(pygit2.Repository(str(mirror.path(REPO)))), change
+        assert sum(server.responses.values()) - before == requests, change
+        _fsck(mirror.path(REPO))
+
+
+def test_an_update_too_large_for_the_two_request_fetch_is_fetched_by_libgit2(
+    tmp_path: Path, store: GitStore, server: GitServer, credentials: Credentials, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a warm mirror, and a push larger than the two-request fetch takes
+    source = pygit2.Repository(str(store.path_for(REPO)))
+    _history(source, 30)
+    mirror = GitMirror(tmp_path / "mirrors", lambda: CodeCommitCredentials(credentials, REGION))
+    mirror.fetch(REPO, store.clone_url(REPO))
+    monkeypatch.setattr(mirror_module, "SMALL_FETCH_BYTES", 200)
+    commit_into(source, "large", {"big.bin": bytes(range(256)) * 64})
+    # When the mirror fetches
+    before = sum(server.responses.values())
+    refs = mirror.fetch(REPO, store.clone_url(REPO))
+    # Then it got there all the same, by libgit2 after the abandoned attempt
+    assert refs == refs_of(source)
+    assert sum(server.responses.values()) - before > 2
+    _fsck(mirror.path(REPO))
+
+
+def test_a_warm_fetch_refused_or_of_a_deleted_repository_fails_with_the_reason(
+    tmp_path: Path, store: GitStore, server: GitServer, credentials: Credentials
+) -> None:
+    # Given a warm mirror
+    source = pygit2.Repository(str(store.path_for(REPO)))
+    _history(source, 3)
+    signing = [credentials]
+    mirror = GitMirror(tmp_path / "mirrors", lambda: CodeCommitCredentials(signing[0], REGION))
+    mirror.fetch(REPO, store.clone_url(REPO))
+    commit_into(source, "new", {"c.txt": b"c\n"})
+    # When its credentials stop being accepted, then its repository is deleted
+    signing[0] = Credentials(ACCESS_KEY, "not-the-secret")
+    with pytest.raises(AccessDenied):
+        mirror.fetch(REPO, store.clone_url(REPO))
+    assert sum(server.refusals.values()) == 1
+    signing[0] = credentials
+    shutil.rmtree(store.path_for(REPO))
+    with pytest.raises(TargetGone):
+        mirror.fetch(REPO, store.clone_url(REPO))
