@@ -65,9 +65,18 @@ class GitMirror:
 
     def remote_refs(self, repository: str, url: str) -> dict[str, str]:
         """The remote's refs (no objects transferred): the cheap "did anything change" check."""
+        callbacks = self._callbacks()
+        if isinstance(callbacks, CodeCommitCredentials) and url.startswith(("https://", "http://")):
+            # One request with the credentials (libgit2 would take a 401 first), nothing fetched.
+            with suppress(smarthttp.NotHandled):
+                everything = smarthttp.fetch(
+                    url, callbacks.authorization(url), (), lambda _: True, max_bytes=SMALL_FETCH_BYTES
+                )
+                return everything.refs
+            callbacks = self._callbacks()  # the signature above is spent
         remote = RemoteCollection(self.open(repository)).create_anonymous(url)  # type: ignore[arg-type,no-untyped-call]
         try:
-            heads = remote.ls_remotes(callbacks=self._callbacks())
+            heads = remote.ls_remotes(callbacks=callbacks)
         except pygit2.GitError as error:
             raise _translate(error, repository) from error
         return {

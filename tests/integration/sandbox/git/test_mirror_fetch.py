@@ -146,3 +146,22 @@ def test_a_warm_fetch_refused_or_of_a_deleted_repository_fails_with_the_reason(
     shutil.rmtree(store.path_for(REPO))
     with pytest.raises(TargetGone):
         mirror.fetch(REPO, store.clone_url(REPO))
+
+
+def test_the_remote_refs_check_is_one_request_and_fetches_nothing(
+    tmp_path: Path, store: GitStore, server: GitServer, credentials: Credentials
+) -> None:
+    # Given a repository with a branch and an annotated tag, and a mirror that has fetched nothing
+    source = pygit2.Repository(str(store.path_for(REPO)))
+    _history(source, 3)
+    git: Any = source
+    signature = pygit2.Signature("Sandbox Test", "test@example.com")
+    git.create_tag("v1", git.head.target, COMMIT, signature, "release")
+    mirror = GitMirror(tmp_path / "mirrors", lambda: CodeCommitCredentials(credentials, REGION))
+    # When it asks for the remote's refs (the sweep's "did anything change")
+    refs = mirror.remote_refs(REPO, store.clone_url(REPO))
+    # Then it has every ref (the tag itself, not its peeled commit), after one authenticated request
+    assert refs == refs_of(source)
+    assert server.responses == {200: 1}
+    assert server.refusals == {}
+    assert not list(mirror.path(REPO).glob("objects/pack/*.pack"))
