@@ -2,7 +2,7 @@
 
 Served by the sandbox git server (SigV4 git passwords, real HTTP), S3 is moto in-process. The
 repository is a generated one of BENCH_BACKUP_COMMITS commits (default 5,000), or the bare
-repository at BENCH_BACKUP_REPO. Every measure is taken BENCH_BACKUP_RUNS times (default 5, each in a
+repository at BENCH_BACKUP_REPO. Every measure is taken BENCH_BACKUP_RUNS times (default 7, each in a
 fresh sandbox and scratch directory) and the table shows medians.
 """
 
@@ -73,7 +73,7 @@ def generate(path: Path, commits: int) -> None:
 def main() -> int:
     given = os.environ.get("BENCH_BACKUP_REPO")
     commits = int(os.environ.get("BENCH_BACKUP_COMMITS", "5000"))
-    runs = int(os.environ.get("BENCH_BACKUP_RUNS", "5"))
+    runs = int(os.environ.get("BENCH_BACKUP_RUNS", "7"))
     samples: list[list[tuple[str, float, float, float, str]]] = []
     same = True
     with tempfile.TemporaryDirectory(prefix="codereflex-bench-backup-") as scratch_dir:
