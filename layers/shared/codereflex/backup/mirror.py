@@ -99,16 +99,17 @@ class GitMirror:
         elif callbacks is not None:
             # pygit2 calls back into Python once per object received just to report progress: skip it.
             setattr(callbacks, "transfer_progress", None)  # noqa: B010  # shadows a method on purpose
-        over_http = isinstance(callbacks, CodeCommitCredentials) and url.startswith(("https://", "http://"))
-        authorization = callbacks.authorization(url) if isinstance(callbacks, CodeCommitCredentials) else None
-        if over_http and authorization is not None:
+        authorization = None
+        if isinstance(callbacks, CodeCommitCredentials) and url.startswith(("https://", "http://")):
+            authorization = callbacks.authorization(url)
+        if authorization is not None:
             current = refs_of(repo)
             if current:  # a warm mirror: its tips are the haves of a one-round fetch
                 small = SMALL_FETCH_BYTES if limit is None else min(SMALL_FETCH_BYTES, limit)
                 with suppress(smarthttp.NotHandled):
                     return _fetch_small(repo, url, authorization, current, small)
         try:
-            if over_http and authorization is not None and callbacks is not None:
+            if authorization is not None and callbacks is not None:
                 # Credentials with the first request: libgit2 would otherwise send it without, take
                 # CodeCommit's 401 and ask again (one round trip more per fetch).
                 _fetch_with_headers(remote, [MIRROR_REFSPEC], callbacks, [authorization])
