@@ -58,7 +58,7 @@ class CodeCommitCredentials(RemoteCallbacks):
         return UserPass(signed.username, signed.password)  # type: ignore[no-untyped-call]  # likewise
 
     def authorization(self, url: str) -> str:
-        """An `Authorization` header for `url`, to send with the first request instead of after a 401.
+        """The `Authorization` header's value for `url`, to send with the first request, not after a 401.
 
         It counts as this provider's one signature for the URL: should CodeCommit refuse it,
         libgit2's request for credentials is answered with GitCredentialsRefused, as after any refusal.
@@ -67,7 +67,7 @@ class CodeCommitCredentials(RemoteCallbacks):
         signed = git_credentials(self._source.get_frozen_credentials(), endpoint, now=self._clock())
         self._signed_for.add(url)
         token = base64.b64encode(f"{signed.username}:{signed.password}".encode()).decode()
-        return f"Authorization: Basic {token}"
+        return f"Basic {token}"
 
 
 def _scrub(url: str) -> str:

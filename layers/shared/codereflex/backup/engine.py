@@ -658,11 +658,12 @@ def restore_manifest(
     scratch.mkdir(exist_ok=True)
     try:
         for link in manifest.chain:
-            bundle, index = scratch / "pack.bundle", scratch / "pack.idx"
+            bundle, index = scratch / "pack.bundle", None
             store.download(link.key, bundle, progress(link.key, link.size) if progress else None)
-            if link.index_key is not None:
+            if link.index_key is not None:  # a small bundle is stored without: install_pack indexes it
+                index = scratch / "pack.idx"
                 store.download(link.index_key, index)
-            install_pack(bundle, index if link.index_key is not None else None, destination)
+            install_pack(bundle, index, destination)
     finally:
         for leftover in scratch.iterdir():
             leftover.unlink()

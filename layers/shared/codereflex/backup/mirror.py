@@ -66,13 +66,11 @@ class GitMirror:
     def remote_refs(self, repository: str, url: str) -> dict[str, str]:
         """The remote's refs (no objects transferred): the cheap "did anything change" check."""
         callbacks = self._callbacks()
-        if isinstance(callbacks, CodeCommitCredentials) and url.startswith(("https://", "http://")):
+        authorization = _preemptive(callbacks, url)
+        if authorization is not None:
             # One request with the credentials (libgit2 would take a 401 first), nothing fetched.
             with suppress(smarthttp.NotHandled):
-                everything = smarthttp.fetch(
-                    url, callbacks.authorization(url), (), lambda _: True, max_bytes=SMALL_FETCH_BYTES
-                )
-                return everything.refs
+                return smarthttp.advertised_refs(url, authorization, max_bytes=SMALL_FETCH_BYTES)
             callbacks = self._callbacks()  # the signature above is spent
         remote = RemoteCollection(self.open(repository)).create_anonymous(url)  # type: ignore[arg-type,no-untyped-call]
         try:
@@ -99,9 +97,7 @@ class GitMirror:
         elif callbacks is not None:
             # pygit2 calls back into Python once per object received just to report progress: skip it.
             setattr(callbacks, "transfer_progress", None)  # noqa: B010  # shadows a method on purpose
-        authorization = None
-        if isinstance(callbacks, CodeCommitCredentials) and url.startswith(("https://", "http://")):
-            authorization = callbacks.authorization(url)
+        authorization = _preemptive(callbacks, url)
         if authorization is not None:
             current = refs_of(repo)
             if current:  # a warm mirror: its tips are the haves of a one-round fetch
@@ -112,12 +108,19 @@ class GitMirror:
             if authorization is not None and callbacks is not None:
                 # Credentials with the first request: libgit2 would otherwise send it without, take
                 # CodeCommit's 401 and ask again (one round trip more per fetch).
-                _fetch_with_headers(remote, [MIRROR_REFSPEC], callbacks, [authorization])
+                _fetch_with_headers(remote, [MIRROR_REFSPEC], callbacks, [f"Authorization: {authorization}"])
             else:
                 remote.fetch([MIRROR_REFSPEC], callbacks=callbacks, prune=FetchPrune.PRUNE)
         except pygit2.GitError as error:
             raise _translate(error, repository) from error
         return refs_of(repo)
+
+
+def _preemptive(callbacks: RemoteCallbacks | None, url: str) -> str | None:
+    """The Authorization value to send unasked: CodeCommit credentials over HTTP(S); None otherwise."""
+    if isinstance(callbacks, CodeCommitCredentials) and url.startswith(("https://", "http://")):
+        return callbacks.authorization(url)
+    return None
 
 
 def _fetch_small(

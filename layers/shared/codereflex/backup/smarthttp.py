@@ -56,39 +56,16 @@ def fetch(
     max_bytes: int,
     timeout: float = 60.0,
 ) -> Fetched:
-    """The remote's refs, and a pack of the objects the mirror lacks (with its index)."""
-    split = urlsplit(url)
-    if split.scheme not in ("http", "https") or not split.hostname:
-        raise NotHandled(f"not an HTTP URL: {split.scheme}")
-    connection: http.client.HTTPConnection
-    if split.scheme == "https":
-        connection = http.client.HTTPSConnection(
-            split.hostname, split.port, timeout=timeout, context=ssl.create_default_context()
-        )
-    else:
-        connection = http.client.HTTPConnection(split.hostname, split.port, timeout=timeout)
-    headers = {"Authorization": authorization.partition(": ")[2], "User-Agent": _AGENT}
-    path = split.path.rstrip("/")
-    try:
-        advertised = parse_advertisement(
-            _request(
-                connection, "GET", f"{path}/info/refs?service=git-upload-pack", headers, body=None, max_bytes=max_bytes
-            )
-        )
+    """The remote's refs, and a pack of the objects the mirror lacks (with its index).
+
+    `authorization` is the value of the Authorization header (`Basic ...`).
+    """
+    with _Session(url, authorization, max_bytes, timeout) as session:
+        advertised = session.advertisement()
         wants = sorted({oid for oid in advertised.refs.values() if not has_object(oid)})
         if not wants:
             return Fetched(advertised.refs, None, None)
-        body = negotiation(wants, haves, advertised.capabilities)
-        request_headers = {
-            **headers,
-            "Content-Type": "application/x-git-upload-pack-request",
-            "Accept": "application/x-git-upload-pack-result",
-        }
-        answer = _request(
-            connection, "POST", f"{path}/git-upload-pack", request_headers, body=body, max_bytes=max_bytes
-        )
-    finally:
-        connection.close()
+        answer = session.upload_pack(negotiation(wants, haves, advertised.capabilities))
     pack = pack_of(answer)
     try:
         index = index_pack(pack)
@@ -97,14 +74,58 @@ def fetch(
     return Fetched(advertised.refs, pack, index)
 
 
+def advertised_refs(url: str, authorization: str, *, max_bytes: int, timeout: float = 60.0) -> dict[str, str]:
+    """The remote's refs alone: one request, nothing fetched."""
+    with _Session(url, authorization, max_bytes, timeout) as session:
+        return session.advertisement().refs
+
+
+class _Session:
+    """One HTTP(S) connection to a repository's smart-HTTP endpoint, reused for both requests."""
+
+    def __init__(self, url: str, authorization: str, max_bytes: int, timeout: float) -> None:
+        split = urlsplit(url)
+        if split.scheme not in ("http", "https") or not split.hostname:
+            raise NotHandled(f"not an HTTP URL: {split.scheme}")
+        self._connection = (
+            http.client.HTTPSConnection(
+                split.hostname, split.port, timeout=timeout, context=ssl.create_default_context()
+            )
+            if split.scheme == "https"
+            else http.client.HTTPConnection(split.hostname, split.port, timeout=timeout)
+        )
+        self._path = split.path.rstrip("/")
+        self._headers = {"Authorization": authorization, "User-Agent": _AGENT}
+        self._max_bytes = max_bytes
+
+    def __enter__(self) -> _Session:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._connection.close()
+
+    def advertisement(self) -> Advertisement:
+        path = f"{self._path}/info/refs?service=git-upload-pack"
+        return parse_advertisement(_request(self._connection, "GET", path, self._headers, self._max_bytes))
+
+    def upload_pack(self, body: bytes) -> bytes:
+        headers = {
+            **self._headers,
+            "Content-Type": "application/x-git-upload-pack-request",
+            "Accept": "application/x-git-upload-pack-result",
+        }
+        path = f"{self._path}/git-upload-pack"
+        return _request(self._connection, "POST", path, headers, self._max_bytes, body=body)
+
+
 def _request(
     connection: http.client.HTTPConnection,
     method: str,
     path: str,
     headers: dict[str, str],
-    *,
-    body: bytes | None,
     max_bytes: int,
+    *,
+    body: bytes | None = None,
 ) -> bytes:
     try:
         connection.request(method, path, body=body, headers=headers)
