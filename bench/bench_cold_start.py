@@ -37,8 +37,9 @@ _READ = "import json; {model}.model_validate(json.load(open('events/{event}')))"
 HANDLERS = {
     "BuildResultsFunction": (
         "BuildResultsFunction",
-        "import build_results.app as app; from codereflex.ci import ProjectScope; "
-        "app.default_ports(ProjectScope()).comments._client.client; "
+        "import build_results.app as app; "
+        "app.default_ports(app.Settings.from_env({'IDEMPOTENCY_TABLE': 't', 'SIGNING_KEY_SECRET': 's'}))"
+        ".comments._client.client; "
         "from codereflex.events.codebuild import BuildStateChangeEvent; "
         + _READ.format(model="BuildStateChangeEvent", event="build_results/pr_failed.json"),
     ),

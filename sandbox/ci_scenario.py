@@ -20,7 +20,7 @@ from pygit2.remotes import RemoteCollection
 
 from codereflex.gitremote import CodeCommitCredentials
 from sandbox.codebuild_events import build_state_event
-from sandbox.codecommit_events import pull_request_event
+from sandbox.codecommit_events import pull_request_comment_event, pull_request_event
 from sandbox.local import Sandbox
 from sandbox.moto_ext import put_report, refresh_pull_request, report_arn, set_build_status
 
@@ -153,6 +153,26 @@ class CiScenario:
         """The project's builds, oldest first."""
         ids = self.codebuild.list_builds_for_project(projectName=project, sortOrder="ASCENDING")["ids"]
         return list(self.codebuild.batch_get_builds(ids=ids)["builds"]) if ids else []
+
+    def rebuild(self, project: str) -> str:
+        """The developer comments `/rebuild` on the pull request; returns the build of `project` it started."""
+        pull_request = self.pull_request()
+        target = pull_request["pullRequestTargets"][0]
+        before = {b["id"] for b in self.builds(project)}
+        comment = self.developer_codecommit.post_comment_for_pull_request(
+            pullRequestId=pull_request["pullRequestId"],
+            repositoryName=self.repository,
+            beforeCommitId=target["destinationCommit"],
+            afterCommitId=target["sourceCommit"],
+            content="/rebuild",
+        )["comment"]
+        self.sandbox.deliver(
+            pull_request_comment_event(
+                pull_request, dict(comment), caller_arn=self.sandbox.developer_arn, region=self.sandbox.region
+            )
+        )
+        (started,) = [b["id"] for b in self.builds(project) if b["id"] not in before]
+        return str(started)
 
     def start(self, project: str, source_version: str, variables: Mapping[str, str] | None = None) -> str:
         """A build started directly (a pipeline or a person), not by the PR builds function."""

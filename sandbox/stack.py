@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -124,6 +126,18 @@ def _bucket(stack: Stack, logical: str, props: Properties, client: Callable[[str
     stack.refs.update({logical: name, f"{logical}.Arn": f"arn:aws:s3:::{name}"})
 
 
+def _secret(stack: Stack, logical: str, props: Properties, client: Callable[[str], Any]) -> None:
+    """A generated secret as CloudFormation makes it: a random value of the asked length, never printed."""
+    generate = props.get("GenerateSecretString") or {}
+    length = int(generate.get("PasswordLength", 32))
+    alphabet = string.ascii_letters + string.digits
+    if not generate.get("ExcludePunctuation"):
+        alphabet += string.punctuation
+    value = "".join(secrets.choice(alphabet) for _ in range(length))
+    arn = client("secretsmanager").create_secret(Name=_physical(stack.name, logical), SecretString=value)["ARN"]
+    stack.refs.update({logical: arn, f"{logical}.Id": arn})
+
+
 def _function(stack: Stack, logical: str, props: Properties, client: Callable[[str], Any]) -> None:
     name = _physical(stack.name, logical)
     stack.functions[logical] = name
@@ -173,4 +187,5 @@ _CREATORS: dict[str, Callable[[Stack, str, Properties, Callable[[str], Any]], No
     "AWS::DynamoDB::Table": _table,
     "AWS::KMS::Key": _key,
     "AWS::S3::Bucket": _bucket,
+    "AWS::SecretsManager::Secret": _secret,
 }

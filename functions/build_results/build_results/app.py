@@ -5,7 +5,7 @@ from __future__ import annotations
 from codereflex.coldstart import collector_paused
 
 with collector_paused():  # a cold start's imports, without garbage collection: see codereflex.coldstart
-    from functools import cache
+    from functools import cache, partial
     from typing import Any
 
     from aws_lambda_powertools import Logger, Metrics
@@ -17,14 +17,16 @@ with collector_paused():  # a cold start's imports, without garbage collection: 
     from codereflex.aws.codebuild import CodeBuildResults
     from codereflex.aws.codecommit import CodeCommitComments, CodeCommitCommits, CodeCommitPullRequests
     from codereflex.aws.logs import LogTail
+    from codereflex.aws.revisions import RevisionLedger
+    from codereflex.aws.secrets import signer_from_secret
     from codereflex.aws.ssm import ProjectMapping
-    from codereflex.ci import ProjectCatalog, ProjectScope
+    from codereflex.ci import ProjectCatalog
     from codereflex.events.codebuild import BuildStateChangeEvent
     from codereflex.handler import final_on_permanent_error
 
     from .config import Settings
-    from .logic import Outcome, Ports, handle
-    from .records import RunRecords
+    from .logic import Outcome, Ports, Trust, handle
+    from .records import CommentClaims
 
     logger, metrics = Logger(), Metrics()
 
@@ -54,8 +56,15 @@ def _commits() -> CodeCommitCommits:
     return CodeCommitCommits(_client("codecommit"))
 
 
-def default_ports(scope: ProjectScope, records_table: str | None = None) -> Ports:
-    codecommit = _client("codecommit")
+@cache
+def _trust(secret_id: str) -> Trust:
+    # Who this function is and its signing key, asked once per execution environment, when first needed.
+    identity = str(_client("sts").get_caller_identity()["Arn"])
+    return Trust(identity, signer_from_secret(_client("secretsmanager"), secret_id))
+
+
+def default_ports(settings: Settings) -> Ports:
+    codecommit, dynamodb, scope = _client("codecommit"), _client("dynamodb"), settings.scope
     return Ports(
         pull_requests=CodeCommitPullRequests(codecommit),
         comments=CodeCommitComments(codecommit),
@@ -63,7 +72,9 @@ def default_ports(scope: ProjectScope, records_table: str | None = None) -> Port
         builds=CodeBuildResults(_client("codebuild")),
         logs=LogTail(_client("logs")),
         catalog=ProjectCatalog(scope, _mapping(scope.mapping_parameter) if scope.mapping_parameter else None),
-        records=RunRecords(_client("dynamodb"), records_table) if records_table else None,
+        revisions=RevisionLedger(dynamodb, settings.records_table),
+        claims=CommentClaims(dynamodb, settings.records_table),
+        trust=partial(_trust, settings.signing_key_secret),
     )
 
 
@@ -75,7 +86,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext, ports: Ports |
     # pydantic directly: Powertools' parser module would add its whole model zoo to the cold start.
     envelope = BuildStateChangeEvent.model_validate(event)
     detail = envelope.detail
-    result = handle(envelope, ports or default_ports(settings.scope, settings.records_table), settings.options)
+    result = handle(envelope, ports or default_ports(settings), settings.options)
     logger.info(
         "Build state handled",
         outcome=result.outcome.value,

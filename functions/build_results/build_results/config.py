@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import NamedTuple
 
 from codereflex.ci import ProjectScope
+from codereflex.config import require
 from codereflex.errors import ConfigurationError
 
 from .logic import Options, Policy
@@ -22,7 +23,8 @@ def _positive_int(env: Mapping[str, str], key: str, default: int, maximum: int) 
 class Settings(NamedTuple):
     scope: ProjectScope
     options: Options
-    records_table: str | None = None  # where runs and votes no comment carries are kept
+    records_table: str  # revision records (written with the PR builds function) and comment claims
+    signing_key_secret: str  # the Secrets Manager secret whose value signs the comments' state
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -32,11 +34,9 @@ class Settings(NamedTuple):
         except ValueError as error:
             allowed = ", ".join(p.value for p in Policy)
             raise ConfigurationError(f"setting COMMENT_POLICY must be one of {allowed}") from error
-        table = env.get("IDEMPOTENCY_TABLE", "").strip() or None
-        if chosen is not Policy.ALWAYS and table is None:
-            raise ConfigurationError(f"comment policy {chosen.value} needs the table IDEMPOTENCY_TABLE for the vote")
         return cls(
-            records_table=table,
+            records_table=require(env, "IDEMPOTENCY_TABLE"),
+            signing_key_secret=require(env, "SIGNING_KEY_SECRET"),
             scope=ProjectScope.from_env(env),
             options=Options(
                 policy=chosen,

@@ -1,19 +1,21 @@
-"""Fold a CodeBuild state change into the target's living comment, and vote on the pull request revision."""
+"""Fold a CodeBuild state change into the target's living comment, and vote on the pull request revision.
+
+Trust: comment state is read only from comments this function wrote (author and signature), a
+pull request build only counts when the PR builds function started it for that revision (the
+revision record says so), and the vote is re-derived from that record on every event.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
+import time
+from collections.abc import Callable, Sequence
 from enum import Enum
 from typing import NamedTuple, Protocol
 
 from codereflex.ci import (
-    VAR_DESTINATION_COMMIT,
-    VAR_PROJECTS,
     VAR_PULL_REQUEST_ID,
     VAR_REPOSITORY_NAME,
     VAR_REVISION_ID,
-    VAR_SOURCE_COMMIT,
     Build,
     Comment,
     PullRequest,
@@ -22,26 +24,18 @@ from codereflex.ci import (
     repository_from_source,
     token,
 )
-from codereflex.config import split_list
-from codereflex.errors import PermanentError
+from codereflex.errors import PermanentError, TransientError
 from codereflex.events.codebuild import BuildStateChange, BuildStateChangeEvent
+from codereflex.identity import same_principal
+from codereflex.revisions import RevisionRecord, Run, StartedFor, rank, revision_key
+from codereflex.signing import Signer
 
-from .render import (
-    FAILURES,
-    CommentState,
-    Details,
-    RevisionRecord,
-    Run,
-    Summary,
-    Vote,
-    build_link,
-    rank,
-    render,
-    replace_footer,
-)
+from .render import FAILURES, CommentState, Details, Summary, build_link, render, replace_footer
 
 FULL_COMMIT = frozenset("0123456789abcdef")
 COMMIT_LENGTH = 40
+# How often a writer that lost the claim on a comment reads it again before Lambda's retry takes over.
+CLAIM_ATTEMPTS = 6
 
 
 class PullRequests(Protocol):
@@ -88,14 +82,18 @@ class Catalog(Protocol):
     def projects_for(self, repository: str) -> tuple[str, ...]: ...
 
 
-class Records(Protocol):
-    """Each PR revision's latest run per project and last vote, kept where the vote reads them whatever is commented."""
+class Revisions(Protocol):
+    """Each PR revision's record: the builds the PR builds function started, each project's latest run."""
 
-    def record(self, key: str, project: str, run: Run) -> RevisionRecord: ...
+    def record_run(self, key: str, project: str, run: Run) -> RevisionRecord | None: ...
 
     def read(self, key: str) -> RevisionRecord: ...
 
-    def record_vote(self, key: str, vote: Vote) -> None: ...
+
+class Claims(Protocol):
+    """Serialises writers of one comment: claim the next version before writing it."""
+
+    def claim(self, target: str, project: str, seen: int) -> bool: ...
 
 
 class Policy(Enum):
@@ -109,13 +107,20 @@ class Outcome(Enum):
     UPDATED = "updated"
     DUPLICATE = "duplicate"  # nothing new: a redelivered or older state
     SKIPPED = "skipped"  # the comment policy says no comment
-    IGNORED = "ignored"  # not ours: unknown project, repository out of scope, nothing to comment on
+    IGNORED = "ignored"  # not ours: unknown project, repository out of scope, not started by codereflex
 
 
 class Options(NamedTuple):
     policy: Policy = Policy.ALWAYS
     max_failed_tests: int = 10
     log_lines: int = 30
+
+
+class Trust(NamedTuple):
+    """What tells codereflex's own comments from anybody else's."""
+
+    identity: str  # this function's own ARN: only its comments carry state
+    signer: Signer  # and only state it signed
 
 
 class Ports(NamedTuple):
@@ -125,7 +130,10 @@ class Ports(NamedTuple):
     builds: Builds
     logs: Logs
     catalog: Catalog
-    records: Records | None = None  # needed by every comment policy but `always`
+    revisions: Revisions
+    claims: Claims
+    trust: Callable[[], Trust]  # asked only when comments are read (once per execution environment)
+    pause: Callable[[float], None] = time.sleep
 
 
 class Result(NamedTuple):
@@ -135,14 +143,24 @@ class Result(NamedTuple):
     vote: str | None = None  # "APPROVE" or "REVOKE" when a vote was cast
 
 
+class _Exit(Exception):
+    """An early, final answer for the event (not an error)."""
+
+    def __init__(self, result: Result) -> None:
+        super().__init__(result.reason)
+        self.result = result
+
+
 class _Target(NamedTuple):
     key: str
     repository: str
     commit: str
+    configured: tuple[str, ...]
     pull_request: PullRequest | None = None
     parent: str | None = None
     # True when the pull request was not fetched: it is the one the build was started for, maybe not the current.
     from_build: bool = False
+    record: RevisionRecord | None = None  # pull request targets: the revision's record, with this run in it
 
 
 def _is_full_commit(value: str | None) -> bool:
@@ -156,129 +174,79 @@ def comment_token(target: str, project: str) -> str:
 
 def handle(envelope: BuildStateChangeEvent, ports: Ports, options: Options) -> Result:
     """Update the living comment for this build's (target, project) and vote on the PR revision."""
-    detail = envelope.detail
-    resolved = _resolve(envelope, ports)
-    if isinstance(resolved, Result):
-        return resolved
-    target, configured, build = resolved
+    try:
+        return _handle(envelope, ports, options)
+    except _Exit as done:
+        return done.result
 
-    # `off` writes no comment at all, so it need not read any.
-    comments = _our_comments(ports.comments, target) if options.policy is not Policy.OFF else []
-    states = {state.project: (comment, state) for comment, state in comments}
-    existing_comment, existing_state = states.get(detail.project_name, (None, None))
-    base = existing_state or CommentState(target=target.key, project=detail.project_name)
+
+def _handle(envelope: BuildStateChangeEvent, ports: Ports, options: Options) -> Result:
+    detail = envelope.detail
+    project = detail.project_name
+    target, run, build = _resolve(envelope, ports)
+    record = target.record
+    record_news = record is not None and record.changed
+
+    comments: dict[str, tuple[Comment, CommentState]] = {}
+    if options.policy is not Policy.OFF:
+        comments = _our_comments(ports, target, project)
+    existing_comment, existing_state = comments.get(project, (None, None))
+    if record is not None and not record.changed and existing_comment is None:
+        newest = record.runs.get(project)
+        if newest is not None and _is_news_after(newest, run):
+            # A newer run of this project is recorded and nothing shows this one: it is history.
+            raise _Exit(Result(Outcome.DUPLICATE, "older than what is recorded", target.key))
+    merged = (existing_state or CommentState(target=target.key, project=project)).merge(run)
+    writes_comment = merged is not None and (
+        existing_comment is not None or _policy_allows_new_comment(options.policy, detail.build_status)
+    )
+    if not writes_comment and not record_news:
+        if record is None and merged is not None:  # a commit's build, under a policy that shows none
+            raise _Exit(Result(Outcome.SKIPPED, f"comment policy {options.policy.value}", target.key))
+        raise _Exit(Result(Outcome.DUPLICATE, "not newer than what is known", target.key))
+
+    if target.from_build and detail.build_status == "SUCCEEDED":
+        target = _current(ports, target)
+    if writes_comment:
+        outcome = _write_comment(envelope, ports, options, target, run=run, build=build, comments=comments)
+    else:
+        outcome = Outcome.SKIPPED if merged is not None else Outcome.DUPLICATE
+    vote = _vote(ports, target, project)
+    reason = f"comment policy {options.policy.value}" if outcome is Outcome.SKIPPED else ""
+    return Result(outcome, reason, target.key, vote)
+
+
+def _run(envelope: BuildStateChangeEvent, commit: str) -> Run:
+    detail = envelope.detail
     info = detail.additional_information
-    run = Run(
-        build_id=detail.build_id.rsplit(":", 1)[-1],
+    return Run(
+        build_id=detail.build_id.rsplit(":", 1)[-1],  # the build's uuid, as the revision record keeps it
         status=detail.build_status,
-        commit=target.commit,
+        commit=commit,
         started=(info.build_start_time or envelope.time).isoformat(),
         number=int(info.build_number) if info.build_number is not None else None,
     )
-    merged = base.merge(run)
-    if merged is None:
-        return Result(Outcome.DUPLICATE, "not newer than what the comment shows", target.key)
-
-    others = {project: state for project, (_, state) in states.items() if project != detail.project_name}
-    writes_comment = existing_comment is not None or _policy_allows_new_comment(options.policy, detail.build_status)
-    voted = _vote_with_records(
-        ports,
-        options,
-        target,
-        run=run,
-        merged=merged,
-        others=others,
-        configured=configured,
-        writes_comment=writes_comment,
-        first_comment=existing_comment is None,
-        at=envelope.time,
-    )
-    if isinstance(voted, Result):
-        return voted
-    vote, others = voted
-    if vote is not None:
-        merged = merged._replace(vote=vote)
-    summary = Summary(states=tuple(others.values()), configured=configured)
-    current = merged.current
-    if existing_comment is not None and current is not None and current.build_id != run.build_id:
-        # An older build's late news: only the history line and the table change.
-        content = replace_footer(existing_comment.content, merged, summary)
-    else:
-        if build is None and detail.is_terminal:
-            build = ports.builds.get_build(detail.build_id)
-        if build is not None and build.number is not None:
-            merged = _with_number(merged, run.build_id, build.number)
-        content = render(
-            merged,
-            _details(envelope, build, target, ports, options, newer_commit=_newer_commit(run, others)),
-            summary,
-            options.max_failed_tests,
-            options.log_lines,
-        )
-    outcome = _write(ports, target, detail.project_name, existing_comment, content)
-    return Result(outcome, "", target.key, _vote_name(vote))
 
 
-def _vote_with_records(
-    ports: Ports,
-    options: Options,
-    target: _Target,
-    *,
-    run: Run,
-    merged: CommentState,
-    others: dict[str, CommentState],
-    configured: Sequence[str],
-    writes_comment: bool,
-    first_comment: bool,
-    at: datetime,
-) -> tuple[Vote | None, dict[str, CommentState]] | Result:
-    """The vote cast (if any) and the other projects' states, or the result of an event that writes no comment."""
-    record = _consult_records(
-        ports,
-        options,
-        target,
-        merged.project,
-        run,
-        writes_comment=writes_comment,
-        first_comment=first_comment,
-        projects=len(configured),
-    )
-    remembered: Vote | None = None
-    if record is not None:
-        if not writes_comment and not record.changed:
-            return Result(Outcome.DUPLICATE, "not newer than what is recorded", target.key)
-        own = record.runs.get(merged.project)
-        if first_comment and own is not None and _is_news_after(own, run):
-            # A newer run of this project left no comment (a success): this one is history.
-            return Result(Outcome.DUPLICATE, "older than what is recorded", target.key)
-        others = _with_recorded(others, record, target.key, merged.project)
-        remembered = record.vote
-    memory_known = options.policy is Policy.ALWAYS or record is not None
-    vote = _vote(ports, target, merged, others, configured, remembered=remembered, memory_known=memory_known, at=at)
-    if not writes_comment:
-        # No comment carries this vote: the records remember it for the next event.
-        if vote is not None and ports.records is not None and target.pull_request is not None:
-            ports.records.record_vote(_record_key(target), vote)
-        return Result(Outcome.SKIPPED, f"comment policy {options.policy.value}", target.key, _vote_name(vote))
-    return vote, others
-
-
-def _resolve(envelope: BuildStateChangeEvent, ports: Ports) -> tuple[_Target, tuple[str, ...], Build | None] | Result:
-    """What the build is about (pull request or commit) and which projects count, or why it is ignored."""
+def _resolve(envelope: BuildStateChangeEvent, ports: Ports) -> tuple[_Target, Run, Build | None]:
+    """What the build is about (pull request or commit), its run, and which projects count; or why it is ignored."""
     detail = envelope.detail
     info = detail.additional_information
     variables = info.variables()
-    repository = variables.get(VAR_REPOSITORY_NAME) or repository_from_source(info.source.location)
-    if not repository:
-        return Result(Outcome.IGNORED, "the build names no CodeCommit repository")
-    if not ports.catalog.in_scope(repository):
-        return Result(Outcome.IGNORED, "repository out of scope")
-    configured = split_list(variables.get(VAR_PROJECTS, "")) or ports.catalog.projects_for(repository)
-    if detail.project_name not in configured:
-        return Result(Outcome.IGNORED, "project not configured for the repository")
+    source_repository = repository_from_source(info.source.location)
     pull_request_id = variables.get(VAR_PULL_REQUEST_ID, "").strip()
     if pull_request_id:
-        return _pull_request_target(detail, ports, repository, pull_request_id), configured, None
+        # The variables are only a hint of where to look: anybody can start a build with them.
+        target = _pull_request_target(envelope, ports, source_repository, pull_request_id)
+        return target, _run(envelope, target.commit), None
+    repository = source_repository
+    if not repository:
+        raise _Exit(Result(Outcome.IGNORED, "the build names no CodeCommit repository"))
+    if not ports.catalog.in_scope(repository):
+        raise _Exit(Result(Outcome.IGNORED, "repository out of scope"))
+    configured = ports.catalog.projects_for(repository)
+    if detail.project_name not in configured:
+        raise _Exit(Result(Outcome.IGNORED, "project not configured for the repository"))
     build = None
     commit = info.resolved_source_version or info.source_version or ""
     if not _is_full_commit(commit):
@@ -286,64 +254,188 @@ def _resolve(envelope: BuildStateChangeEvent, ports: Ports) -> tuple[_Target, tu
         build = ports.builds.get_build(detail.build_id)
         commit = build.resolved_source_version or ""
     if not _is_full_commit(commit):
-        return Result(Outcome.IGNORED, "no commit to comment on yet")
+        raise _Exit(Result(Outcome.IGNORED, "no commit to comment on yet"))
     parent = ports.commits.first_parent(repository, commit)
-    return _Target(f"commit:{repository}:{commit}", repository, commit, parent=parent), configured, build
+    target = _Target(f"commit:{repository}:{commit}", repository, commit, configured, parent=parent)
+    return target, _run(envelope, commit), build
 
 
-def _pull_request_target(detail: BuildStateChange, ports: Ports, repository: str, pull_request_id: str) -> _Target:
+def _pull_request_target(
+    envelope: BuildStateChangeEvent, ports: Ports, source_repository: str | None, pull_request_id: str
+) -> _Target:
+    """The pull request a build was started for, believed only when the revision record names this build."""
+    detail = envelope.detail
     info = detail.additional_information
     variables = info.variables()
-    commit = variables.get(VAR_SOURCE_COMMIT) or info.resolved_source_version or info.source_version or ""
-    key = f"pr:{repository}:{pull_request_id}"
-    started_for = _pull_request_of_build(pull_request_id, repository, variables)
-    if started_for is not None and detail.build_status in FAILURES:
-        # A failure needs no more of the pull request than the build was started with: it is
-        # commented on that revision, and can only revoke that revision's approval.
-        return _Target(key, repository, commit, started_for, from_build=True)
-    return _Target(key, repository, commit, ports.pull_requests.get_pull_request(pull_request_id))
-
-
-def _pull_request_of_build(pull_request_id: str, repository: str, variables: dict[str, str]) -> PullRequest | None:
-    """The pull request as the PR builds function started the build for it, when the build says all of it."""
-    source, destination = variables.get(VAR_SOURCE_COMMIT, ""), variables.get(VAR_DESTINATION_COMMIT, "")
+    repository = variables.get(VAR_REPOSITORY_NAME, "").strip()
     revision = variables.get(VAR_REVISION_ID, "").strip()
-    if not (_is_full_commit(source) and _is_full_commit(destination) and revision):
-        return None
-    return PullRequest(pull_request_id, repository, "OPEN", source, destination, revision)
+    if not repository or not revision:
+        raise _Exit(Result(Outcome.IGNORED, "the build names a pull request but not its repository and revision"))
+    if source_repository is not None and source_repository != repository:
+        raise _Exit(Result(Outcome.IGNORED, "the build's source is not the pull request's repository"))
+    if not ports.catalog.in_scope(repository):
+        raise _Exit(Result(Outcome.IGNORED, "repository out of scope"))
+    commit = info.resolved_source_version or info.source_version or ""
+    if not _is_full_commit(commit):
+        raise _Exit(Result(Outcome.IGNORED, "the build is of no commit"))
+    key = f"pr:{repository}:{pull_request_id}"
+    # One conditional write: records the run only if the PR builds function started this build of
+    # this project for this revision, at its source commit; returns every project's latest run.
+    record = ports.revisions.record_run(
+        revision_key(repository, pull_request_id, revision), detail.project_name, _run(envelope, commit)
+    )
+    started = record.started_for if record is not None else None
+    if record is None or started is None:
+        raise _Exit(Result(Outcome.IGNORED, "build not started by codereflex for this pull request revision", key))
+    if (started.repository, started.pull_request_id) != (repository, pull_request_id):
+        raise _Exit(Result(Outcome.IGNORED, "build not started by codereflex for this pull request revision", key))
+    # The pull request as the build was started for it: enough for anything but a success (see _current).
+    return _Target(key, repository, commit, started.projects, _as_started(started), from_build=True, record=record)
 
 
-def _record_key(target: _Target) -> str:
-    assert target.pull_request is not None  # noqa: S101 - only pull request targets have records
-    return f"{target.key}:{target.pull_request.revision_id}"
+def _current(ports: Ports, target: _Target) -> _Target:
+    """A success's target with the pull request as it is now: whether it moved on, and is still open."""
+    assert target.pull_request is not None  # noqa: S101 - only pull request targets come here
+    pull_request = ports.pull_requests.get_pull_request(target.pull_request.pull_request_id)
+    if pull_request.repository_name != target.repository:
+        raise _Exit(Result(Outcome.IGNORED, "the pull request belongs to another repository", target.key))
+    return target._replace(pull_request=pull_request, from_build=False)
 
 
-def _consult_records(
+def _as_started(started: StartedFor) -> PullRequest:
+    return PullRequest(
+        started.pull_request_id,
+        started.repository,
+        "OPEN",
+        started.source_commit,
+        started.destination_commit,
+        started.revision_id,
+    )
+
+
+def _our_comments(ports: Ports, target: _Target, project: str) -> dict[str, tuple[Comment, CommentState]]:
+    """Each project's comment by this function on the target, with the state it signed.
+
+    A comment of ours for this project whose state is not readable (an earlier release's, or a
+    rotated key's) is still the one to edit: it is found by its post token and rewritten from nothing.
+    """
+    if target.pull_request is not None:
+        found = ports.comments.pull_request_comments(target.pull_request.pull_request_id)
+    else:
+        found = ports.comments.commit_comments(target.repository, target.parent, target.commit)
+    ours: dict[str, tuple[Comment, CommentState]] = {}
+    request_token = comment_token(target.key, project)
+    trust = ports.trust()
+    for comment in found:
+        if comment.deleted or not same_principal(comment.author_arn, trust.identity):
+            continue
+        state = CommentState.decode(comment.content, trust.signer)
+        if state is not None and state.target == target.key:
+            ours[state.project] = (comment, state)
+        elif comment.client_request_token == request_token and project not in ours:
+            ours[project] = (comment, CommentState(target=target.key, project=project))
+    return ours
+
+
+def _write_comment(
+    envelope: BuildStateChangeEvent,
     ports: Ports,
     options: Options,
     target: _Target,
-    project: str,
-    run: Run,
     *,
-    writes_comment: bool,
-    first_comment: bool,
-    projects: int,
-) -> RevisionRecord | None:
-    """The revision's record, when the comments may not hold every project's latest run (every policy but `always`).
+    run: Run,
+    build: Build | None,
+    comments: dict[str, tuple[Comment, CommentState]],
+) -> Outcome:
+    """Render and write the project's comment; a writer that loses the claim to another reads it again."""
+    detail = envelope.detail
+    project = detail.project_name
+    details: Details | None = None
+    for attempt in range(CLAIM_ATTEMPTS):
+        existing_comment, existing_state = comments.get(project, (None, None))
+        merged = (existing_state or CommentState(target=target.key, project=project)).merge(run)
+        if merged is None:
+            return Outcome.DUPLICATE  # the writer that won the claim wrote this run already
+        seen = merged.version
+        merged = merged._replace(version=seen + 1)
+        others = {name: state for name, (_, state) in comments.items() if name != project}
+        if target.record is not None:
+            others = _with_recorded(others, target.record, target.key, project)
+        summary = Summary(states=tuple(others.values()), configured=target.configured)
+        current = merged.current
+        if existing_comment is not None and current is not None and current.build_id != run.build_id:
+            # An older build's late news: only the history line and the table change.
+            content = replace_footer(existing_comment.content, merged, summary, ports.trust().signer)
+        else:
+            if details is None:
+                if build is None and detail.is_terminal:
+                    build = ports.builds.get_build(detail.build_id)
+                details = _details(envelope, build, target, ports, options, newer_commit=_newer_commit(run, others))
+            if build is not None and build.number is not None:
+                merged = _with_number(merged, run.build_id, build.number)
+            content = render(
+                merged, details, summary, options.max_failed_tests, options.log_lines, signer=ports.trust().signer
+            )
+        if ports.claims.claim(target.key, project, seen):
+            return _write(ports, target, project, existing_comment, content)
+        ports.pause(0.2 * (attempt + 1))
+        comments = _our_comments(ports, target, project)
+    raise TransientError(f"another event kept the comment of {project} on {target.key} busy")
 
-    An event that writes no comment records its run (one call that also reads the rest). One that
-    writes a comment reads the record when it is the project's first comment (earlier runs, and a
-    vote, may be recorded only there) or when a success must know its sibling projects' runs.
+
+def _vote(ports: Ports, target: _Target, project: str) -> str | None:
+    """APPROVE when every project the revision was started with succeeded on it, else REVOKE; None when moot.
+
+    Derived from the revision record alone (what codereflex itself started and recorded), on
+    every event that told something new. A REVOKE is sent whatever the bot believes it holds
+    (one idempotent call); an APPROVE is checked against the record once more after it is sent,
+    so a failure recorded meanwhile by another event is never left approved.
     """
-    if options.policy is Policy.ALWAYS or ports.records is None or target.pull_request is None:
+    pull_request, record = target.pull_request, target.record
+    if pull_request is None or record is None or record.started_for is None:
         return None
-    if not target.pull_request.revision_id:
+    started = record.started_for
+    if not started.revision_id or not pull_request.is_open or pull_request.revision_id != started.revision_id:
+        return None  # closed, merged, or a newer revision: this revision's vote is moot
+    seen = _statuses(record, started.projects)
+    confirmed: dict[str, str] = {}
+    own = record.runs.get(project)
+    running = [f"{p}:{r.build_id}" for p, r in _runs(record, started.projects).items() if seen[p] == "IN_PROGRESS"]
+    siblings_pending = all(status in ("SUCCEEDED", "IN_PROGRESS") for status in seen.values())
+    if own is not None and seen.get(project) == "SUCCEEDED" and running and siblings_pending:
+        # Sibling projects finishing at the same moment each see the other still running: ask
+        # CodeBuild, whose answer is ahead of the events still in flight (one call, only then).
+        confirmed = {b.build_id.rsplit(":", 1)[-1]: b.status for b in ports.builds.get_builds(running)}
+    approve = _all_succeeded(record, started.projects, confirmed)
+    if not approve:
+        return "REVOKE" if ports.pull_requests.vote(started.pull_request_id, started.revision_id, False) else None
+    if not ports.pull_requests.vote(started.pull_request_id, started.revision_id, True):
         return None
-    if not writes_comment:
-        return ports.records.record(_record_key(target), project, run)
-    if first_comment or (run.status == "SUCCEEDED" and projects > 1):
-        return ports.records.read(_record_key(target))
-    return None
+    if _all_succeeded(ports.revisions.read(started.key), started.projects, confirmed):
+        return "APPROVE"
+    ports.pull_requests.vote(started.pull_request_id, started.revision_id, False)
+    return "REVOKE"
+
+
+def _runs(record: RevisionRecord, projects: Sequence[str]) -> dict[str, Run]:
+    return {p: record.runs[p] for p in projects if p in record.runs}
+
+
+def _statuses(record: RevisionRecord, projects: Sequence[str]) -> dict[str, str | None]:
+    return {p: (record.runs[p].status if p in record.runs else None) for p in projects}
+
+
+def _all_succeeded(record: RevisionRecord, projects: Sequence[str], confirmed: dict[str, str]) -> bool:
+    """Every project's latest recorded run succeeded (or CodeBuild confirmed that very build did)."""
+    if not projects:
+        return False
+    for project in projects:
+        run = record.runs.get(project)
+        if run is None:
+            return False
+        if run.status != "SUCCEEDED" and confirmed.get(run.build_id) != "SUCCEEDED":
+            return False
+    return True
 
 
 def _is_news_after(later: Run, run: Run) -> bool:
@@ -409,79 +501,9 @@ def _policy_allows_new_comment(policy: Policy, status: str) -> bool:
     return True
 
 
-def _our_comments(comments: Comments, target: _Target) -> list[tuple[Comment, CommentState]]:
-    if target.pull_request is not None:
-        found = comments.pull_request_comments(target.pull_request.pull_request_id)
-    else:
-        found = comments.commit_comments(target.repository, target.parent, target.commit)
-    ours = []
-    for comment in found:
-        if comment.deleted:
-            continue
-        state = CommentState.decode(comment.content)
-        if state is not None and state.target == target.key:
-            ours.append((comment, state))
-    return ours
-
-
 def _with_number(state: CommentState, build_id: str, number: int) -> CommentState:
     runs = tuple(r._replace(number=number) if r.build_id == build_id else r for r in state.runs)
     return state._replace(runs=runs)
-
-
-def _vote_name(vote: Vote | None) -> str | None:
-    if vote is None:
-        return None
-    return "APPROVE" if vote.approve else "REVOKE"
-
-
-def _vote(
-    ports: Ports,
-    target: _Target,
-    state: CommentState,
-    others: dict[str, CommentState],
-    configured: Sequence[str],
-    *,
-    remembered: Vote | None,
-    memory_known: bool,
-    at: datetime,
-) -> Vote | None:
-    """APPROVE when every configured project succeeded on the PR's current revision; REVOKE a stale APPROVE.
-
-    Only votes that change something are cast: the states (and the records) remember the last vote
-    per revision. Where they may not (`memory_known` False), the vote is cast anyway: voting what
-    already stands changes nothing.
-    """
-    pull_request = target.pull_request
-    if pull_request is None or not pull_request.is_open or not pull_request.revision_id:
-        return None
-    tip = pull_request.source_commit
-    everyone = {**others, state.project: state}
-    statuses: dict[str, str | None] = {}
-    for project in configured:
-        current = everyone[project].current if project in everyone else None
-        statuses[project] = current.status if current is not None and current.commit == tip else None
-    running = [
-        f"{p}:{everyone[p].runs[0].build_id}"
-        for p, status in statuses.items()
-        if status == "IN_PROGRESS" and p != state.project
-    ]
-    own = statuses.get(state.project)
-    if own == "SUCCEEDED" and running and all(status in ("SUCCEEDED", "IN_PROGRESS") for status in statuses.values()):
-        # Sibling projects finishing at the same moment each see the other still running: ask
-        # CodeBuild, whose answer is ahead of the events still in flight (one call, only then).
-        for sibling in ports.builds.get_builds(running):
-            statuses[sibling.project] = sibling.status
-    approve = all(status == "SUCCEEDED" for status in statuses.values())
-    known = [s.vote for s in everyone.values()] + [remembered]
-    votes = [v for v in known if v is not None and v.revision == pull_request.revision_id]
-    last = max(votes, key=lambda vote: vote.at) if votes else None
-    already = last.approve if last is not None else False
-    if approve == already and (memory_known or last is not None):
-        return None
-    if not ports.pull_requests.vote(pull_request.pull_request_id, pull_request.revision_id, approve):
-        return None
-    return Vote(pull_request.revision_id, approve, at.isoformat())
 
 
 def _details(

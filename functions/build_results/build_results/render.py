@@ -1,20 +1,20 @@
-"""The living comment: its hidden state (runs, vote) and its Markdown, always under CodeCommit's size limit."""
+"""The living comment: its signed hidden state (runs, version) and its Markdown, under CodeCommit's size limit."""
 
 from __future__ import annotations
 
 import base64
 import json
 import re
-from collections.abc import Mapping, Sequence
-from types import MappingProxyType
+from collections.abc import Sequence
 from typing import NamedTuple
 from urllib.parse import quote
 
 from codereflex.ci import Build, Report, TestCase
 from codereflex.redact import redact
+from codereflex.revisions import Run, rank
+from codereflex.signing import Signer
 
 # CodeCommit refuses comments over 10,240 characters; stay well clear of it.
-COMMENT_LIMIT = 10_240
 BUDGET = 10_000
 HISTORY_RUNS = 6
 SEPARATOR = "\n\n---\n"
@@ -28,48 +28,17 @@ STATUS_ICONS = {
     "TIMED_OUT": "⌛",
 }
 FAILURES = frozenset({"FAILED", "FAULT", "STOPPED", "TIMED_OUT"})
-# A CommonMark link reference definition renders as nothing: the comment carries its own state.
-_MARKER = re.compile(r"^\[//\]: # \(codereflex:([A-Za-z0-9_=-]+)\)$", re.MULTILINE)
-
-
-def rank(status: str) -> int:
-    """Build states only move forward: IN_PROGRESS, then one terminal state."""
-    return 0 if status == "IN_PROGRESS" else 1
-
-
-class Run(NamedTuple):
-    """One build of the project for the target, as the comment remembers it."""
-
-    build_id: str
-    status: str
-    commit: str
-    started: str  # ISO 8601; orders runs (newest first)
-    number: int | None = None
-
-    @property
-    def order(self) -> tuple[str, int, str]:
-        return (self.started, self.number if self.number is not None else -1, self.build_id)
-
-
-class Vote(NamedTuple):
-    revision: str
-    approve: bool
-    at: str  # ISO 8601 time of the event that cast it
-
-
-class RevisionRecord(NamedTuple):
-    """What the run records hold for one pull-request revision: each project's latest run, the last vote."""
-
-    runs: Mapping[str, Run] = MappingProxyType({})
-    vote: Vote | None = None
-    changed: bool = True  # False when the run just recorded was not newer than the one held
+# A CommonMark link reference definition renders as nothing: the comment carries its own state,
+# signed, so that only state codereflex wrote (never a copy or a hand-made one) is ever read back.
+_MARKER = re.compile(r"^\[//\]: # \(codereflex:([A-Za-z0-9_=-]+)\.([0-9a-f]{8})\.([A-Za-z0-9_-]+)\)$", re.MULTILINE)
+_PURPOSE = "codereflex-comment-state"
 
 
 class CommentState(NamedTuple):
     target: str
     project: str
     runs: tuple[Run, ...] = ()
-    vote: Vote | None = None
+    version: int = 0  # how many times the comment was written (see records.CommentClaims)
 
     @property
     def current(self) -> Run | None:
@@ -92,34 +61,35 @@ class CommentState(NamedTuple):
             return None  # older than everything the comment still shows
         return self._replace(runs=kept)
 
-    def encode(self) -> str:
+    def encode(self, signer: Signer) -> str:
         payload = {
             "t": self.target,
             "p": self.project,
             "r": [[r.build_id, r.status, r.commit, r.started, r.number] for r in self.runs],
-            "v": [self.vote.revision, self.vote.approve, self.vote.at] if self.vote else None,
+            "n": self.version,
         }
         raw = base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode()
-        return f"[//]: # (codereflex:{raw})"
+        return f"[//]: # (codereflex:{raw}.{signer.key_id}.{signer.sign(_PURPOSE, raw)})"
 
     @classmethod
-    def decode(cls, content: str) -> CommentState | None:
-        """The state a comment carries, or None when it is not one of ours (or was tampered with)."""
+    def decode(cls, content: str, signer: Signer) -> CommentState | None:
+        """The state a comment carries, or None unless codereflex signed it with the current key.
+
+        Only the last marker counts (the footer's): any marker in the body above it is text the
+        build printed. A marker without a valid signature is not state, whoever wrote it.
+        """
         found = _MARKER.findall(content)
         if not found:
             return None
+        raw, key_id, signature = found[-1]
+        if key_id != signer.key_id or not signer.verify(_PURPOSE, raw, signature):
+            return None
         try:
-            payload = json.loads(base64.urlsafe_b64decode(found[-1]))
+            payload = json.loads(base64.urlsafe_b64decode(raw))
             runs = tuple(
                 Run(str(b), str(s), str(c), str(t), int(n) if n is not None else None) for b, s, c, t, n in payload["r"]
             )
-            vote = payload.get("v")
-            return cls(
-                target=str(payload["t"]),
-                project=str(payload["p"]),
-                runs=runs,
-                vote=Vote(str(vote[0]), bool(vote[1]), str(vote[2])) if vote else None,
-            )
+            return cls(target=str(payload["t"]), project=str(payload["p"]), runs=runs, version=int(payload.get("n", 0)))
         except (ValueError, KeyError, TypeError, IndexError):
             return None
 
@@ -251,7 +221,7 @@ def _body(state: CommentState, details: Details, tests_shown: int, log_shown: in
     return "\n".join(lines)
 
 
-def _footer(state: CommentState, summary: Summary) -> str:
+def _footer(state: CommentState, summary: Summary, signer: Signer) -> str:
     lines: list[str] = []
     others = {s.project: s for s in summary.states if s.project != state.project}
     projects = list(dict.fromkeys([*summary.configured, state.project, *sorted(others)]))
@@ -274,13 +244,21 @@ def _footer(state: CommentState, summary: Summary) -> str:
             for r in earlier
         )
         lines.append(f"_Earlier runs: {items}_")
-    lines += ["", state.encode()]
+    lines += ["", state.encode(signer)]
     return "\n".join(lines)
 
 
-def render(state: CommentState, details: Details, summary: Summary, max_tests: int = 10, max_log: int = 30) -> str:
+def render(
+    state: CommentState,
+    details: Details,
+    summary: Summary,
+    max_tests: int = 10,
+    max_log: int = 30,
+    *,
+    signer: Signer,
+) -> str:
     """The whole comment, shrinking the test list and the log tail until it fits the size budget."""
-    footer = SEPARATOR + _footer(state, summary)
+    footer = SEPARATOR + _footer(state, summary, signer)
     attempts = [(max_tests, max_log)]
     attempts += [
         (min(max_tests, t), min(max_log, n)) for t, n in ((10, 20), (10, 10), (5, 10), (5, 0), (3, 0), (1, 0), (0, 0))
@@ -294,10 +272,10 @@ def render(state: CommentState, details: Details, summary: Summary, max_tests: i
     return body[: max(0, room)] + "\n\n*(truncated)*" + footer
 
 
-def replace_footer(content: str, state: CommentState, summary: Summary) -> str:
+def replace_footer(content: str, state: CommentState, summary: Summary, signer: Signer) -> str:
     """Keep an existing comment's body (the current run did not change) and refresh table, history and state."""
     body = content.rsplit(SEPARATOR, 1)[0]
-    footer = SEPARATOR + _footer(state, summary)
+    footer = SEPARATOR + _footer(state, summary, signer)
     if len(body) + len(footer) > BUDGET:
         body = body[: max(0, BUDGET - len(footer) - 40)] + "\n\n*(truncated)*"
     return body + footer

@@ -16,6 +16,7 @@ with collector_paused():  # a cold start's imports, without garbage collection: 
     from codereflex.aws.clients import lazy_client
     from codereflex.aws.codebuild import CodeBuildProjects
     from codereflex.aws.codecommit import CodeCommitComments, CodeCommitPullRequests
+    from codereflex.aws.revisions import RevisionLedger
     from codereflex.aws.ssm import ProjectMapping
     from codereflex.ci import ProjectCatalog
     from codereflex.events.pull_requests import COMMENT_ON_PULL_REQUEST, CommentEvent, PullRequestStateChangeEvent
@@ -23,7 +24,18 @@ with collector_paused():  # a cold start's imports, without garbage collection: 
     from codereflex.idempotency import DynamoDBOnce
 
     from .config import Settings
-    from .logic import Catalog, CommentReader, Once, PullRequests, Result, Starter, Voter, handle, handle_comment
+    from .logic import (
+        Catalog,
+        CommentReader,
+        Ledger,
+        Once,
+        PullRequests,
+        Result,
+        Starter,
+        Voter,
+        handle,
+        handle_comment,
+    )
 
     logger, metrics = Logger(), Metrics()
 
@@ -52,12 +64,14 @@ def lambda_handler(
     once: Once | None = None,
     comments: CommentReader | None = None,
     pull_requests: PullRequests | None = None,
+    ledger: Ledger | None = None,
 ) -> dict[str, Any]:
     settings = Settings.from_env()
     scope = settings.scope
     catalog = catalog or ProjectCatalog(scope, _mapping(scope.mapping_parameter) if scope.mapping_parameter else None)
     starter = starter or CodeBuildProjects(_client("codebuild"))
     once = once or DynamoDBOnce(settings.idempotency_table, _client("dynamodb"), namespace="pr-builds", context=context)
+    ledger = ledger or RevisionLedger(_client("dynamodb"), settings.idempotency_table)
     if event.get("detail-type") == COMMENT_ON_PULL_REQUEST:
         comment = CommentEvent.model_validate(event)
         result = handle_comment(
@@ -68,6 +82,8 @@ def lambda_handler(
             pull_requests=pull_requests or CodeCommitPullRequests(_client("codecommit")),
             starter=starter,
             once=once,
+            ledger=ledger,
+            allowed=settings.startable,
         )
         pull_request_id, repository, what = (
             comment.detail.pull_request_id,
@@ -76,7 +92,8 @@ def lambda_handler(
         )
     else:
         envelope = PullRequestStateChangeEvent.model_validate(event)
-        result = handle(envelope, catalog, starter, voter or CodeCommitPullRequests(_client("codecommit")), once)
+        voter = voter or CodeCommitPullRequests(_client("codecommit"))
+        result = handle(envelope, catalog, starter, voter, once, ledger=ledger, allowed=settings.startable)
         pull_request_id, repository, what = (
             envelope.detail.pull_request_id,
             envelope.detail.repository_name,
@@ -92,6 +109,7 @@ def lambda_handler(
         builds=result.builds,
         revoked=result.revoked,
         missing_projects=result.missing,
+        refused_projects=result.refused,
     )
     return _report(result)
 

@@ -15,6 +15,8 @@ class Settings(NamedTuple):
     idempotency_table: str
     # IAM role names of codereflex's commenting functions: their comment events are never commands.
     bot_roles: tuple[str, ...] = ()
+    # Project names this function may start (globs); its IAM policy allows exactly these.
+    startable: tuple[str, ...] = ("*",)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -22,4 +24,5 @@ class Settings(NamedTuple):
             scope=ProjectScope.from_env(env),
             idempotency_table=require(env, "IDEMPOTENCY_TABLE"),
             bot_roles=split_list(env.get("BOT_ROLES", "")),
+            startable=split_list(env.get("STARTABLE_PROJECTS", "*")) or ("*",),
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
+from fnmatch import fnmatchcase
 from typing import Protocol
 
 from codereflex.ci import (
@@ -20,6 +21,7 @@ from codereflex.ci import (
 )
 from codereflex.errors import TargetGone
 from codereflex.events.pull_requests import CommentEvent, PullRequestStateChangeEvent
+from codereflex.revisions import StartedFor
 
 REBUILD_COMMAND = "/rebuild"
 
@@ -35,6 +37,12 @@ class Starter(Protocol):
 
 class Voter(Protocol):
     def vote(self, pull_request_id: str, revision_id: str, approve: bool) -> bool: ...
+
+
+class Ledger(Protocol):
+    """Where the build results function learns which builds codereflex started, for which revision."""
+
+    def started(self, started_for: StartedFor, project: str, build_id: str) -> None: ...
 
 
 class Once(Protocol):
@@ -68,6 +76,7 @@ class Result:
     builds: dict[str, str] = field(default_factory=dict)  # project → build id
     revoked: bool = False
     missing: tuple[str, ...] = ()  # configured projects CodeBuild does not know
+    refused: tuple[str, ...] = ()  # configured projects outside what this function may start
 
 
 def build_variables(envelope: PullRequestStateChangeEvent, projects: tuple[str, ...]) -> dict[str, str]:
@@ -78,13 +87,25 @@ def build_variables(envelope: PullRequestStateChangeEvent, projects: tuple[str, 
         VAR_REPOSITORY_NAME: change.repository_name,
         VAR_SOURCE_COMMIT: change.source_commit,
         VAR_DESTINATION_COMMIT: change.destination_commit,
-        VAR_REVISION_ID: change.revision_id or "",
+        VAR_REVISION_ID: change.revision_id or change.source_commit,
         VAR_PROJECTS: ",".join(projects),
     }
 
 
+def startable(project: str, patterns: tuple[str, ...]) -> bool:
+    """Whether this function may start `project`: the names its IAM policy allows (`*-ci`; `*` matches any)."""
+    return any(fnmatchcase(project, pattern) for pattern in patterns)
+
+
 def handle(
-    envelope: PullRequestStateChangeEvent, catalog: Catalog, starter: Starter, voter: Voter, once: Once
+    envelope: PullRequestStateChangeEvent,
+    catalog: Catalog,
+    starter: Starter,
+    voter: Voter,
+    once: Once,
+    *,
+    ledger: Ledger,
+    allowed: tuple[str, ...] = ("*",),
 ) -> Result:
     """Start each configured project once per pull request revision; revoke the bot's vote on a new revision."""
     change = envelope.detail
@@ -107,29 +128,47 @@ def handle(
         change.destination_commit,
         revision,
     )
-    builds, started_any = _start_all(target, projects, variables, starter=starter, once=once)
-    missing = tuple(project for project in projects if project not in builds)
+    started_for = StartedFor(
+        change.repository_name,
+        change.pull_request_id,
+        change.revision_id or "",
+        change.source_commit,
+        change.destination_commit,
+        projects,
+    )
+    refused = tuple(p for p in projects if not startable(p, allowed))
+    builds, started_any = _start_all(
+        target, started_for, projects, variables, starter=starter, once=once, ledger=ledger, refused=refused
+    )
+    missing = tuple(project for project in projects if project not in builds and project not in refused)
     if not builds:
-        return Result(Outcome.IGNORED, "no configured project exists", missing=missing)
+        return Result(Outcome.IGNORED, "no configured project exists", missing=missing, refused=refused)
     revoked = False
     if started_any and change.event != "pullRequestCreated" and change.revision_id:
         # A new revision starts without approvals in CodeCommit; revoking states the bot's intent anyway.
         revoked = voter.vote(change.pull_request_id, change.revision_id, approve=False)
-    return Result(Outcome.STARTED if started_any else Outcome.DUPLICATE, "", builds, revoked, missing)
+    return Result(Outcome.STARTED if started_any else Outcome.DUPLICATE, "", builds, revoked, missing, refused)
 
 
 def _start_all(
     pull_request: PullRequest,
+    started_for: StartedFor,
     projects: tuple[str, ...],
     variables: Mapping[str, str],
     *,
     starter: Starter,
     once: Once,
+    ledger: Ledger,
+    refused: tuple[str, ...] = (),
     occasion: str = "",
 ) -> tuple[dict[str, str], bool]:
     builds: dict[str, str] = {}
     started_any = False
     for project in projects:
+        if project in refused:
+            # Not a project this function may start (its IAM policy would refuse it too): a deploy
+            # project named by a convention or the mapping must never run a pull request's code.
+            continue
         # One build per (pull request, revision, project[, rebuild comment]), however often the event
         # is delivered: the idempotency record covers redeliveries hours apart, CodeBuild's token 5 minutes.
         key = "|".join([pull_request.repository_name, pull_request.pull_request_id, pull_request.revision_id, project])
@@ -137,7 +176,11 @@ def _start_all(
         request_token = token("codereflex-pr-builds", key)
 
         def start(project: str = project, request_token: str = request_token) -> str:
-            return starter.start_build(project, pull_request.source_commit, variables, request_token)
+            build_id = starter.start_build(project, pull_request.source_commit, variables, request_token)
+            # Recorded before the start counts as done: a failure here retries, and CodeBuild's token
+            # returns the same build. Only builds recorded here ever count for the pull request.
+            ledger.started(started_for, project, build_id)
+            return build_id
 
         try:
             build_id, ran = once.run_once(key, start)
@@ -186,6 +229,8 @@ def handle_comment(
     pull_requests: PullRequests,
     starter: Starter,
     once: Once,
+    ledger: Ledger,
+    allowed: tuple[str, ...] = ("*",),
 ) -> Result:
     """`/rebuild` on a pull request starts its projects again at the current revision."""
     change = envelope.detail
@@ -193,6 +238,8 @@ def handle_comment(
     if refusal is not None or not change.pull_request_id:
         return Result(Outcome.IGNORED, refusal or "no pull request")
     pull_request = pull_requests.get_pull_request(change.pull_request_id)
+    if pull_request.repository_name != change.repository_name:
+        return Result(Outcome.IGNORED, "the pull request belongs to another repository")
     if not pull_request.is_open:
         return Result(Outcome.IGNORED, "pull request is closed or merged")
     projects = catalog.projects_for(pull_request.repository_name)
@@ -204,10 +251,28 @@ def handle_comment(
         VAR_REVISION_ID: pull_request.revision_id,
         VAR_PROJECTS: ",".join(projects),
     }
-    builds, started_any = _start_all(
-        pull_request, projects, variables, starter=starter, once=once, occasion=f"|rebuild:{change.comment_id}"
+    started_for = StartedFor(
+        pull_request.repository_name,
+        pull_request.pull_request_id,
+        pull_request.revision_id,
+        pull_request.source_commit,
+        pull_request.destination_commit,
+        projects,
     )
-    missing = tuple(project for project in projects if project not in builds)
+    refused = tuple(p for p in projects if not startable(p, allowed))
+    builds, started_any = _start_all(
+        pull_request,
+        started_for,
+        projects,
+        variables,
+        starter=starter,
+        once=once,
+        ledger=ledger,
+        refused=refused,
+        occasion=f"|rebuild:{change.comment_id}",
+    )
+    missing = tuple(project for project in projects if project not in builds and project not in refused)
     if not builds:
-        return Result(Outcome.IGNORED, "no configured project exists", missing=missing)
-    return Result(Outcome.STARTED if started_any else Outcome.DUPLICATE, "rebuild", builds, missing=missing)
+        return Result(Outcome.IGNORED, "no configured project exists", missing=missing, refused=refused)
+    outcome = Outcome.STARTED if started_any else Outcome.DUPLICATE
+    return Result(outcome, "rebuild", builds, missing=missing, refused=refused)

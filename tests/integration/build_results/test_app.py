@@ -159,9 +159,12 @@ def test_a_result_for_a_commit_no_longer_the_tip_is_marked_outdated(sandbox: San
 def test_several_projects_keep_their_own_comments_and_approve_only_together(tmp_path: Path) -> None:
     # Given a repository built by two projects (the mapping comes from SSM)
     projects = ("payments-unit", "payments-lint")
-    with Sandbox(
-        function_env=QUIET, parameters={**BUILDS_ONLY, "BuildProjectsParameter": "/codereflex/build-projects"}
-    ) as sb:
+    parameters = {
+        **BUILDS_ONLY,
+        "BuildProjectsParameter": "/codereflex/build-projects",
+        "BuildProjectsStartable": "payments-*",
+    }
+    with Sandbox(function_env=QUIET, parameters=parameters) as sb:
         sb.client("ssm").put_parameter(
             Name="/codereflex/build-projects", Type="String", Value=json.dumps({"payments-service": list(projects)})
         )
@@ -170,10 +173,10 @@ def test_several_projects_keep_their_own_comments_and_approve_only_together(tmp_
         world.open_pull_request("feature/x")
         sb.deliver(world.pull_request_event("pullRequestCreated"))
         unit, lint = (world.builds(project)[0]["id"] for project in projects)
-        # When the first project succeeds, no approval yet
+        # When the first project succeeds, no approval yet (a "no" is always voted)
         world.running(unit)
         world.finish(unit, "SUCCEEDED")
-        assert _deliver(sb, world.event(unit))["vote"] is None
+        assert _deliver(sb, world.event(unit))["vote"] == "REVOKE"
         # And when the second succeeds too, the bot approves
         world.running(lint)
         world.finish(lint, "SUCCEEDED")

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from codereflex.aws.revisions import order
 from codereflex.ci import Build, Comment, PullRequest, Report, TestCase
+from codereflex.revisions import RevisionRecord, Run, StartedFor
+
+BOT = "arn:aws:sts::123456789012:assumed-role/codereflex-BuildResultsFunctionRole/codereflex-BuildResults"
 
 
 @dataclass
@@ -15,6 +19,7 @@ class FakeCodeCommit:
     votes: list[tuple[str, bool]] = field(default_factory=list)
     posts: int = 0
     updates: int = 0
+    author: str = BOT  # who the comments posted through this fake are by
 
     def get_pull_request(self, pull_request_id: str) -> PullRequest:
         return self.pull_request
@@ -34,7 +39,7 @@ class FakeCodeCommit:
         if existing is not None:
             return existing
         self.posts += 1
-        comment = Comment(f"c{len(self.comments) + 1}", content, "bot", client_request_token)
+        comment = Comment(f"c{len(self.comments) + 1}", content, self.author, client_request_token)
         self.comments[comment.comment_id] = comment
         return comment
 
@@ -93,3 +98,46 @@ class FakeCatalog:
 
     def projects_for(self, repository: str) -> tuple[str, ...]:
         return self.projects
+
+
+@dataclass
+class FakeRevisions:
+    """The revision records as DynamoDB keeps them: runs count only for builds the PR builds function started."""
+
+    started: dict[str, tuple[StartedFor, dict[str, set[str]]]] = field(default_factory=dict)
+    runs: dict[str, dict[str, Run]] = field(default_factory=dict)
+
+    def start(self, started_for: StartedFor, project: str, build_uuid: str) -> None:
+        _, builds = self.started.setdefault(started_for.key, (started_for, {}))
+        builds.setdefault(project, set()).add(build_uuid)
+
+    def record_run(self, key: str, project: str, run: Run) -> RevisionRecord | None:
+        if key not in self.started:
+            return None
+        started_for, builds = self.started[key]
+        if run.build_id not in builds.get(project, set()) or run.commit != started_for.source_commit:
+            return None
+        runs = self.runs.setdefault(key, {})
+        held = runs.get(project)
+        changed = held is None or order(held) < order(run)
+        if changed:
+            runs[project] = run
+        return RevisionRecord(started_for, dict(runs), changed)
+
+    def read(self, key: str) -> RevisionRecord:
+        started_for = self.started[key][0] if key in self.started else None
+        return RevisionRecord(started_for, dict(self.runs.get(key, {})))
+
+
+@dataclass
+class FakeClaims:
+    versions: dict[tuple[str, str], int] = field(default_factory=dict)
+    before_claim: list[Callable[[], None]] = field(default_factory=list)  # run once each, just before a claim
+
+    def claim(self, target: str, project: str, seen: int) -> bool:
+        while self.before_claim:
+            self.before_claim.pop(0)()
+        if self.versions.get((target, project), 0) != seen:
+            return False
+        self.versions[(target, project)] = seen + 1
+        return True

@@ -8,18 +8,23 @@ from typing import Any
 
 import pytest
 
-from build_results.logic import Options, Outcome, Policy, Ports, handle
-from build_results.render import BUDGET, STATUS_ICONS, CommentState, Details, Run, Summary, render
+from build_results.logic import Options, Outcome, Policy, Ports, Trust, handle
+from build_results.render import BUDGET, STATUS_ICONS, CommentState, Details, Summary, render
 from codereflex.ci import Build, Comment, Phase, PullRequest, Report, TestCase
 from codereflex.errors import PermanentError
 from codereflex.events.codebuild import BuildStateChangeEvent
+from codereflex.revisions import Run, StartedFor
+from codereflex.signing import Signer
 from tests.conftest import EVENTS
 
-from .fakes import FakeCatalog, FakeCodeBuild, FakeCodeCommit, FakeLogs
+from .fakes import BOT, FakeCatalog, FakeClaims, FakeCodeBuild, FakeCodeCommit, FakeLogs, FakeRevisions
 
 SOURCE = "4f1c2a9b8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c3b"
 REVISION = "0b7a3c5e9d1f2a4b6c8e0f1a3b5c7d9e1f3a5b7c9d1e3f5a7b9c1d3e5f7a9b1c"  # the events' revisionId variable
 BUILD_ARN = "arn:aws:codebuild:us-east-1:123456789012:build/payments-service-ci:3f9e8d7c-6b5a-4c3d-9e2f-1a0b9c8d7e6f"
+BUILD_UUID = "3f9e8d7c-6b5a-4c3d-9e2f-1a0b9c8d7e6f"
+SIGNER = Signer(b"k" * 64)
+STARTED = StartedFor("payments-service", "42", REVISION, SOURCE, "9" * 40, ("payments-service-ci",))
 
 
 def _event(name: str, **detail: Any) -> BuildStateChangeEvent:
@@ -29,8 +34,16 @@ def _event(name: str, **detail: Any) -> BuildStateChangeEvent:
     return BuildStateChangeEvent.model_validate(raw)
 
 
-def _world(source: str = SOURCE) -> tuple[Ports, FakeCodeCommit, FakeCodeBuild]:
-    codecommit = FakeCodeCommit(PullRequest("42", "payments-service", "OPEN", source, "9" * 40, REVISION))
+def _world(
+    source: str = SOURCE, started: StartedFor = STARTED
+) -> tuple[Ports, FakeCodeCommit, FakeCodeBuild, FakeRevisions]:
+    # The pull request as it is now: a new commit on it is a new revision.
+    revision = REVISION if source == SOURCE else "f" * 64
+    codecommit = FakeCodeCommit(PullRequest("42", "payments-service", "OPEN", source, "9" * 40, revision))
+    revisions = FakeRevisions()
+    for project in started.projects:
+        # The PR builds function started the events' build for the revision
+        revisions.start(started, project, BUILD_UUID)
     report = Report("arn:report/1", "payments-unit", "TEST", 3, {"SUCCEEDED": 1, "FAILED": 2})
     codebuild = FakeCodeBuild(
         builds={
@@ -55,12 +68,16 @@ def _world(source: str = SOURCE) -> tuple[Ports, FakeCodeCommit, FakeCodeBuild]:
         codebuild,
         FakeLogs(["building", "token=abcdefgh12345678"]),
         FakeCatalog(("payments-service-ci",), ("payments-service",)),
+        revisions,
+        FakeClaims(),
+        lambda: Trust(BOT, SIGNER),
+        pause=lambda _: None,
     )
-    return ports, codecommit, codebuild
+    return ports, codecommit, codebuild, revisions
 
 
 def test_a_failure_posts_one_comment_with_phase_tests_and_a_redacted_log() -> None:
-    ports, codecommit, _ = _world()
+    ports, codecommit, _, _ = _world()
     result = handle(_event("pr_failed.json"), ports, Options())
     (comment,) = codecommit.comments.values()
     assert result.outcome is Outcome.POSTED
@@ -69,12 +86,12 @@ def test_a_failure_posts_one_comment_with_phase_tests_and_a_redacted_log() -> No
     assert "1 passed, 2 failed, 0 skipped of 3" in comment.content
     assert "tests.refunds.test_partial" in comment.content
     assert "abcdefgh12345678" not in comment.content
-    assert codecommit.votes == []
+    assert codecommit.votes == [(REVISION, False)]  # a "no" is always voted
 
 
 def test_an_older_state_never_overwrites_a_newer_one() -> None:
     # Given the FAILED state already shown
-    ports, codecommit, _ = _world()
+    ports, codecommit, _, _ = _world()
     handle(_event("pr_failed.json"), ports, Options())
     # When the IN_PROGRESS event of the same build arrives late, twice
     results = [handle(_event("pr_in_progress.json"), ports, Options()) for _ in range(2)]
@@ -85,7 +102,7 @@ def test_an_older_state_never_overwrites_a_newer_one() -> None:
 
 
 def test_success_on_the_tip_approves_once() -> None:
-    ports, codecommit, _ = _world()
+    ports, codecommit, _, _ = _world()
     succeeded = _event("pr_failed.json", **{"build-status": "SUCCEEDED"})
     assert handle(succeeded, ports, Options()).vote == "APPROVE"
     assert handle(succeeded, ports, Options()).outcome is Outcome.DUPLICATE
@@ -93,7 +110,7 @@ def test_success_on_the_tip_approves_once() -> None:
 
 
 def test_success_of_an_older_commit_is_outdated_and_does_not_approve() -> None:
-    ports, codecommit, _ = _world(source="a" * 40)
+    ports, codecommit, _, _ = _world(source="a" * 40)
     result = handle(_event("pr_failed.json", **{"build-status": "SUCCEEDED"}), ports, Options())
     assert result.vote is None
     assert "**Outdated:**" in next(iter(codecommit.comments.values())).content
@@ -101,11 +118,12 @@ def test_success_of_an_older_commit_is_outdated_and_does_not_approve() -> None:
 
 def test_a_rebuild_failing_after_an_approval_revokes_it() -> None:
     # Given an approved revision
-    ports, codecommit, codebuild = _world()
+    ports, codecommit, codebuild, revisions = _world()
     handle(_event("pr_failed.json", **{"build-status": "SUCCEEDED"}), ports, Options())
     # When a newer build of the same project on the same revision fails
     rebuild = BUILD_ARN.replace("3f9e8d7c", "4a0b1c2d")
     codebuild.builds[rebuild] = codebuild.builds[BUILD_ARN]
+    revisions.start(STARTED, "payments-service-ci", rebuild.rsplit(":", 1)[-1])  # a /rebuild
     raw = json.loads((EVENTS / "build_results" / "pr_failed.json").read_text())
     raw["detail"]["build-id"] = rebuild
     raw["detail"]["additional-information"]["build-start-time"] = "Nov 23, 2026 8:30:00 PM"
@@ -125,17 +143,21 @@ def test_a_rebuild_failing_after_an_approval_revokes_it() -> None:
     ],
 )
 def test_the_comment_policy(policy: Policy, status: str, expected: Outcome) -> None:
-    ports, _, _ = _world()
+    ports, _, _, _ = _world()
     assert (
         handle(_event("pr_failed.json", **{"build-status": status}), ports, Options(policy=policy)).outcome is expected
     )
 
 
 def test_unknown_projects_and_repositories_are_ignored() -> None:
-    ports, codecommit, _ = _world()
+    ports, codecommit, _, _ = _world()
     unknown = handle(_event("pr_failed.json", **{"project-name": "other"}), ports, Options())
     out_of_scope = handle(_event("pr_failed.json"), ports._replace(catalog=FakeCatalog(scope=())), Options())
-    assert (unknown.outcome, unknown.reason) == (Outcome.IGNORED, "project not configured for the repository")
+    # (a pull request's projects are those the PR builds function started for the revision)
+    assert (unknown.outcome, unknown.reason) == (
+        Outcome.IGNORED,
+        "build not started by codereflex for this pull request revision",
+    )
     assert (out_of_scope.outcome, out_of_scope.reason) == (Outcome.IGNORED, "repository out of scope")
     assert codecommit.comments == {}
 
@@ -151,28 +173,32 @@ def test_the_comment_fits_however_many_tests_fail() -> None:
         failed_phase="BUILD",
         failed_message="m" * 5000,
     )
-    content = render(state, details, Summary(configured=[f"project-{i}" for i in range(50)]), 100, 100)
+    content = render(state, details, Summary(configured=[f"project-{i}" for i in range(50)]), 100, 100, signer=SIGNER)
     assert len(content) <= BUDGET
-    assert CommentState.decode(content) == state
+    assert CommentState.decode(content, SIGNER) == state
 
 
 def test_a_tampered_state_is_not_ours() -> None:
-    assert CommentState.decode("[//]: # (codereflex:bm90IGpzb24=)") is None
-    assert CommentState.decode("just a human comment") is None
+    state = CommentState("pr:x:1", "p", (Run("b", "SUCCEEDED", "c" * 40, "2026-01-01T00:00:00", 1),))
+    marker = state.encode(SIGNER)
+    raw, key_id, signature = marker.removeprefix("[//]: # (codereflex:").removesuffix(")").split(".")
+    edited = CommentState("pr:x:2", "p", state.runs).encode(SIGNER).split(".")[0]
+    assert CommentState.decode(marker, SIGNER) == state
+    assert CommentState.decode(f"{edited}.{key_id}.{signature})", SIGNER) is None  # payload changed
+    assert CommentState.decode(state.encode(Signer(b"x" * 64)), SIGNER) is None  # another key
+    assert CommentState.decode(f"[//]: # (codereflex:{raw})", SIGNER) is None  # unsigned (an old release's)
+    assert CommentState.decode("[//]: # (codereflex:bm90IGpzb24=)", SIGNER) is None
+    assert CommentState.decode("just a human comment", SIGNER) is None
 
 
 def test_siblings_finishing_together_still_approve() -> None:
     # Given two projects whose comments both still say IN_PROGRESS (their events crossed)
-    ports, codecommit, codebuild = _world()
+    ports, codecommit, codebuild, _ = _world(
+        started=STARTED._replace(projects=("payments-service-ci", "payments-service-lint"))
+    )
     lint_arn = BUILD_ARN.replace("payments-service-ci", "payments-service-lint")
     both = ports._replace(catalog=FakeCatalog(("payments-service-ci", "payments-service-lint"), ("payments-service",)))
-    variables = [
-        {"name": "pullRequestId", "value": "42"},
-        {"name": "repositoryName", "value": "payments-service"},
-        {"name": "sourceCommit", "value": SOURCE},
-    ]
     raw = json.loads((EVENTS / "build_results" / "pr_in_progress.json").read_text())
-    raw["detail"]["additional-information"]["environment"]["environment-variables"] = variables
     lint = copy.deepcopy(raw)
     lint["detail"].update({"project-name": "payments-service-lint", "build-id": lint_arn})
     handle(BuildStateChangeEvent.model_validate(lint), both, Options())
@@ -185,13 +211,13 @@ def test_siblings_finishing_together_still_approve() -> None:
     result = handle(BuildStateChangeEvent.model_validate(raw), both, Options())
     # Then the bot asks CodeBuild about the sibling and approves
     assert result.vote == "APPROVE"
-    assert codecommit.votes == [(REVISION, True)]
+    assert codecommit.votes == [(REVISION, False), (REVISION, True)]
 
 
 @pytest.mark.parametrize("status", ["FAILED", "FAULT", "STOPPED", "TIMED_OUT"])
 def test_every_unsuccessful_end_is_a_failure_that_follows_in_progress(status: str) -> None:
     # Given a build shown as running
-    ports, codecommit, _ = _world()
+    ports, codecommit, _, _ = _world()
     handle(_event("pr_in_progress.json"), ports, Options())
     # When it ends without success
     result = handle(_event("pr_failed.json", **{"build-status": status}), ports, Options())
@@ -200,13 +226,13 @@ def test_every_unsuccessful_end_is_a_failure_that_follows_in_progress(status: st
     assert result.outcome is Outcome.UPDATED
     assert f"| **Status** | {STATUS_ICONS[status]} {status} |" in comment.content
     assert "**Failed phase:**" in comment.content
-    assert codecommit.votes == []
+    assert codecommit.votes == [(REVISION, False), (REVISION, False)]
 
 
 def test_a_failure_refused_on_the_commits_it_was_built_for_is_posted_on_the_current_ones() -> None:
     # Given a failure of a build started for an earlier revision, and CodeCommit refusing a comment
     # whose after commit is not the pull request's current tip
-    ports, codecommit, _ = _world(source="5" * 40)
+    ports, codecommit, _, _ = _world(source="5" * 40)
     posted_on: list[str] = []
     post = codecommit.post_on_pull_request
 

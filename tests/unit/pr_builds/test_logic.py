@@ -12,6 +12,7 @@ import pytest
 from codereflex.ci import Comment, ProjectCatalog, ProjectScope, PullRequest
 from codereflex.errors import TargetGone
 from codereflex.events.codecommit import CommentEvent, PullRequestStateChangeEvent
+from codereflex.revisions import StartedFor
 from pr_builds.logic import Outcome, handle, handle_comment
 from tests.conftest import AWS_SAMPLES, EVENTS
 from tests.fakes import FakeOnce
@@ -37,6 +38,14 @@ class FakeVoter:
         return True
 
 
+@dataclass
+class FakeLedger:
+    builds: list[tuple[StartedFor, str, str]] = field(default_factory=list)
+
+    def started(self, started_for: StartedFor, project: str, build_id: str) -> None:
+        self.builds.append((started_for, project, build_id))
+
+
 CATALOG = ProjectCatalog(ProjectScope(conventions=("{repository}-ci", "{repository}-lint")))
 
 
@@ -46,7 +55,7 @@ def _event(path: str) -> PullRequestStateChangeEvent:
 
 def test_a_created_pull_request_starts_every_project_with_its_context() -> None:
     codebuild, voter = FakeCodeBuild(), FakeVoter()
-    result = handle(_event("created.json"), CATALOG, codebuild, voter, FakeOnce())
+    result = handle(_event("created.json"), CATALOG, codebuild, voter, FakeOnce(), ledger=FakeLedger())
     assert result.outcome is Outcome.STARTED
     assert [start[0] for start in codebuild.started] == ["payments-service-ci", "payments-service-lint"]
     _, version, variables, token = codebuild.started[0]
@@ -60,8 +69,8 @@ def test_a_created_pull_request_starts_every_project_with_its_context() -> None:
 
 def test_the_same_event_twice_starts_each_project_once() -> None:
     codebuild, once = FakeCodeBuild(), FakeOnce()
-    first = handle(_event("source_branch_updated.json"), CATALOG, codebuild, FakeVoter(), once)
-    second = handle(_event("source_branch_updated.json"), CATALOG, codebuild, FakeVoter(), once)
+    first = handle(_event("source_branch_updated.json"), CATALOG, codebuild, FakeVoter(), once, ledger=FakeLedger())
+    second = handle(_event("source_branch_updated.json"), CATALOG, codebuild, FakeVoter(), once, ledger=FakeLedger())
     assert (first.outcome, second.outcome) == (Outcome.STARTED, Outcome.DUPLICATE)
     assert len(codebuild.started) == 2
     assert second.builds == first.builds
@@ -70,7 +79,7 @@ def test_the_same_event_twice_starts_each_project_once() -> None:
 @pytest.mark.parametrize("path", ["source_branch_updated.json", "reopened.json"])
 def test_a_new_revision_revokes_the_bot_vote(path: str) -> None:
     voter = FakeVoter()
-    result = handle(_event(path), CATALOG, FakeCodeBuild(), voter, FakeOnce())
+    result = handle(_event(path), CATALOG, FakeCodeBuild(), voter, FakeOnce(), ledger=FakeLedger())
     assert result.revoked is True
     assert voter.votes == [("42", _event(path).detail.revision_id, False)]
 
@@ -86,7 +95,14 @@ def test_a_new_revision_revokes_the_bot_vote(path: str) -> None:
 def test_closed_merged_or_approval_events_start_nothing(sample: str) -> None:
     codebuild = FakeCodeBuild()
     raw = json.loads((AWS_SAMPLES / sample).read_text())
-    result = handle(PullRequestStateChangeEvent.model_validate(raw), CATALOG, codebuild, FakeVoter(), FakeOnce())
+    result = handle(
+        PullRequestStateChangeEvent.model_validate(raw),
+        CATALOG,
+        codebuild,
+        FakeVoter(),
+        FakeOnce(),
+        ledger=FakeLedger(),
+    )
     assert result.outcome is Outcome.IGNORED
     assert codebuild.started == []
 
@@ -94,7 +110,7 @@ def test_closed_merged_or_approval_events_start_nothing(sample: str) -> None:
 def test_a_repository_outside_the_scope_starts_nothing() -> None:
     codebuild = FakeCodeBuild()
     catalog = ProjectCatalog(ProjectScope(repositories=("team-*",)))
-    result = handle(_event("created.json"), catalog, codebuild, FakeVoter(), FakeOnce())
+    result = handle(_event("created.json"), catalog, codebuild, FakeVoter(), FakeOnce(), ledger=FakeLedger())
     assert (result.outcome, result.reason) == (Outcome.IGNORED, "repository out of scope")
     assert codebuild.started == []
 
@@ -133,6 +149,7 @@ def _rebuild(
         pull_requests=FakePullRequests(status),
         starter=codebuild,
         once=once or FakeOnce(),
+        ledger=FakeLedger(),
     )
     return result, codebuild
 
@@ -182,7 +199,7 @@ class PartlyMissingCodeBuild(FakeCodeBuild):
 
 def test_a_missing_project_is_named_and_the_others_still_start() -> None:
     codebuild = PartlyMissingCodeBuild(missing=("payments-service-lint",))
-    result = handle(_event("created.json"), CATALOG, codebuild, FakeVoter(), FakeOnce())
+    result = handle(_event("created.json"), CATALOG, codebuild, FakeVoter(), FakeOnce(), ledger=FakeLedger())
     assert result.outcome is Outcome.STARTED
     assert list(result.builds) == ["payments-service-ci"]
     assert result.missing == ("payments-service-lint",)
@@ -190,6 +207,27 @@ def test_a_missing_project_is_named_and_the_others_still_start() -> None:
 
 def test_a_repository_without_any_project_is_ignored_quietly() -> None:
     codebuild = PartlyMissingCodeBuild(missing=("payments-service-ci", "payments-service-lint"))
-    result = handle(_event("created.json"), CATALOG, codebuild, FakeVoter(), FakeOnce())
+    result = handle(_event("created.json"), CATALOG, codebuild, FakeVoter(), FakeOnce(), ledger=FakeLedger())
     assert (result.outcome, result.reason) == (Outcome.IGNORED, "no configured project exists")
     assert result.missing == ("payments-service-ci", "payments-service-lint")
+
+
+def test_every_started_build_is_recorded_for_its_revision_and_only_allowed_projects_start() -> None:
+    # Given a repository whose convention names a CI project and a deploy project
+    catalog = ProjectCatalog(ProjectScope(conventions=("{repository}-ci", "{repository}-deploy")))
+    codebuild, ledger = FakeCodeBuild(), FakeLedger()
+    # When a pull request is created, and this function may start only *-ci projects
+    result = handle(
+        _event("created.json"), catalog, codebuild, FakeVoter(), FakeOnce(), ledger=ledger, allowed=("*-ci",)
+    )
+    # Then the deploy project is refused (never started with the PR's code), and the CI build is
+    # recorded with the revision it was started for: the build results function believes only that
+    assert [start[0] for start in codebuild.started] == ["payments-service-ci"]
+    assert result.refused == ("payments-service-deploy",)
+    assert result.missing == ()
+    ((started_for, project, build_id),) = ledger.builds
+    assert (project, build_id) == ("payments-service-ci", "payments-service-ci:build-1")
+    assert started_for.repository == "payments-service"
+    assert started_for.pull_request_id == "42"
+    assert started_for.source_commit == "4f1c2a9b8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c3b"
+    assert started_for.projects == ("payments-service-ci", "payments-service-deploy")
