@@ -36,6 +36,8 @@ FULL_COMMIT = frozenset("0123456789abcdef")
 COMMIT_LENGTH = 40
 # How often a writer that lost the claim on a comment reads it again before Lambda's retry takes over.
 CLAIM_ATTEMPTS = 6
+# How often a vote is cast again when the record read back no longer supports it.
+VOTE_ROUNDS = 3
 
 
 class PullRequests(Protocol):
@@ -387,9 +389,11 @@ def _vote(ports: Ports, target: _Target, project: str) -> str | None:
     """APPROVE when every project the revision was started with succeeded on it, else REVOKE; None when moot.
 
     Derived from the revision record alone (what codereflex itself started and recorded), on
-    every event that told something new. A REVOKE is sent whatever the bot believes it holds
-    (one idempotent call); an APPROVE is checked against the record once more after it is sent,
-    so a failure recorded meanwhile by another event is never left approved.
+    every event that told something new, and read back after every vote: an event handled at the
+    same moment may have recorded a run since (a failure, or the success this one was missing),
+    so a vote the record no longer supports is cast again, the other way. A REVOKE is sent
+    whatever the bot believes it holds (one idempotent call); if the record will not settle, the
+    last word is a REVOKE.
     """
     pull_request, record = target.pull_request, target.record
     if pull_request is None or record is None or record.started_for is None:
@@ -397,24 +401,38 @@ def _vote(ports: Ports, target: _Target, project: str) -> str | None:
     started = record.started_for
     if not started.revision_id or not pull_request.is_open or pull_request.revision_id != started.revision_id:
         return None  # closed, merged, or a newer revision: this revision's vote is moot
-    seen = _statuses(record, started.projects)
     confirmed: dict[str, str] = {}
-    own = record.runs.get(project)
-    running = [f"{p}:{r.build_id}" for p, r in _runs(record, started.projects).items() if seen[p] == "IN_PROGRESS"]
-    siblings_pending = all(status in ("SUCCEEDED", "IN_PROGRESS") for status in seen.values())
-    if own is not None and seen.get(project) == "SUCCEEDED" and running and siblings_pending:
-        # Sibling projects finishing at the same moment each see the other still running: ask
-        # CodeBuild, whose answer is ahead of the events still in flight (one call, only then).
-        confirmed = {b.build_id.rsplit(":", 1)[-1]: b.status for b in ports.builds.get_builds(running)}
-    approve = _all_succeeded(record, started.projects, confirmed)
-    if not approve:
-        return "REVOKE" if ports.pull_requests.vote(started.pull_request_id, started.revision_id, False) else None
-    if not ports.pull_requests.vote(started.pull_request_id, started.revision_id, True):
-        return None
-    if _all_succeeded(ports.revisions.read(started.key), started.projects, confirmed):
-        return "APPROVE"
-    ports.pull_requests.vote(started.pull_request_id, started.revision_id, False)
+    approve = False
+    for _ in range(VOTE_ROUNDS):
+        approve = _approvable(ports, record, project, confirmed)
+        if not ports.pull_requests.vote(started.pull_request_id, started.revision_id, approve):
+            return None
+        record = ports.revisions.read(started.key)
+        if _approvable(ports, record, project, confirmed) == approve:
+            return "APPROVE" if approve else "REVOKE"
+    if approve:
+        ports.pull_requests.vote(started.pull_request_id, started.revision_id, False)
     return "REVOKE"
+
+
+def _approvable(ports: Ports, record: RevisionRecord, project: str, confirmed: dict[str, str]) -> bool:
+    """Whether every project's latest recorded run succeeded (or CodeBuild says that very build did).
+
+    Sibling projects finishing at the same moment each see the other still running: then CodeBuild,
+    whose answer is ahead of the events still in flight, is asked (one call, only then; remembered).
+    """
+    assert record.started_for is not None  # noqa: S101 - only records of started builds are voted on
+    projects = record.started_for.projects
+    seen = _statuses(record, projects)
+    running = [
+        f"{p}:{r.build_id}"
+        for p, r in _runs(record, projects).items()
+        if seen[p] == "IN_PROGRESS" and r.build_id not in confirmed
+    ]
+    siblings_pending = all(status in ("SUCCEEDED", "IN_PROGRESS") for status in seen.values())
+    if seen.get(project) == "SUCCEEDED" and running and siblings_pending:
+        confirmed.update({b.build_id.rsplit(":", 1)[-1]: b.status for b in ports.builds.get_builds(running)})
+    return _all_succeeded(record, projects, confirmed)
 
 
 def _runs(record: RevisionRecord, projects: Sequence[str]) -> dict[str, Run]:
