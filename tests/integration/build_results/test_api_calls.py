@@ -6,8 +6,9 @@ also returns every project's latest run, so the vote needs no other read), the c
 (no interleaving of two events loses an update), and a vote on every event that tells something
 new, read back from the record (a REVOKE is sent whatever the bot believes; a vote the record no
 longer supports after an event handled at the same moment is cast again). So: at most 10 per
-event on a warm function (a failure with failing tests and a log tail); a new execution environment adds STS GetCallerIdentity and Secrets
-Manager GetSecretValue once, the first time it reads comments. DynamoDB calls count like any.
+event on a warm function (a failure with failing tests and a log tail); a new execution
+environment adds STS GetCallerIdentity and Secrets Manager GetSecretValue once, the first time
+it reads comments. DynamoDB calls count like any.
 """
 
 from __future__ import annotations
