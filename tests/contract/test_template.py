@@ -275,3 +275,48 @@ def test_every_layer_and_function_is_packaged_with_its_bytecode(template: SamTem
             assert res["Metadata"]["BuildMethod"] == "makefile", lid
             assert res["Metadata"]["ContextPath"] == "packaging", lid
             assert f"\nbuild-{lid}:" in makefile, f"packaging/Makefile has no build-{lid} target"
+
+
+# --- trust: what the build results and PR builds functions may believe and start ------------------
+
+
+def _function(spec_id: str) -> FunctionSpec:
+    return next(spec for spec in _functions() if spec.logical_id == spec_id)
+
+
+def test_a_comment_claim_outlives_any_run_of_the_build_results_function() -> None:
+    # A claim older than CLAIM_SECONDS is taken over: its claimer must be certain to have ended
+    sys.path.insert(0, str(_code_dir(_function("BuildResultsFunction"))))
+    try:
+        records = importlib.import_module("build_results.records")
+    finally:
+        sys.path.pop(0)
+    assert _function("BuildResultsFunction").timeout * 2 < records.CLAIM_SECONDS
+
+
+def test_the_comment_signing_key_is_generated_and_only_the_build_results_function_reads_it(
+    template: SamTemplate,
+) -> None:
+    secret = template.resources["CommentSigningKey"]
+    assert secret["Type"] == "AWS::SecretsManager::Secret"
+    assert secret["Properties"]["GenerateSecretString"]["PasswordLength"] >= 32
+    readers = [
+        lid
+        for lid, statement in _statements(template)
+        if "secretsmanager:GetSecretValue" in json.dumps(statement["Action"])
+    ]
+    assert readers == ["BuildResultsFunction"]
+    env = template.function_properties("BuildResultsFunction")["Environment"]["Variables"]
+    assert env["SIGNING_KEY_SECRET"] == {"Ref": "CommentSigningKey"}
+
+
+def test_pr_builds_may_start_only_the_projects_its_setting_names(template: SamTemplate) -> None:
+    statements = [s for lid, s in _statements(template) if lid == "PrBuildsFunction"]
+    (start,) = [s for s in statements if s["Action"] == "codebuild:StartBuild"]
+    assert start["Resource"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:codebuild:${AWS::Region}:${AWS::AccountId}:project/${BuildProjectsStartable}"
+    }
+    env = template.function_properties("PrBuildsFunction")["Environment"]["Variables"]
+    assert env["STARTABLE_PROJECTS"] == {"Ref": "BuildProjectsStartable"}
+    # The default convention's projects are startable by default, and nothing else is
+    assert template.body["Parameters"]["BuildProjectsStartable"]["Default"] == "*-ci"
