@@ -11,7 +11,14 @@ from botocore.stub import Stubber
 from codereflex.aws.codecommit import CodeCommitHistory
 from codereflex.aws.sns import SnsTopic
 from codereflex.config import require, split_list
-from codereflex.errors import AccessDenied, ConfigurationError, PermanentError, TargetGone, TransientError
+from codereflex.errors import (
+    AccessDenied,
+    ConfigurationError,
+    NoCommonHistory,
+    PermanentError,
+    TargetGone,
+    TransientError,
+)
 
 TOPIC = "arn:aws:sns:us-east-1:123456789012:codereflex-NotificationTopic"
 
@@ -89,13 +96,23 @@ def test_merge_base_asks_get_merge_options_with_old_as_destination(
     assert history.merge_base("repo", "a" * 40, "b" * 40) == "a" * 40
 
 
-@pytest.mark.parametrize("code", ["CommitDoesNotExistException", "TipsDivergenceExceededException"])
+@pytest.mark.parametrize("code", ["CommitDoesNotExistException", "MaximumItemsToCompareExceededException"])
 def test_uncomparable_commits_are_an_answer_not_a_failure(
     codecommit: tuple[CodeCommitHistory, Stubber], code: str
 ) -> None:
     history, stub = codecommit
     stub.add_client_error("get_merge_options", service_error_code=code)
     assert history.merge_base("repo", "a" * 40, "b" * 40) is None
+
+
+def test_tips_without_a_merge_base_are_told_apart_from_uncomparable_ones(
+    codecommit: tuple[CodeCommitHistory, Stubber],
+) -> None:
+    # GetMergeOptions must return a merge base; for unrelated histories it can only refuse with this
+    history, stub = codecommit
+    stub.add_client_error("get_merge_options", service_error_code="TipsDivergenceExceededException")
+    with pytest.raises(NoCommonHistory, match="share no history in repo"):
+        history.merge_base("repo", "a" * 40, "b" * 40)
 
 
 @pytest.mark.parametrize(
