@@ -8,6 +8,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
+from codereflex.aws.codebuild import CodeBuildProjects
 from codereflex.aws.codecommit import CodeCommitHistory
 from codereflex.aws.sns import SnsTopic
 from codereflex.config import require, split_list
@@ -136,3 +137,14 @@ def test_settings_name_the_missing_key() -> None:
     with pytest.raises(ConfigurationError, match="NOTIFICATION_TOPIC_ARN"):
         require({"NOTIFICATION_TOPIC_ARN": "  "}, "NOTIFICATION_TOPIC_ARN")
     assert split_list(" main, master,,release/* ") == ("main", "master", "release/*")
+
+
+def test_recent_builds_are_listed_without_a_sort_order() -> None:
+    # CodeBuild refuses sortOrder on a project with more than 100 builds; its default is newest first
+    client = boto3.client("codebuild", region_name="us-east-1")
+    with Stubber(client) as stub:
+        stub.add_response("list_builds_for_project", {"ids": ["p:2", "p:1"]}, {"projectName": "p"})
+        assert CodeBuildProjects(client).recent_build_ids("p") == ["p:2", "p:1"]
+        stub.add_client_error("list_builds_for_project", service_error_code="ResourceNotFoundException")
+        with pytest.raises(TargetGone, match="ListBuildsForProject of p"):
+            CodeBuildProjects(client).recent_build_ids("p")
