@@ -269,29 +269,36 @@ class Sandbox:
         return self.router.invoke(logical_id, event, env_overrides=self.function_env())
 
     def _subscribe_inbox(self) -> str | None:
-        topic = self.stack.refs.get("NotificationTopic")
-        if topic is None:
+        if self.stack.refs.get("NotificationTopic") is None:
             return None
+        return self.subscribe("NotificationInbox")
+
+    def subscribe(self, name: str, filter_policy: Mapping[str, Any] | None = None) -> str:
+        """A queue subscribed to the notification topic (with an SNS filter policy, if given); returns its URL."""
         sqs = self.client("sqs")
-        url = str(sqs.create_queue(QueueName=f"{self.stack_name}-NotificationInbox")["QueueUrl"])
+        url = str(sqs.create_queue(QueueName=f"{self.stack_name}-{name}")["QueueUrl"])
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        self.client("sns").subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
+        policy = {"FilterPolicy": json.dumps(filter_policy)} if filter_policy is not None else {}
+        self.client("sns").subscribe(
+            TopicArn=self.stack.refs["NotificationTopic"], Protocol="sqs", Endpoint=arn, Attributes=policy
+        )
         return url
 
-    def notices(self) -> list[Notice]:
-        """Drain what the notification topic delivered since the last call, oldest first."""
-        if self._inbox_url is None:
+    def notices(self, queue_url: str | None = None) -> list[Notice]:
+        """Drain what the notification topic delivered (to the inbox, or to a `subscribe` queue), oldest first."""
+        url = queue_url or self._inbox_url
+        if url is None:
             return []
         sqs, found = self.client("sqs"), list[Notice]()
         while True:
-            batch = sqs.receive_message(QueueUrl=self._inbox_url, MaxNumberOfMessages=10).get("Messages", [])
+            batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
             if not batch:
                 return found
             for message in batch:
                 envelope = json.loads(message["Body"])
                 attributes = {name: value["Value"] for name, value in envelope.get("MessageAttributes", {}).items()}
                 found.append(Notice(envelope.get("Subject", ""), envelope["Message"], attributes))
-                sqs.delete_message(QueueUrl=self._inbox_url, ReceiptHandle=message["ReceiptHandle"])
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
 
     def description(self) -> dict[str, Any]:
         """The one JSON line `python -m sandbox up` prints."""

@@ -5,16 +5,21 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from codereflex.errors import NoCommonHistory
+
 
 @dataclass
 class FakeHistory:
-    """Answers merge-base questions from a fixed table of (first, second) → base."""
+    """Answers merge-base questions from a fixed table of (first, second) → base (or no common history)."""
 
     bases: dict[tuple[str, str], str | None] = field(default_factory=dict)
     asked: list[tuple[str, str, str]] = field(default_factory=list)
+    unrelated: set[tuple[str, str]] = field(default_factory=set)  # pairs without any merge base
 
     def merge_base(self, repository: str, first: str, second: str) -> str | None:
         self.asked.append((repository, first, second))
+        if (first, second) in self.unrelated:
+            raise NoCommonHistory(f"{first} and {second} share no history")
         return self.bases.get((first, second))
 
 

@@ -7,10 +7,11 @@ boto3 clients then reach the added operations. The other names are sandbox-only 
 from __future__ import annotations
 
 from sandbox.moto_ext import codebuild, codecommit
-from sandbox.moto_ext.codebuild import put_report, report_arn, set_build_status
+from sandbox.moto_ext.codebuild import hold_builds, put_report, report_arn, set_build_status
 from sandbox.moto_ext.codecommit import import_repository, refresh_pull_request, refresh_pull_requests
 
 __all__ = [
+    "hold_builds",
     "import_repository",
     "install",
     "put_report",

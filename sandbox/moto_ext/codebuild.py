@@ -2,11 +2,12 @@
 
 moto's StartBuild records a fixed environment (dropping the project's and the per-build
 `environmentVariablesOverride`), a fixed source and no `resolvedSourceVersion`, and ignores
-`idempotencyToken`; its BatchGetBuilds marks every build SUCCEEDED and appends another nine phases
-on every call, and never reports `buildsNotFound`; its CreateProject demands a source location
+`idempotencyToken`; its ListBuildsForProject lists oldest first (CodeBuild: newest first by
+default), without pages; its BatchGetBuilds marks every build SUCCEEDED and appends another nine
+phases on every call, and never reports `buildsNotFound`; its CreateProject demands a source location
 even for NO_SOURCE projects, which have none. The sandbox keeps moto's operations and corrects
-those details. Tests drive a build's outcome with `set_build_status` and attach reports with
-`put_report`.
+those details. Tests drive a build's outcome with `set_build_status` (and keep a project's builds
+running until then with `hold_builds`) and attach reports with `put_report`.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ BUILD_PHASES = (
     "COMPLETED",
 )
 TEST_CASES_MAX_PAGE_SIZE = 100
+LIST_PAGE_SIZE = 100  # ListBuildsForProject: "only the first 100 items are returned, along with a nextToken"
 REPORTS_MAX_BATCH = 100
 REPORT_EXPIRY = timedelta(days=30)
 # StartBuild: "The token ... is valid for 5 minutes. If you repeat the StartBuild request with the
@@ -71,6 +73,7 @@ _BUILD_ARN = re.compile(r"^arn:[\w-]+:codebuild:(?P<region>[\w-]+):(?P<account>\
 
 _moto_start_build = CodeBuildResponse.start_build
 _moto_create_project = CodeBuildResponse.create_project
+_moto_list_builds_for_project = CodeBuildResponse.list_builds_for_project
 _STATE = "_sandbox_codebuild_state"
 
 
@@ -134,6 +137,8 @@ class CodeBuildState:
     start_tokens: dict[str, StartedBuild] = field(default_factory=dict)
     # Builds whose outcome a test set explicitly: BatchGetBuilds must not "finish" them itself.
     pinned_builds: set[str] = field(default_factory=set)
+    # Projects whose builds stay IN_PROGRESS until a test decides their outcome (`hold_builds`).
+    held_projects: set[str] = field(default_factory=set)
     lock: threading.RLock = field(default_factory=threading.RLock)
 
 
@@ -283,6 +288,9 @@ class SandboxCodeBuildResponse(CodeBuildResponse):
             build["resolvedSourceVersion"] = resolved
         build["initiator"] = _initiator(caller_arn(self))
         build["reportArns"] = []
+        state = self.sandbox_backend.sandbox_state
+        if self._get_param("projectName") in state.held_projects:
+            state.pinned_builds.add(build["id"])
         return result
 
     def batch_get_builds(self) -> ActionResult:
@@ -294,6 +302,23 @@ class SandboxCodeBuildResponse(CodeBuildResponse):
         found = {build["id"] for build in builds}
         missing = [build_id for build_id in dict.fromkeys(ids) if build_id not in found]
         return ActionResult({"builds": builds, "buildsNotFound": missing or None})
+
+    def list_builds_for_project(self) -> ActionResult:
+        """Newest first unless ASCENDING is asked for (moto lists oldest first), 100 ids a page."""
+        result = _moto_list_builds_for_project(self)
+        ids = list(cast(dict[str, Any], result.result)["ids"])
+        order = self._get_param("sortOrder") or "DESCENDING"
+        if order not in ("ASCENDING", "DESCENDING"):
+            raise InvalidInputException(f"Invalid sortOrder: {order}")
+        if self._get_param("sortOrder") and len(ids) > LIST_PAGE_SIZE:
+            # "If the project has more than 100 builds, setting the sort order will result in an error."
+            raise InvalidInputException("sortOrder cannot be set for a project with more than 100 builds")
+        if order == "DESCENDING":
+            ids.reverse()
+        page, token = paginate(
+            ids, self._get_param("nextToken"), LIST_PAGE_SIZE, ApiError("InvalidInputException", "Invalid nextToken")
+        )
+        return ActionResult({"ids": page, "nextToken": token} if token else {"ids": page})
 
     def batch_get_reports(self) -> ActionResult:
         arns: list[str] = self._get_param("reportArns") or []
@@ -421,6 +446,17 @@ def put_report(
     )
     backend_for(match["account"], match["region"]).put_report(report)
     return report.to_api()
+
+
+def hold_builds(project: str, *, account_id: str = DEFAULT_ACCOUNT_ID, region: str = DEFAULT_REGION) -> None:
+    """From now on, `project`'s builds stay IN_PROGRESS (queued) until `set_build_status` ends them.
+
+    For builds whose work a test does itself (the backup hand-off runs the build's command): moto's
+    "finished by the time anyone looks" would report them SUCCEEDED before anything ran.
+    """
+    backend = backend_for(account_id, region)
+    with backend.sandbox_state.lock:
+        backend.sandbox_state.held_projects.add(project)
 
 
 def set_build_status(

@@ -320,8 +320,14 @@ class SandboxCodeCommitBackend(CodeCommitBackend):
         destination = _resolved(repo, destination_specifier)
         base = gitrepo.merge_base(repo, source, destination)
         if base is None:
-            # Unrelated histories have no merge base, and the output requires one.
-            raise ApiError("TipsDivergenceExceededException", "The commit specifiers share no history.")
+            # Unrelated histories have no merge base, and the output requires one; of the errors
+            # GetMergeOptions declares, only this one (documented text) fits tips that cannot be related.
+            raise ApiError(
+                "TipsDivergenceExceededException",
+                "The divergence between the tips of the provided commit specifiers is too great to determine "
+                "whether there might be any merge conflicts. Locally compare the specifiers using git diff or a "
+                "diff tool.",
+            )
         fast_forward = gitrepo.is_ancestor(repo, destination, source)
         return {
             "mergeOptions": [option for option in MERGE_OPTIONS if fast_forward or option != "FAST_FORWARD_MERGE"],

@@ -277,6 +277,39 @@ def test_every_layer_and_function_is_packaged_with_its_bytecode(template: SamTem
             assert f"\nbuild-{lid}:" in makefile, f"packaging/Makefile has no build-{lid} target"
 
 
+def test_a_failed_backup_build_alarms_to_the_topic(template: SamTemplate) -> None:
+    alarms = _resources_of_type(template, "AWS::CloudWatch::Alarm").values()
+    failed_builds = [
+        alarm["Properties"]
+        for alarm in alarms
+        if alarm["Properties"].get("Namespace") == "AWS/CodeBuild"
+        and alarm["Properties"]["MetricName"] == "FailedBuilds"
+    ]
+    assert len(failed_builds) == 1, "one alarm on the backup project's failed builds"
+    [props] = failed_builds
+    assert props["Dimensions"] == [{"Name": "ProjectName", "Value": {"Ref": "RepoBackupProject"}}]
+    assert props["AlarmActions"] == [{"Ref": "NotificationTopic"}]
+    recovered = [a["Properties"] for a in alarms if a["Properties"].get("MetricName") == "HandOffsRecovered"]
+    assert [a["AlarmActions"] for a in recovered] == [[{"Ref": "NotificationTopic"}]]
+
+
+def test_the_backup_function_may_check_only_its_own_builds(template: SamTemplate) -> None:
+    # The hand-off check reads builds: scoped to the backup project, as StartBuild is.
+    granted = {
+        action: statement["Resource"]
+        for lid, statement in _statements(template)
+        if lid == "RepoBackupFunction"
+        for action in (statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]])
+        if action.startswith("codebuild:")
+    }
+    project = {"Fn::GetAtt": ["RepoBackupProject", "Arn"]}
+    assert granted == {
+        "codebuild:StartBuild": project,
+        "codebuild:BatchGetBuilds": project,
+        "codebuild:ListBuildsForProject": project,
+    }
+
+
 # --- trust: what the build results and PR builds functions may believe and start ------------------
 
 

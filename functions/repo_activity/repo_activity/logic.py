@@ -9,11 +9,14 @@ from fnmatch import fnmatchcase
 from typing import Protocol
 from urllib.parse import quote
 
+from codereflex.errors import NoCommonHistory
 from codereflex.events.codecommit import ReferenceChange, RepositoryStateChangeEvent
 
 
 class History(Protocol):
-    def merge_base(self, repository: str, first: str, second: str) -> str | None: ...
+    def merge_base(self, repository: str, first: str, second: str) -> str | None:
+        """The merge base, None if the commits cannot be compared; raises NoCommonHistory if there is none."""
+        ...
 
 
 class Publisher(Protocol):
@@ -30,6 +33,13 @@ class Activity(Enum):
     PROTECTED_BRANCH_CREATED = "branch-created"
     PUSH = "push"
     FORCE_PUSH = "force-push"
+    # The new tip shares no history with the old one: everything that was on the branch is gone from it.
+    FORCE_PUSH_UNRELATED_HISTORY = "force-push-unrelated-history"
+
+    @property
+    def event(self) -> str:
+        """The `event` attribute: a force-push of unrelated history is a force-push to every filter on it."""
+        return Activity.FORCE_PUSH.value if self is Activity.FORCE_PUSH_UNRELATED_HISTORY else self.value
 
 
 class Ancestry(Enum):
@@ -37,6 +47,7 @@ class Ancestry(Enum):
 
     FAST_FORWARD = "fast-forward"
     REWRITTEN = "rewritten"
+    UNRELATED = "unrelated"  # no merge base at all
     UNKNOWN = "unknown"
 
 
@@ -66,7 +77,10 @@ def ancestry(change: ReferenceChange, history: History) -> Ancestry:
         return Ancestry.UNKNOWN
     if old == new:
         return Ancestry.FAST_FORWARD
-    base = history.merge_base(change.repository_name, old, new)
+    try:
+        base = history.merge_base(change.repository_name, old, new)
+    except NoCommonHistory:
+        return Ancestry.UNRELATED
     if base is None:
         return Ancestry.UNKNOWN
     return Ancestry.FAST_FORWARD if base == old else Ancestry.REWRITTEN
@@ -85,7 +99,10 @@ def classify(change: ReferenceChange, protected: tuple[str, ...], history: Histo
     if change.event == "referenceCreated":
         return Activity.PROTECTED_BRANCH_CREATED, Ancestry.UNKNOWN
     relation = ancestry(change, history)
-    return (Activity.FORCE_PUSH if relation is Ancestry.REWRITTEN else Activity.PUSH), relation
+    return _UPDATES.get(relation, Activity.PUSH), relation
+
+
+_UPDATES = {Ancestry.REWRITTEN: Activity.FORCE_PUSH, Ancestry.UNRELATED: Activity.FORCE_PUSH_UNRELATED_HISTORY}
 
 
 def console_url(region: str, repository: str, path: str = "browse") -> str:
@@ -101,6 +118,7 @@ _HEADLINES = {
     Activity.PROTECTED_BRANCH_CREATED: "Protected branch {ref} created in {repo}",
     Activity.PUSH: "Push to protected branch {ref} in {repo}",
     Activity.FORCE_PUSH: "Force-push to protected branch {ref} in {repo}",
+    Activity.FORCE_PUSH_UNRELATED_HISTORY: "Force-push of unrelated history to protected branch {ref} in {repo}",
 }
 
 _EXPLANATIONS = {
@@ -108,6 +126,10 @@ _EXPLANATIONS = {
     Ancestry.REWRITTEN: (
         "FORCE-PUSH: the old tip is not an ancestor of the new tip, so commits that were on this "
         "branch are no longer reachable from it"
+    ),
+    Ancestry.UNRELATED: (
+        "FORCE-PUSH WITHOUT COMMON HISTORY: CodeCommit finds no merge base of the old and new tips, so "
+        "none of the commits that were on this branch is reachable from it any more"
     ),
     Ancestry.UNKNOWN: "not verified (CodeCommit could not compare the two commits)",
 }
@@ -134,7 +156,12 @@ def compose(envelope: RepositoryStateChangeEvent, activity: Activity, relation: 
         lines.append(
             f"Merge:       {change.merge_option} of {change.source_commit_id} into {change.destination_commit_id}"
         )
-    if activity in {Activity.BRANCH_DELETED, Activity.TAG_DELETED, Activity.FORCE_PUSH}:
+    if activity in {
+        Activity.BRANCH_DELETED,
+        Activity.TAG_DELETED,
+        Activity.FORCE_PUSH,
+        Activity.FORCE_PUSH_UNRELATED_HISTORY,
+    }:
         lines += [
             "",
             "To put the reference back as it was (while CodeCommit still holds the old commit):",
@@ -163,7 +190,9 @@ def compose(envelope: RepositoryStateChangeEvent, activity: Activity, relation: 
             "repository": repo,
             "reference": change.reference_full_name,
             "referenceType": change.reference_type,
-            "event": activity.value,
+            "event": activity.event,
+            # The exact activity, for filters that want a force-push of unrelated history alone.
+            "activity": activity.value,
         },
         key=key,
     )

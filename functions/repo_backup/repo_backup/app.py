@@ -19,8 +19,8 @@ with collector_paused():  # a cold start's imports, without garbage collection: 
     from aws_lambda_powertools.utilities.typing import LambdaContext
     from pygit2.callbacks import RemoteCallbacks
 
-    from codereflex.aws.clients import client
-    from codereflex.aws.codebuild import CodeBuildProjects
+    from codereflex.aws.clients import client, lazy_client
+    from codereflex.aws.codebuild import CodeBuildProjects, CodeBuildResults
     from codereflex.aws.codecommit_repositories import CodeCommitRepositories
     from codereflex.aws.s3 import S3ObjectStore
     from codereflex.backup.engine import (
@@ -52,6 +52,12 @@ def _client(service: str) -> Any:
 
 
 @cache
+def _codebuild() -> Any:
+    # Made on first use: most runs neither hand off nor meet a handed-off lease.
+    return lazy_client("codebuild")
+
+
+@cache
 def _warm() -> WarmCache:
     # Kept for the execution environment, like the mirrors in /tmp: the next push's run reuses both.
     return WarmCache()
@@ -77,8 +83,10 @@ def lambda_handler(
 ) -> dict[str, Any]:
     settings = Settings.from_env(os.environ)
     repositories = repositories or CodeCommitRepositories(_client("codecommit"))
-    if offload is None and settings.build_project and settings.handoff_bytes is not None:
-        offload = CodeBuildOffload(CodeBuildProjects(_client("codebuild")), settings.build_project)
+    if offload is None and settings.build_project:
+        # Even with the threshold unset: a run must still see that a build it handed off earlier is over.
+        codebuild = _codebuild()
+        offload = CodeBuildOffload(CodeBuildProjects(codebuild), settings.build_project, CodeBuildResults(codebuild))
     parts = Collaborators(
         git=git or GitMirror(settings.work_dir / "mirrors", _git_credentials),
         store=store or S3ObjectStore(_client("s3"), settings.bucket, settings.kms_key_id),
@@ -159,6 +167,16 @@ def _sweep(
 
 
 def _record(result: BackupResult, seconds: float | None, policy: Policy) -> None:
+    if result.ended_hand_off is not None:
+        # The build it was handed to failed, stopped, timed out or never started: no backup ran meanwhile.
+        logger.warning(
+            "Backup lease taken back from a hand-off that ended",
+            repository=result.repository,
+            build_id=result.ended_hand_off.build_id,
+            build_status=result.ended_hand_off.status,
+            outcome=result.outcome.value,
+        )
+        metrics.add_metric(name="HandOffsRecovered", unit=MetricUnit.Count, value=1)
     if result.outcome is Outcome.HANDED_OFF:
         if result.already_handed_off:
             # A redelivered event, or a push while the build runs: the build holds the lease, no second one.

@@ -35,5 +35,9 @@ class AccessDenied(PermanentError):
     reason = "access-denied"
 
 
+class NoCommonHistory(CodeReflexError):
+    """Two commits share no history CodeCommit can find: an answer about them, not a failure."""
+
+
 class TransientError(CodeReflexError):
     """Throttling, timeouts, eventual consistency: raise so Lambda retries, then the DLQ."""

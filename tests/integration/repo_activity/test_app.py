@@ -83,7 +83,44 @@ def test_a_force_push_to_main_is_announced_as_one(sandbox: Sandbox, clone: Clone
         "reference": "refs/heads/main",
         "referenceType": "branch",
         "event": "force-push",
+        "activity": "force-push",
     }
+
+
+def test_an_unrelated_history_pushed_over_main_reaches_force_push_subscribers(sandbox: Sandbox, clone: Clone) -> None:
+    # Given main with history, and a subscriber that takes force-pushes only (as the README shows)
+    clone.push("refs/heads/main", old := clone.commit("one"))
+    sandbox.notices()
+    force_pushes = sandbox.subscribe("ForcePushes", {"event": ["force-push"]})
+    # When a history with no commit in common (an orphan root) is force-pushed over main
+    orphan = clone.commit("a new root", parents=[])
+    clone.push("refs/heads/main", orphan, force=True)
+    # Then one notice says so, as its own activity and as a force-push
+    [notice] = sandbox.notices()
+    assert notice.attributes["event"] == "force-push"
+    assert notice.attributes["activity"] == "force-push-unrelated-history"
+    assert notice.subject == "[codereflex] Force-push of unrelated history to protected branch main in inventory"
+    assert "FORCE-PUSH WITHOUT COMMON HISTORY" in notice.message
+    assert f"git push origin {old}:refs/heads/main" in notice.message
+    # And the subscriber filtering on force-pushes got it
+    assert [n.attributes["activity"] for n in sandbox.notices(force_pushes)] == ["force-push-unrelated-history"]
+
+
+def test_filters_on_the_activity_tell_the_two_kinds_of_force_push_apart(sandbox: Sandbox, clone: Clone) -> None:
+    # Given subscribers filtering on the activity: by its prefix, and on unrelated history alone
+    prefixed = sandbox.subscribe("AnyForcePush", {"activity": [{"prefix": "force-push"}]})
+    unrelated = sandbox.subscribe("UnrelatedOnly", {"activity": ["force-push-unrelated-history"]})
+    # When main is created, pushed to, rewritten, and replaced by an unrelated history
+    clone.push("refs/heads/main", first := clone.commit("one"))
+    clone.push("refs/heads/main", clone.commit("two", parents=[first]))
+    clone.push("refs/heads/main", clone.commit("two, rewritten", parents=[first]), force=True)
+    clone.push("refs/heads/main", clone.commit("another root", parents=[]), force=True)
+    # Then each got exactly the force-pushes it asked for
+    assert [n.attributes["activity"] for n in sandbox.notices(prefixed)] == [
+        "force-push",
+        "force-push-unrelated-history",
+    ]
+    assert [n.attributes["activity"] for n in sandbox.notices(unrelated)] == ["force-push-unrelated-history"]
 
 
 def test_a_fast_forward_is_a_plain_push_and_other_branches_are_quiet(sandbox: Sandbox, clone: Clone) -> None:

@@ -57,6 +57,31 @@ def test_a_push_that_drops_the_old_tip_is_a_force_push(load_event: EventLoader) 
     assert notice.attributes["event"] == "force-push"
 
 
+def test_a_push_of_unrelated_history_is_a_force_push_of_its_own_kind(load_event: EventLoader) -> None:
+    # Given CodeCommit finds no merge base of the old and new tips (an orphan history pushed over main)
+    envelope = _envelope(load_event, "force_push_main.json")
+    history = FakeHistory(unrelated={(OLD, NEW)})
+    # When it is classified and composed
+    decision = classify(envelope.detail, PROTECTED, history)
+    assert decision == (Activity.FORCE_PUSH_UNRELATED_HISTORY, Ancestry.UNRELATED)
+    notice = compose(envelope, *decision)
+    # Then it is its own activity, and still a force-push to a filter on the event attribute
+    assert (notice.attributes["event"], notice.attributes["activity"]) == ("force-push", "force-push-unrelated-history")
+    assert notice.subject == (
+        "[codereflex] Force-push of unrelated history to protected branch main in payments-service"
+    )
+    assert "FORCE-PUSH WITHOUT COMMON HISTORY: CodeCommit finds no merge base" in notice.body
+    assert f"git push origin {OLD}:refs/heads/main" in notice.body
+
+
+def test_an_ordinary_force_push_keeps_its_activity(load_event: EventLoader) -> None:
+    envelope = _envelope(load_event, "force_push_main.json")
+    decision = classify(envelope.detail, PROTECTED, FakeHistory({(OLD, NEW): "0" * 40}))
+    assert decision is not None
+    notice = compose(envelope, *decision)
+    assert (notice.attributes["event"], notice.attributes["activity"]) == ("force-push", "force-push")
+
+
 def test_an_uncomparable_push_is_announced_as_unverified(load_event: EventLoader) -> None:
     envelope = _envelope(load_event, "force_push_main.json")
     decision = classify(envelope.detail, PROTECTED, FakeHistory({(OLD, NEW): None}))
@@ -112,6 +137,7 @@ def test_the_notice_carries_what_a_reader_and_a_filter_need(load_event: EventLoa
         "reference": "refs/heads/feature/refunds",
         "referenceType": "branch",
         "event": "branch-deleted",
+        "activity": "branch-deleted",
     }
 
 

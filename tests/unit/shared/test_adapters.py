@@ -8,10 +8,18 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
+from codereflex.aws.codebuild import CodeBuildProjects
 from codereflex.aws.codecommit import CodeCommitHistory
 from codereflex.aws.sns import SnsTopic
 from codereflex.config import require, split_list
-from codereflex.errors import AccessDenied, ConfigurationError, PermanentError, TargetGone, TransientError
+from codereflex.errors import (
+    AccessDenied,
+    ConfigurationError,
+    NoCommonHistory,
+    PermanentError,
+    TargetGone,
+    TransientError,
+)
 
 TOPIC = "arn:aws:sns:us-east-1:123456789012:codereflex-NotificationTopic"
 
@@ -89,13 +97,23 @@ def test_merge_base_asks_get_merge_options_with_old_as_destination(
     assert history.merge_base("repo", "a" * 40, "b" * 40) == "a" * 40
 
 
-@pytest.mark.parametrize("code", ["CommitDoesNotExistException", "TipsDivergenceExceededException"])
+@pytest.mark.parametrize("code", ["CommitDoesNotExistException", "MaximumItemsToCompareExceededException"])
 def test_uncomparable_commits_are_an_answer_not_a_failure(
     codecommit: tuple[CodeCommitHistory, Stubber], code: str
 ) -> None:
     history, stub = codecommit
     stub.add_client_error("get_merge_options", service_error_code=code)
     assert history.merge_base("repo", "a" * 40, "b" * 40) is None
+
+
+def test_tips_without_a_merge_base_are_told_apart_from_uncomparable_ones(
+    codecommit: tuple[CodeCommitHistory, Stubber],
+) -> None:
+    # GetMergeOptions must return a merge base; for unrelated histories it can only refuse with this
+    history, stub = codecommit
+    stub.add_client_error("get_merge_options", service_error_code="TipsDivergenceExceededException")
+    with pytest.raises(NoCommonHistory, match="share no history in repo"):
+        history.merge_base("repo", "a" * 40, "b" * 40)
 
 
 @pytest.mark.parametrize(
@@ -119,3 +137,14 @@ def test_settings_name_the_missing_key() -> None:
     with pytest.raises(ConfigurationError, match="NOTIFICATION_TOPIC_ARN"):
         require({"NOTIFICATION_TOPIC_ARN": "  "}, "NOTIFICATION_TOPIC_ARN")
     assert split_list(" main, master,,release/* ") == ("main", "master", "release/*")
+
+
+def test_recent_builds_are_listed_without_a_sort_order() -> None:
+    # CodeBuild refuses sortOrder on a project with more than 100 builds; its default is newest first
+    client = boto3.client("codebuild", region_name="us-east-1")
+    with Stubber(client) as stub:
+        stub.add_response("list_builds_for_project", {"ids": ["p:2", "p:1"]}, {"projectName": "p"})
+        assert CodeBuildProjects(client).recent_build_ids("p") == ["p:2", "p:1"]
+        stub.add_client_error("list_builds_for_project", service_error_code="ResourceNotFoundException")
+        with pytest.raises(TargetGone, match="ListBuildsForProject of p"):
+            CodeBuildProjects(client).recent_build_ids("p")

@@ -1,4 +1,4 @@
-"""CodeBuild: start builds with a pull request's context, and read a build's details, reports and failing tests."""
+"""CodeBuild: start builds (with a pull request's context), list a project's newest, read builds, reports, tests."""
 
 from __future__ import annotations
 
@@ -46,6 +46,19 @@ class CodeBuildProjects:
         except ClientError as error:
             raise translate(error, f"StartBuild of {project}", gone=frozenset({"ResourceNotFoundException"})) from error
         return response["build"]["id"]
+
+    def recent_build_ids(self, project: str) -> list[str]:
+        """The project's newest builds, at most 100 (CodeBuild's first page, newest first by default).
+
+        No sortOrder: CodeBuild refuses one for a project with more than 100 builds.
+        """
+        try:
+            response = self._client.list_builds_for_project(projectName=project)
+        except ClientError as error:
+            raise translate(
+                error, f"ListBuildsForProject of {project}", gone=frozenset({"ResourceNotFoundException"})
+            ) from error
+        return list(response.get("ids") or [])
 
 
 class CodeBuildResults:

@@ -9,7 +9,7 @@ from botocore.exceptions import ClientError
 
 from codereflex.aws.errors import error_code, translate
 from codereflex.ci import Comment, PullRequest
-from codereflex.errors import PermanentError
+from codereflex.errors import NoCommonHistory, PermanentError
 
 if TYPE_CHECKING:
     from mypy_boto3_codecommit import CodeCommitClient
@@ -19,11 +19,13 @@ _UNCOMPARABLE = frozenset(
     {
         "CommitDoesNotExistException",
         "InvalidCommitException",
-        "TipsDivergenceExceededException",
         "MaximumFileContentToLoadExceededException",
         "MaximumItemsToCompareExceededException",
     }
 )
+# GetMergeOptions' answer for tips without a merge base: its output requires `baseCommitId`, and of
+# the errors it declares only this one says the tips cannot be related ("divergence ... too great").
+_NO_MERGE_BASE = "TipsDivergenceExceededException"
 
 
 class CodeCommitHistory:
@@ -36,13 +38,16 @@ class CodeCommitHistory:
         """The merge base of two commits, or None when CodeCommit cannot compare them.
 
         GetMergeOptions is the one CodeCommit call that reports a merge base; one call answers
-        "is `first` an ancestor of `second`" (it is exactly when the base is `first`).
+        "is `first` an ancestor of `second`" (it is exactly when the base is `first`). Raises
+        NoCommonHistory when CodeCommit finds no merge base (unrelated histories).
         """
         try:
             response = self._client.get_merge_options(
                 repositoryName=repository, sourceCommitSpecifier=second, destinationCommitSpecifier=first
             )
         except ClientError as error:
+            if error_code(error) == _NO_MERGE_BASE:
+                raise NoCommonHistory(f"{first} and {second} share no history in {repository}") from error
             if error_code(error) in _UNCOMPARABLE:
                 return None
             raise translate(

@@ -16,6 +16,9 @@ A repository too large for the function is handed off: the run that finds it too
 size its last backup recorded, or by aborting a first fetch that passes the threshold) starts a
 CodeBuild build while it still holds the lease, and hands the lease to that build (the lease
 names the build's owner token), so no second run or build starts until the build has finished.
+A run that meets a handed-off lease asks CodeBuild about that build: one that is over (failed,
+stopped, timed out, or succeeded without freeing the lease), or that never started, no longer
+holds the repository, and the run takes the lease over (the same compare-and-swap as ever).
 """
 
 from __future__ import annotations
@@ -25,11 +28,11 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import pygit2
 
@@ -87,6 +90,11 @@ class MetadataSource(Protocol):
     def describe(self, repository: str) -> dict[str, Any]: ...
 
 
+class HandOffBuild(NamedTuple):
+    build_id: str
+    status: str  # CodeBuild's buildStatus: IN_PROGRESS (queued or running) until it is over
+
+
 class Offload(Protocol):
     def start(self, request: BackupRequest, *, lease_owner: str, token: str) -> str:
         """Start a run of this backup elsewhere (CodeBuild) as `lease_owner`; returns its build id.
@@ -94,6 +102,19 @@ class Offload(Protocol):
         `token` is stable for one triggering event, so a repeated call starts no second build.
         """
         ...
+
+    def find(self, lease_owner: str, build_id: str | None) -> HandOffBuild | None:
+        """The build a lease was handed to: by its id, or, unknown, by `lease_owner`; None if none exists."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class EndedHandOff:
+    """A handed-off lease this run took over because its build was over or never started."""
+
+    owner: str
+    build_id: str | None
+    status: str  # the build's last buildStatus, or MISSING when CodeBuild has no such build
 
 
 class Outcome(Enum):
@@ -149,6 +170,7 @@ class BackupResult:
     size_bytes: int | None = None  # what the hand-off decision saw (recorded or received pack bytes)
     build_id: str | None = None  # the CodeBuild build now holding the backup (HANDED_OFF)
     already_handed_off: bool = False  # an earlier delivery had handed it off; nothing was started now
+    ended_hand_off: EndedHandOff | None = None  # this run took the repository back from a build that was over
 
 
 class WarmCache:
@@ -211,7 +233,8 @@ def back_up(request: BackupRequest, policy: Policy, parts: Collaborators) -> Bac
     layout = Layout(policy.prefix, request.repository)
     try:
         with _lease(layout, policy, parts) as lease:
-            return _back_up_leased(request, policy, parts, layout, lease)
+            result = _back_up_leased(request, policy, parts, layout, lease)
+            return replace(result, ended_hand_off=lease.ended_hand_off) if lease.ended_hand_off else result
     except HeldByBuild as held:
         return BackupResult(Outcome.HANDED_OFF, request.repository, build_id=held.build_id, already_handed_off=True)
 
@@ -270,6 +293,10 @@ def _back_up_leased(
 def _hand_off(request: BackupRequest, policy: Policy, offload: Offload, lease: _Lease, size: int) -> BackupResult:
     """Hand the lease to the build first, then start it: no other run can slip in between."""
     token = request.handoff_token
+    if lease.ended_hand_off is not None and lease.ended_hand_off.owner == f"codebuild-{token}":
+        # The same event handed it off before: within CodeBuild's token window that token would
+        # return the build that just ended, not start a new one.
+        token = hashlib.sha256(f"{token}\n{lease.ended_hand_off.build_id}".encode()).hexdigest()[:40]
     build_owner = f"codebuild-{token}"
     lease.hand_over(build_owner, policy.handoff_lease_seconds)
     try:
@@ -514,6 +541,7 @@ class _Lease:
         # This run took the lease over from one that ended without releasing it (it failed or was
         # killed) or that handed it to this build: what that run left unfinished is this run's to find.
         self.took_over = False
+        self.ended_hand_off: EndedHandOff | None = None  # taken over from a build that was over
         self._pending: Catalog | None = None  # the entries to save when the lease is freed
 
     def mine(
@@ -524,11 +552,18 @@ class _Lease:
         owner: str | None = None,
         handed_off: bool = False,
         build: str | None = None,
+        since: datetime | None = None,
     ) -> Lease:
         """A lease for this run (or, with `owner` and `handed_off`, for the build it hands over to)."""
         expires = (now or self._parts.clock()) + timedelta(seconds=seconds)
         handed_off = handed_off or self._parts.build_id is not None
-        return Lease(owner or self.owner, expires, "codebuild" if handed_off else None, build or self._parts.build_id)
+        return Lease(
+            owner or self.owner,
+            expires,
+            "codebuild" if handed_off else None,
+            build or self._parts.build_id,
+            since=since if handed_off else None,
+        )
 
     def write(self, catalog: Catalog, *, if_match: str | None = None, if_absent: bool = False) -> None:
         """Write the catalog (over this run's own last write unless told otherwise) and remember it."""
@@ -543,13 +578,15 @@ class _Lease:
 
     def hand_over(self, owner: str, seconds: int) -> None:
         """Rewrite the lease for the build (only over this run's own write): it outlives this run."""
-        self.write(self.catalog.with_lease(self.mine(seconds, owner=owner, handed_off=True)))
+        now = self._parts.clock()
+        self.write(self.catalog.with_lease(self.mine(seconds, now=now, owner=owner, handed_off=True, since=now)))
         self.owner = owner
 
     def note_build(self, build_id: str) -> None:
         """Name the build in the lease, for later deliveries' logs; the build may have rewritten it already."""
         with suppress(PreconditionFailed):  # the build took the lease over and named itself
-            lease = self.mine(self._policy.handoff_lease_seconds, handed_off=True, build=build_id)
+            since = self.catalog.lease.since if self.catalog.lease else None
+            lease = self.mine(self._policy.handoff_lease_seconds, handed_off=True, build=build_id, since=since)
             self.write(self.catalog.with_lease(lease))
 
     def release(self) -> None:
@@ -610,8 +647,15 @@ def _lease(layout: Layout, policy: Policy, parts: Collaborators) -> Iterator[_Le
                 break
             except PreconditionFailed:
                 pass  # another run wrote in between: look again after the pause
-        elif held.handed_off_to is not None:
-            raise HeldByBuild(layout.repository, held.build)
+        elif held.handed_off_to is not None and etag is not None:
+            # Raises HeldByBuild unless the build is over or never started: then take the lease over.
+            ended = _ended_hand_off(layout, policy, parts, current, held=held, etag=etag, now=now)
+            try:
+                lease.write(current.with_lease(lease.mine(seconds, now=now)), if_match=etag)
+                lease.took_over, lease.ended_hand_off = True, ended
+                break
+            except PreconditionFailed:
+                pass  # another run took it (or the build did) in between: look again
         if waited >= policy.wait_seconds:
             raise BackupInProgress(f"another backup of {layout.repository} is running")
         parts.sleep(1.0)
@@ -622,6 +666,35 @@ def _lease(layout: Layout, policy: Policy, parts: Collaborators) -> Iterator[_Le
     except BaseException:
         lease.leave_unfinished()
         raise
+
+
+def _ended_hand_off(
+    layout: Layout, policy: Policy, parts: Collaborators, current: Catalog, *, held: Lease, etag: str, now: datetime
+) -> EndedHandOff:
+    """Whether the build holding the lease is over: raises HeldByBuild while it is queued or running.
+
+    A lease without a build id is one whose hand-off never heard back from StartBuild: the build is
+    looked for by its owner. Not found, it may still be on its way while the function that handed
+    off can be alive (`policy.lease_seconds`, longer than the function runs); after that it never
+    started. A run that cannot ask CodeBuild (the build itself) leaves every handed-off lease alone.
+    """
+    if parts.offload is None:
+        raise HeldByBuild(layout.repository, held.build)
+    found = parts.offload.find(held.owner, held.build)
+    if found is not None and found.status == "IN_PROGRESS":
+        if held.build is None:
+            # Name the build in the lease, so later runs ask for it by id (one call, not two).
+            with suppress(PreconditionFailed):
+                named = current.with_lease(replace(held, build=found.build_id))
+                parts.store.put(layout.catalog, named.to_bytes(), if_match=etag)
+        raise HeldByBuild(layout.repository, found.build_id)
+    if found is None and held.build is None:
+        since = held.since or held.expires - timedelta(seconds=policy.handoff_lease_seconds)
+        if now - since < timedelta(seconds=policy.lease_seconds):
+            raise HeldByBuild(layout.repository, None)  # StartBuild may not have answered yet
+    if found is None:
+        return EndedHandOff(held.owner, held.build, "MISSING")
+    return EndedHandOff(held.owner, found.build_id, found.status)
 
 
 # --- restore and verify --------------------------------------------------------------------------

@@ -186,6 +186,8 @@ class Lease:
     handed_off_to: str | None = None  # "codebuild" while a build a function started holds it
     build: str | None = None
     unfinished: bool = False  # its run failed: the next one looks for what it left uncatalogued
+    # When a function handed it to the build: until the build is known, how long StartBuild may be in flight.
+    since: datetime | None = None
 
     def expired(self, now: datetime) -> bool:
         return self.expires <= now
@@ -194,6 +196,8 @@ class Lease:
         body: dict[str, Any] = {"owner": self.owner, "expires": self.expires.astimezone(UTC).isoformat()}
         if self.handed_off_to is not None:
             body |= {"handedOffTo": self.handed_off_to, "build": self.build}
+            if self.since is not None:
+                body["handedOffAt"] = self.since.astimezone(UTC).isoformat()
         if self.unfinished:
             body["unfinished"] = True
         return body
@@ -203,14 +207,16 @@ class Lease:
         """An unreadable lease reads as an expired one: nobody can prove they hold it."""
         try:
             expires = datetime.fromisoformat(data["expires"])
-            if expires.tzinfo is None:
-                raise ValueError("a lease expiry without a time zone")
+            since = datetime.fromisoformat(data["handedOffAt"]) if data.get("handedOffAt") else None
+            if expires.tzinfo is None or (since is not None and since.tzinfo is None):
+                raise ValueError("a lease time without a time zone")
             return cls(
                 str(data["owner"]),
                 expires,
                 data.get("handedOffTo"),
                 data.get("build"),
                 bool(data.get("unfinished", False)),
+                since,
             )
         except (AttributeError, KeyError, TypeError, ValueError):
             return cls("", datetime.min.replace(tzinfo=UTC))

@@ -203,17 +203,7 @@ def test_start_build_reports_the_caller_as_initiator(aws: Aws, codebuild: CodeBu
 
 def test_start_build_honours_the_idempotency_token_and_no_source_projects(codebuild: CodeBuildClient) -> None:
     # Given a project without source (inline buildspec), which moto alone would refuse
-    codebuild.create_project(
-        name="backup",
-        source={"type": "NO_SOURCE", "buildspec": "version: 0.2\nphases: {build: {commands: [true]}}\n"},
-        artifacts={"type": "NO_ARTIFACTS"},
-        environment={
-            "type": "ARM_CONTAINER",
-            "image": "aws/codebuild/amazonlinux-aarch64-standard:3.0",
-            "computeType": "BUILD_GENERAL1_LARGE",
-        },
-        serviceRole=ROLE,
-    )
+    _create_no_source_project(codebuild, "backup")
     variables: list[Any] = [{"name": "BACKUP_REPOSITORY", "value": "big", "type": "PLAINTEXT"}]
     # When the same request is made twice with one token, and once with another token
     first = codebuild.start_build(projectName="backup", environmentVariablesOverride=variables, idempotencyToken="t")
@@ -225,3 +215,34 @@ def test_start_build_honours_the_idempotency_token_and_no_source_projects(codebu
     # And reusing a token with other parameters is a parameter mismatch, as CodeBuild documents
     with pytest.raises(codebuild.exceptions.InvalidInputException, match="mismatch"):
         codebuild.start_build(projectName="backup", idempotencyToken="t")
+
+
+def test_list_builds_for_project_is_newest_first_in_pages_of_100(codebuild: CodeBuildClient) -> None:
+    # Given a project with 101 builds
+    _create_no_source_project(codebuild, "backup")
+    started = [codebuild.start_build(projectName="backup")["build"]["id"] for _ in range(101)]
+    # When the builds are listed without a sort order, as CodeBuild defaults
+    first = codebuild.list_builds_for_project(projectName="backup")
+    rest = codebuild.list_builds_for_project(projectName="backup", nextToken=first["nextToken"])
+    # Then the newest come first, 100 to a page, and the last page has no token
+    assert first["ids"] == started[::-1][:100]
+    assert rest["ids"] == [started[0]]
+    assert "nextToken" not in rest
+    # And asking for an order on a project this large is refused, as CodeBuild documents
+    with pytest.raises(codebuild.exceptions.InvalidInputException, match="more than 100"):
+        codebuild.list_builds_for_project(projectName="backup", sortOrder="ASCENDING")
+
+
+def _create_no_source_project(codebuild: CodeBuildClient, name: str) -> None:
+    """A project without source (inline buildspec), like the backup hand-off's; moto alone would refuse it."""
+    codebuild.create_project(
+        name=name,
+        source={"type": "NO_SOURCE", "buildspec": "version: 0.2\nphases: {build: {commands: [true]}}\n"},
+        artifacts={"type": "NO_ARTIFACTS"},
+        environment={
+            "type": "ARM_CONTAINER",
+            "image": "aws/codebuild/amazonlinux-aarch64-standard:3.0",
+            "computeType": "BUILD_GENERAL1_LARGE",
+        },
+        serviceRole=ROLE,
+    )

@@ -141,6 +141,21 @@ def test_merge_options_after_divergence_have_no_fast_forward(
     assert options["baseCommitId"] == base == fork
 
 
+def test_merge_options_of_unrelated_histories_are_refused_as_too_divergent(
+    codecommit: CodeCommitClient, new_repo: Callable[[str], GitRepo]
+) -> None:
+    # Given main and an orphan branch with no commit in common
+    repo = new_repo("app")
+    repo.commit("main", {"README.md": "one"})
+    repo.commit("orphan", {"other.md": "two"})
+    # When merge options are asked for, Then CodeCommit's one error for tips it cannot relate comes
+    # back (the output requires a merge base, and GetMergeOptions declares no "no common ancestor")
+    with pytest.raises(codecommit.exceptions.TipsDivergenceExceededException, match="divergence"):
+        codecommit.get_merge_options(
+            repositoryName="app", sourceCommitSpecifier="orphan", destinationCommitSpecifier="main"
+        )
+
+
 def test_merge_options_report_unknown_specifiers_and_repositories(
     codecommit: CodeCommitClient, new_repo: Callable[[str], GitRepo]
 ) -> None:
