@@ -6,7 +6,7 @@ import copy
 import importlib
 import json
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +110,29 @@ def test_a_near_miss_of_a_sample_does_not_match(
             # A near miss must differ from the sample: a sample that already has the value gets another one.
             event[key] = _OTHER_VALUE.get(value, "aws.other") if event[key] == value else value
     assert spec.logical_id not in {matched.logical_id for matched in router.match(event)}
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "routed"),
+    [
+        ("isMerged", "False", True),
+        ("isMerged", "false", True),
+        ("isMerged", "FALSE", True),
+        ("isMerged", "True", False),
+        ("isMerged", "true", False),
+        ("pullRequestStatus", "Open", True),
+        ("pullRequestStatus", "OPEN", True),
+        ("pullRequestStatus", "open", True),
+        ("pullRequestStatus", "Closed", False),
+    ],
+)
+def test_the_pull_request_rule_reads_documented_values_in_any_case(
+    router: Router, load_event: Callable[[str], dict[str, Any]], field: str, value: str, routed: bool
+) -> None:
+    # CodeCommit documents title-case strings; the function reads them in any case, so does its rule.
+    event = load_event("pr_builds/created.json")
+    event["detail"][field] = value
+    assert ("PrBuildsFunction" in {spec.logical_id for spec in router.match(event)}) is routed
 
 
 # Which functions each real AWS sample must reach. A new capability updates this table.
