@@ -209,6 +209,37 @@ def test_every_function_retries_boundedly_and_keeps_what_fails(template: SamTemp
             assert rule.get("DeadLetterConfig"), f"{spec.logical_id}.{name} needs a DeadLetterConfig"
 
 
+def test_every_function_counts_its_metrics_under_its_own_service(router: Router) -> None:
+    # The service is the dimension of every metric: shared, no alarm could tell the functions apart.
+    services = [spec.environment.get("POWERTOOLS_SERVICE_NAME") for spec in router.functions]
+    assert None not in services
+    assert len(set(services)) == len(services)
+
+
+@pytest.mark.parametrize("spec", _functions(), ids=lambda spec: spec.logical_id)
+def test_every_function_has_an_alarm_on_its_rejections(
+    router: Router, template: SamTemplate, spec: FunctionSpec
+) -> None:
+    # A misconfigured function rejects every event: that must reach the topic, not only the logs.
+    service = router.function(spec.logical_id).environment["POWERTOOLS_SERVICE_NAME"]
+    alarms = [
+        res["Properties"]
+        for res in _resources_of_type(template, "AWS::CloudWatch::Alarm").values()
+        if res["Properties"].get("MetricName") == "Rejected"
+        and res.get("Condition") == template.resources[spec.logical_id].get("Condition")
+        and [router.resolver.resolve(d) for d in res["Properties"]["Dimensions"]]
+        == [{"Name": "service", "Value": service}]
+    ]
+    assert len(alarms) == 1, f"{spec.logical_id} needs one alarm on Rejected for service {service}"
+    (alarm,) = alarms
+    assert alarm["Namespace"] == template.globals_function["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"]
+    assert alarm["Statistic"] == "Sum"
+    assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (0, "GreaterThanThreshold")
+    assert alarm["TreatMissingData"] == "notBreaching"
+    assert alarm["AlarmActions"] == [{"Ref": "NotificationTopic"}]
+    assert '"Event rejected"' in alarm["AlarmDescription"]
+
+
 def _statements(template: SamTemplate) -> list[tuple[str, dict[str, Any]]]:
     found: list[tuple[str, dict[str, Any]]] = []
     for lid in template.function_ids():

@@ -26,10 +26,10 @@ def final_on_permanent_error(
 
     Lambda retries an async invocation that raises, then sends it to the failure destination; for
     an event that can never succeed (bad shape, target gone, access denied) that is noise, so the
-    handler returns normally and the metric `Rejected` (dimension-free, one per reason) says why.
-    Transient errors propagate so Lambda does retry them. An event that is not a JSON object (a
-    list, a string, a number, null: anyone may invoke a function with anything) is a BadEvent
-    before the handler reads it, so no handler needs its own check.
+    handler returns normally and the metrics `Rejected` and `Rejected.<reason>` (under the function's
+    service, which its alarm watches) say why. Transient errors propagate so Lambda does retry them.
+    An event that is not a JSON object (a list, a string, a number, null: anyone may invoke a
+    function with anything) is a BadEvent before the handler reads it, so no handler needs its own check.
     """
 
     def decorate(handler: Callable[P, dict[str, Any]]) -> Callable[P, dict[str, Any]]:
