@@ -163,3 +163,31 @@ def test_build_results_with_a_malformed_build_id_is_final(sandbox: Sandbox, scen
     # Then reading the build is refused for good, and no comment is written
     assert "InvalidInputException" in _rejected(sandbox.invoke("BuildResultsFunction", event), "invalid-input")
     assert scenario.commit_comments(scenario.main, None) == []
+
+
+# --- a misconfigured function: every event is rejected as configuration, which its alarm sees -------
+
+
+@pytest.mark.parametrize(
+    ("function", "sample", "setting", "value"),
+    [
+        ("RepoActivityFunction", "repo_activity/branch_deleted.json", "NOTIFICATION_TOPIC_ARN", ""),
+        ("PrBuildsFunction", "pr_builds/created.json", "IDEMPOTENCY_TABLE", " "),
+        ("BuildResultsFunction", "build_results/pr_failed.json", "COMMENT_POLICY", "sometimes"),
+        ("RepoBackupFunction", "repo_backup/push_main.json", "FULL_BACKUP_EVERY", "many"),
+        ("RepoBackupFunction", "repo_backup/push_main.json", "BACKUP_HANDOFF_THRESHOLD_MIB", "inf"),
+        ("RepoBackupFunction", "repo_backup/sweep.json", "BACKUP_HANDOFF_THRESHOLD_MIB", "nan"),
+    ],
+)
+def test_a_missing_or_invalid_setting_rejects_the_event_as_configuration(
+    sandbox: Sandbox,
+    load_event: Callable[[str], dict[str, Any]],
+    *,
+    function: str,
+    sample: str,
+    setting: str,
+    value: str,
+) -> None:
+    overrides = {**sandbox.function_env(), setting: value}
+    result = sandbox.router.invoke(function, load_event(sample), env_overrides=overrides)
+    assert setting in _rejected(result, "configuration")
