@@ -265,7 +265,7 @@ class Sandbox:
     def _on_push(self, repository: str, access_key_id: str) -> None:
         self.watcher.after_push(repository, access_key_id)
 
-    def invoke(self, logical_id: str, event: dict[str, Any]) -> Any:
+    def invoke(self, logical_id: str, event: Any) -> Any:
         return self.router.invoke(logical_id, event, env_overrides=self.function_env())
 
     def _subscribe_inbox(self) -> str | None:

@@ -6,7 +6,7 @@ import copy
 import importlib
 import json
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +112,29 @@ def test_a_near_miss_of_a_sample_does_not_match(
     assert spec.logical_id not in {matched.logical_id for matched in router.match(event)}
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "routed"),
+    [
+        ("isMerged", "False", True),
+        ("isMerged", "false", True),
+        ("isMerged", "FALSE", True),
+        ("isMerged", "True", False),
+        ("isMerged", "true", False),
+        ("pullRequestStatus", "Open", True),
+        ("pullRequestStatus", "OPEN", True),
+        ("pullRequestStatus", "open", True),
+        ("pullRequestStatus", "Closed", False),
+    ],
+)
+def test_the_pull_request_rule_reads_documented_values_in_any_case(
+    router: Router, load_event: Callable[[str], dict[str, Any]], field: str, value: str, routed: bool
+) -> None:
+    # CodeCommit documents title-case strings; the function reads them in any case, so does its rule.
+    event = load_event("pr_builds/created.json")
+    event["detail"][field] = value
+    assert ("PrBuildsFunction" in {spec.logical_id for spec in router.match(event)}) is routed
+
+
 # Which functions each real AWS sample must reach. A new capability updates this table.
 EXPECTED_ROUTES: dict[str, set[str]] = {
     "codecommit-reference-created.json": {"RepoActivityFunction", "RepoBackupFunction"},
@@ -184,6 +207,37 @@ def test_every_function_retries_boundedly_and_keeps_what_fails(template: SamTemp
             rule = event["Properties"]
             assert rule.get("RetryPolicy"), f"{spec.logical_id}.{name} needs a RetryPolicy"
             assert rule.get("DeadLetterConfig"), f"{spec.logical_id}.{name} needs a DeadLetterConfig"
+
+
+def test_every_function_counts_its_metrics_under_its_own_service(router: Router) -> None:
+    # The service is the dimension of every metric: shared, no alarm could tell the functions apart.
+    services = [spec.environment.get("POWERTOOLS_SERVICE_NAME") for spec in router.functions]
+    assert None not in services
+    assert len(set(services)) == len(services)
+
+
+@pytest.mark.parametrize("spec", _functions(), ids=lambda spec: spec.logical_id)
+def test_every_function_has_an_alarm_on_its_rejections(
+    router: Router, template: SamTemplate, spec: FunctionSpec
+) -> None:
+    # A misconfigured function rejects every event: that must reach the topic, not only the logs.
+    service = router.function(spec.logical_id).environment["POWERTOOLS_SERVICE_NAME"]
+    alarms = [
+        res["Properties"]
+        for res in _resources_of_type(template, "AWS::CloudWatch::Alarm").values()
+        if res["Properties"].get("MetricName") == "Rejected"
+        and res.get("Condition") == template.resources[spec.logical_id].get("Condition")
+        and [router.resolver.resolve(d) for d in res["Properties"]["Dimensions"]]
+        == [{"Name": "service", "Value": service}]
+    ]
+    assert len(alarms) == 1, f"{spec.logical_id} needs one alarm on Rejected for service {service}"
+    (alarm,) = alarms
+    assert alarm["Namespace"] == template.globals_function["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"]
+    assert alarm["Statistic"] == "Sum"
+    assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (0, "GreaterThanThreshold")
+    assert alarm["TreatMissingData"] == "notBreaching"
+    assert alarm["AlarmActions"] == [{"Ref": "NotificationTopic"}]
+    assert '"Event rejected"' in alarm["AlarmDescription"]
 
 
 def _statements(template: SamTemplate) -> list[tuple[str, dict[str, Any]]]:

@@ -37,6 +37,7 @@ with collector_paused():  # a cold start's imports, without garbage collection: 
     from codereflex.backup.store import ObjectStore
     from codereflex.errors import CodeReflexError, PermanentError
     from codereflex.events.codecommit import RepositoryStateChangeEvent
+    from codereflex.events.scheduled import SCHEDULED_EVENT, ScheduledEvent
     from codereflex.gitremote import CodeCommitCredentials
     from codereflex.handler import final_on_permanent_error
 
@@ -102,15 +103,17 @@ def lambda_handler(
         keep_for=timedelta(days=settings.keep_days) if settings.keep_days else None,
     )
     scope = Scope(settings.include, settings.exclude)
-    if event.get("detail-type") == "Scheduled Event":
-        return _sweep(scope, repositories, policy, parts, context, trigger_id=event.get("id"))
-    change = parse(event=event, model=RepositoryStateChangeEvent).detail
+    if event.get("detail-type") == SCHEDULED_EVENT:
+        tick = ScheduledEvent.model_validate(event)
+        return _sweep(scope, repositories, policy, parts, context, trigger_id=tick.id)
+    envelope = parse(event=event, model=RepositoryStateChangeEvent)
+    change = envelope.detail
     if not scope.covers(change.repository_name):
         logger.info("Repository out of backup scope", repository=change.repository_name)
         return {"outcome": "out-of-scope"}
     started = time.monotonic()
     try:
-        result = back_up_repository(change.repository_name, event.get("id"), repositories, policy, parts)
+        result = back_up_repository(change.repository_name, envelope.id, repositories, policy, parts)
     except CodeReflexError as error:
         _failed(change.repository_name, error)
         raise

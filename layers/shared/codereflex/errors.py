@@ -23,6 +23,12 @@ class ConfigurationError(PermanentError):
     reason = "configuration"
 
 
+class InvalidInput(PermanentError):
+    """A service refused the request itself (a malformed name, id or parameter): the same request fails again."""
+
+    reason = "invalid-input"
+
+
 class TargetGone(PermanentError):
     """The repository, pull request, pipeline or deployment the event names no longer exists."""
 

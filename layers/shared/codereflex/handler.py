@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import functools
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeGuard
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from codereflex.errors import BadEvent, PermanentError, TransientError
+from codereflex.events.reading import shape_error
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
@@ -25,14 +26,19 @@ def final_on_permanent_error(
 
     Lambda retries an async invocation that raises, then sends it to the failure destination; for
     an event that can never succeed (bad shape, target gone, access denied) that is noise, so the
-    handler returns normally and the metric `Rejected` (dimension-free, one per reason) says why.
-    Transient errors propagate so Lambda does retry them.
+    handler returns normally and the metrics `Rejected` and `Rejected.<reason>` (under the function's
+    service, which its alarm watches) say why. Transient errors propagate so Lambda does retry them.
+    An event that is not a JSON object (a list, a string, a number, null: anyone may invoke a
+    function with anything) is a BadEvent before the handler reads it, so no handler needs its own check.
     """
 
     def decorate(handler: Callable[P, dict[str, Any]]) -> Callable[P, dict[str, Any]]:
         @functools.wraps(handler)
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> dict[str, Any]:
             try:
+                event = args[0] if args else kwargs.get("event")
+                if not isinstance(event, Mapping):
+                    raise shape_error("", "must be a JSON object")
                 return handler(*args, **kwargs)
             except PermanentError as error:
                 failure: PermanentError = error

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,6 +67,9 @@ def _threshold(text: str) -> int | None:
         mib = float(text)
     except ValueError:
         raise ConfigurationError("BACKUP_HANDOFF_THRESHOLD_MIB must be a number of MiB") from None
+    # float() reads "inf" and "nan" too, which int() cannot take: a setting like that is misconfiguration.
+    if not math.isfinite(mib):
+        raise ConfigurationError("BACKUP_HANDOFF_THRESHOLD_MIB must be a finite number of MiB")
     if mib < 0:
         raise ConfigurationError("BACKUP_HANDOFF_THRESHOLD_MIB must not be negative")
     return int(mib * MIB)

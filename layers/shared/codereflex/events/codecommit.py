@@ -17,7 +17,8 @@ class EventBridgeModel(BaseModel):
     ships, which cost the PR builds function's cold start about 0.15 s (bench/bench_cold_start.py).
     """
 
-    model_config = ConfigDict(populate_by_name=True)
+    # allow_inf_nan=False: a number in an event is finite or the event is bad (JSON's 1e400 reads as inf).
+    model_config = ConfigDict(populate_by_name=True, allow_inf_nan=False)
 
     version: str
     id: str
@@ -37,7 +38,7 @@ ReferenceEvent = Literal["referenceCreated", "referenceUpdated", "referenceDelet
 class ReferenceChange(BaseModel):
     """One reference (branch or tag) created, moved or deleted by a push, a merge or the console."""
 
-    model_config = ConfigDict(populate_by_name=True, frozen=True)
+    model_config = ConfigDict(populate_by_name=True, frozen=True, allow_inf_nan=False)
 
     event: ReferenceEvent
     repository_name: str = Field(alias="repositoryName", min_length=1)

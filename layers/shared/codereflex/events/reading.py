@@ -7,6 +7,7 @@ pydantic's import alone costs about 0.3 s, more than a third of `import boto3` p
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -96,9 +97,13 @@ class Fields:
         if isinstance(value, bool):
             raise shape_error(self.where(key), "must be a number")
         try:
-            return float(value)
+            number = float(value)
         except (TypeError, ValueError):
             raise shape_error(self.where(key), "must be a number") from None
+        # JSON's 1e400 arrives as inf, and float() reads "NaN" and "inf": no count or duration is either.
+        if not math.isfinite(number):
+            raise shape_error(self.where(key), "must be a finite number")
+        return number
 
     def boolean(self, key: str, default: bool = False) -> bool:
         value = self._raw.get(key)
