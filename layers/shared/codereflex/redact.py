@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import re
 from collections.abc import Iterator, Sequence
 from functools import cache
@@ -38,6 +40,8 @@ _LABEL = r"(?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?"  # RSA, EC, OPENSSH, ENCRYPTED
 _END = rf"-{{4,5}} ?END {_LABEL} ?-{{4,5}}"
 # From BEGIN to the first END, or to the end of the text (a tail or message cut inside the key).
 _BLOCK = re.compile(rf"-{{4,5}} ?BEGIN {_LABEL} ?-{{4,5}}.*?(?:{_END}|\Z)", re.DOTALL)
+# PuTTY keys have no BEGIN line: their private part runs from `Private-Lines:` to `Private-MAC:`.
+_PUTTY = re.compile(r"Private-Lines: *\d+.*?(?:Private-MAC: *[0-9A-Fa-f]+|\Z)", re.DOTALL)
 _LONG = r"[ \t]*[A-Za-z0-9+/]{16,}={0,2}[ \t]*\r?"  # a line of base64 (PEM, OpenSSH, PGP armor)
 _SHORT = r"[ \t]*=?[A-Za-z0-9+/]{1,15}={0,2}[ \t]*\r?"  # a body's last line, a PGP `=crc` line
 _ARMOR = r"[ \t]*[A-Za-z][A-Za-z-]*: [^\n]*"  # Proc-Type:, DEK-Info:, Comment: (or a blank line)
@@ -83,13 +87,14 @@ _OWN_RULES: tuple[_Rule, ...] = (
         "flag", re.compile(r"(?i)(?<![\w-])--?(?:password|passwd|pass|token|secret|api-key|access-key)[= ]\s*(\S+)"), 1
     ),
     # `curl -u user:password`, `--user`, `--proxy-user`.
-    _Rule(
-        "user-option", re.compile(r"(?<![\w-])(?:-u|-U|--user|--proxy-user)(?:\s+|=)['\"]?[^\s:'\"]*:([^\s'\"]+)"), 1
-    ),
+    _Rule("user-option", re.compile(r"(?<![\w-])(?:-u|-U|--user|--proxy-user)[\s=]*['\"]?[^\s:'\"]*:([^\s'\"]+)"), 1),
+    # `mysql -uroot -pSecret`: MySQL's clients take the password glued to `-p`.
+    _Rule("mysql-password", re.compile(r"\bmysql(?:dump|admin|sh)?\b.*?\s-p([^\s-]\S*)"), 1),
     # netrc: `machine h login u password p`, or a `password p` line of a multi-line entry.
     _Rule("netrc", re.compile(r"(?im)(?:\blogin\s+\S+\s+|^\s*)password\s+(\S+)"), 1),
-    # Credentials in any URL; the library's rule refuses passwords with characters URLs reserve.
-    _Rule("url-credentials", re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://[^/\s:@]+:([^@\s/]+)@"), 1),
+    # Credentials in any URL; the library's rule refuses passwords with characters URLs reserve,
+    # an `@` among them (up to the last `@` before the host, here).
+    _Rule("url-credentials", re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://[^/\s:@]+:([^\s/]+)@"), 1),
     # Authorization headers and bearer tokens (no library rule).
     _Rule("authorization", re.compile(r"(?i)\bauthorization\s*[:=]\s*(?:(?:bearer|basic|token|digest)\s+)?(\S+)"), 1),
     _Rule("bearer", re.compile(r"(?i)\bbearer\s+([A-Za-z0-9\-._~+/]{8,}=*)"), 1),
@@ -116,7 +121,7 @@ _TOKEN_TAIL = re.compile(r"(?:[A-Za-z0-9_-]|\.(?=[A-Za-z0-9_-]))*={0,2}")
 _LEAD_TRIM = " \t\"'`=:"
 _END_TRIM = " \t\"'`:"
 _LINE_ENDS = "\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
-_HEX_COMMIT = re.compile(r"[0-9a-f]{40}")
+_HEX = re.compile(r"[0-9a-fA-F]{40}")  # a SHA-1: commit ids, key fingerprints
 _LIBRARY_EXCLUDED = frozenset(
     {
         # A public address is no credential, and build logs need them.
@@ -189,6 +194,7 @@ def _merged(findings: Sequence[Finding]) -> Iterator[tuple[int, int]]:
 def _key_blocks(text: str) -> list[Finding]:
     """Private keys: whole blocks, bodies whose BEGIN was cut off, bodies known by their first bytes."""
     found = [Finding("private-key", m.start(), m.end()) for m in _BLOCK.finditer(text)]
+    found += [Finding("private-key", m.start(), m.end()) for m in _PUTTY.finditer(text)]
     if "END" in text:
         found += [Finding("private-key-body", _body_start(text, m.start()), m.end()) for m in _END_LINE.finditer(text)]
     found += [Finding("private-key-body", m.start(), m.end()) for m in _KEY_START.finditer(text)]
@@ -231,9 +237,15 @@ def _span(rule: _Rule, match: re.Match[str], line: str) -> tuple[int, int] | Non
 
 
 def _is_false_secret_key(word: str, start: int, line: str) -> bool:
-    """A git commit id, or a path inside a URL (`s3://bucket/a/b/c`), has a secret key's length only by chance."""
-    if _HEX_COMMIT.fullmatch(word):
+    """A hash, base64 of text, or a path inside a URL (`s3://bucket/a/b`) has a secret key's length by chance.
+
+    40 random base64 characters decode to 30 bytes all printable with a chance of about 1e-13.
+    """
+    if _HEX.fullmatch(word):
         return True
+    with contextlib.suppress(ValueError):
+        if all(32 <= byte < 127 or byte in b"\t\n\r" for byte in base64.b64decode(word, validate=True)):  # noqa: PLR2004
+            return True
     before = line[:start]
     word_start = max(before.rfind(" "), before.rfind("\t"), before.rfind('"'), before.rfind("'")) + 1
     return "://" in line[word_start:start] and "/" in word
