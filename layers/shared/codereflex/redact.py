@@ -84,7 +84,9 @@ _OWN_RULES: tuple[_Rule, ...] = (
     ),
     # `--password X`, `--token X`: command-line flags take their value after a space.
     _Rule(
-        "flag", re.compile(r"(?i)(?<![\w-])--?(?:password|passwd|pass|token|secret|api-key|access-key)[= ]\s*(\S+)"), 1
+        "flag",
+        re.compile(r"(?i)(?<![\w-])--?(?:password|passwd|pass|passphrase|token|secret|api-key|access-key)[= ]\s*(\S+)"),
+        1,
     ),
     # `curl -u user:password`, `--user`, `--proxy-user`.
     _Rule("user-option", re.compile(r"(?<![\w-])(?:-u|-U|--user|--proxy-user)[\s=]*['\"]?[^\s:'\"]*:([^\s'\"]+)"), 1),
@@ -105,8 +107,8 @@ _OWN_RULES: tuple[_Rule, ...] = (
     ),
     # IAM unique ids besides key ids: no credential, but nobody needs them in a comment either.
     _Rule("aws-id", re.compile(r"\b(?:AGPA|AIDA|AROA|ANPA|ANVA|AIPA|APKA)[A-Z0-9]{16}\b")),
-    # A 40-character base64 word: an AWS secret access key's shape, after `NAME=` too (hex commit ids
-    # and URLs' paths excepted: see _is_false_secret_key).
+    # A 40-character base64 word: an AWS secret access key's shape, after `NAME=` too (SHA-1s, base64
+    # of text and URLs' paths excepted: see _is_false_secret_key).
     _Rule("aws-secret-key", re.compile(r"(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")),
     # Token formats the library does not know.
     _Rule("github-fine-grained-token", re.compile(r"\bgithub_pat_[A-Za-z0-9_]{22,}")),
@@ -120,7 +122,6 @@ _TOKEN_TAIL = re.compile(r"(?:[A-Za-z0-9_-]|\.(?=[A-Za-z0-9_-]))*={0,2}")
 # Quotes and `=`/`:` around a value are kept; a value's own base64 padding is masked with it.
 _LEAD_TRIM = " \t\"'`=:"
 _END_TRIM = " \t\"'`:"
-_LINE_ENDS = "\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
 _HEX = re.compile(r"[0-9a-fA-F]{40}")  # a SHA-1: commit ids, key fingerprints
 _LIBRARY_EXCLUDED = frozenset(
     {
@@ -135,13 +136,13 @@ def find_secrets(text: str) -> list[Finding]:
     if not text:
         return []
     found = _key_blocks(text)
-    # A gate that matches nowhere in the whole text (`^` and `$` at every line) matches no line of
+    # A gate that matches nowhere in the whole text (`^` and `$` at every "\n") matches no line of
     # it: most rules are ruled out in one scan instead of one per line.
     groups = [group for group in _line_rules() if group.gate.search(text)]
     offset = 0
-    for line_with_end in text.splitlines(keepends=True):
+    for line_with_end in text.split("\n"):
         # Each rule sees one line: the library's keyword values run to the end of what they see.
-        line = line_with_end.rstrip(_LINE_ENDS)
+        line = line_with_end.removesuffix("\r")
         for group in groups:
             if len(group.rules) > 1 and not group.gate.search(line):
                 continue
@@ -150,7 +151,7 @@ def find_secrets(text: str) -> list[Finding]:
                     span = _span(rule, match, line)
                     if span is not None:
                         found.append(Finding(rule.kind, offset + span[0], offset + span[1]))
-        offset += len(line_with_end)
+        offset += len(line_with_end) + 1
     return sorted(found, key=lambda finding: (finding.start, finding.end))
 
 
@@ -276,7 +277,7 @@ def _line_rules() -> tuple[_Group, ...]:
             groups += [_alone(_Rule(plugin.__name__, pattern)) for pattern in denylist]
     # Its keyword rules (`password = "..."`, `secret: ...`, `db_pass=...`), with the group each keeps
     # the value in, for config files and for quoted assignments in code. They are the slowest rules
-    # and all start with one of its names: one search for the names gates the lot.
+    # and every match holds one of its names: one search for the names gates the lot.
     keyword_groups = {
         **keyword.CONFIG_DENYLIST_REGEX_TO_GROUP,
         **keyword.QUOTES_REQUIRED_DENYLIST_REGEX_TO_GROUP,
