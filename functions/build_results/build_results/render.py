@@ -6,11 +6,12 @@ import base64
 import json
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import NamedTuple
 from urllib.parse import quote
 
 from codereflex.ci import Build, Report, TestCase
-from codereflex.redact import redact
+from codereflex.redact import redact, redact_lines
 from codereflex.revisions import Run, rank
 from codereflex.signing import Signer
 
@@ -146,9 +147,19 @@ def duration(seconds: float | None) -> str:
     return f"{minutes} min {secs} s" if minutes else f"{secs} s"
 
 
-def _clean(text: str | None, limit: int) -> str:
-    """Redact, then bound: redaction sees a little more than is shown, so a cut never splits a secret's mask."""
-    return redact((text or "")[: limit + 200])
+def _redacted(details: Details) -> Details:
+    """The build's own output (log tail, test messages, phase message) redacted, each as one whole text.
+
+    Before anything is split or bounded: a key spans lines, and a secret cut in half is no longer
+    recognised while the half still shows.
+    """
+    return details._replace(
+        log_lines=redact_lines(details.log_lines),
+        failing_tests=[
+            replace(case, message=redact(case.message)) if case.message else case for case in details.failing_tests
+        ],
+        failed_message=redact(details.failed_message) if details.failed_message else details.failed_message,
+    )
 
 
 def _cell(text: str | None, limit: int) -> str:
@@ -178,7 +189,7 @@ def _tests_section(details: Details, shown: int) -> list[str]:
         lines += ["", "| Failing test | Message |", "|---|---|"]
         for case in cases:
             name = f"{case.prefix}.{case.name}" if case.prefix else case.name
-            lines.append(f"| `{_cell(name, 160)}` | {_cell(_clean(case.message, 240), 240) or '—'} |")
+            lines.append(f"| `{_cell(name, 160)}` | {_cell(case.message, 240) or '—'} |")
     hidden = failed - len(cases)
     if hidden > 0 and failed:
         lines.append(f"\n…and {hidden} more failing test{'s' if hidden != 1 else ''}.")
@@ -210,13 +221,13 @@ def _body(state: CommentState, details: Details, tests_shown: int, log_shown: in
         rows.append(("Log", f"[CloudWatch Logs]({details.log_link})"))
     lines += ["", "| | |", "|---|---|", *(f"| **{k}** | {v} |" for k, v in rows)]
     if run.status in FAILURES and details.failed_phase:
-        message = _cell(_clean(details.failed_message, 400), 400)
+        message = _cell(details.failed_message, 400)
         lines += ["", f"**Failed phase:** `{details.failed_phase}`" + (f": {message}" if message else "")]
     tests = _tests_section(details, tests_shown)
     if tests:
         lines += ["", *tests]
     if run.status in FAILURES and details.log_lines and log_shown:
-        tail = [_clean(line, 200)[:200] for line in list(details.log_lines)[-log_shown:]]
+        tail = [line[:200] for line in list(details.log_lines)[-log_shown:]]
         lines += ["", f"**Last {len(tail)} log lines** (secrets redacted)", "", _fence(tail)]
     return "\n".join(lines)
 
@@ -258,6 +269,7 @@ def render(
     signer: Signer,
 ) -> str:
     """The whole comment, shrinking the test list and the log tail until it fits the size budget."""
+    details = _redacted(details)
     footer = SEPARATOR + _footer(state, summary, signer)
     attempts = [(max_tests, max_log)]
     attempts += [
