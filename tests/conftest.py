@@ -13,7 +13,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "events"
-AWS_SAMPLES = ROOT.parent / "shared" / "aws-events"
+# Real AWS sample events, copied verbatim from the team's shared/aws-events (SOURCES.md says where
+# each comes from): the tests read this copy, so a clone anywhere passes them.
+AWS_SAMPLES = ROOT / "tests" / "data" / "aws-samples"
 
 
 @pytest.fixture(autouse=True)
@@ -47,7 +49,7 @@ def load_event() -> Callable[[str], dict[str, Any]]:
 
 @pytest.fixture
 def aws_sample() -> Callable[[str], dict[str, Any]]:
-    """Load a real AWS sample event from ../shared/aws-events/."""
+    """Load a real AWS sample event from tests/data/aws-samples/."""
     return lambda name: load_json(AWS_SAMPLES / name)
 
 
