@@ -25,7 +25,8 @@ with collector_paused():  # a cold start's imports, without garbage collection: 
     from codereflex.handler import final_on_permanent_error
 
     from .config import Settings
-    from .logic import Outcome, Ports, Trust, handle
+    from .logic import handle
+    from .ports import Outcome, Ports, Trust
     from .records import CommentClaims
 
     logger, metrics = Logger(), Metrics()

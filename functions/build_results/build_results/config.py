@@ -10,7 +10,7 @@ from codereflex.ci import ProjectScope
 from codereflex.config import require
 from codereflex.errors import ConfigurationError
 
-from .logic import Options, Policy
+from .ports import CommentPolicy, Options
 
 
 def _positive_int(env: Mapping[str, str], key: str, default: int, maximum: int) -> int:
@@ -30,9 +30,9 @@ class Settings(NamedTuple):
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
         policy = env.get("COMMENT_POLICY", "always").strip() or "always"
         try:
-            chosen = Policy(policy)
+            chosen = CommentPolicy(policy)
         except ValueError as error:
-            allowed = ", ".join(p.value for p in Policy)
+            allowed = ", ".join(p.value for p in CommentPolicy)
             raise ConfigurationError(f"setting COMMENT_POLICY must be one of {allowed}") from error
         return cls(
             records_table=require(env, "IDEMPOTENCY_TABLE"),

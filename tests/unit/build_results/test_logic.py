@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 
-from build_results.logic import Options, Outcome, Policy, Ports, Trust, handle
-from build_results.render import BUDGET, STATUS_ICONS, CommentState, Details, Summary, render
+from build_results.logic import handle
+from build_results.ports import CommentPolicy, Options, Outcome, Ports, Trust
+from build_results.render import BUDGET, STATUS_ICONS, Details, Summary, render
+from build_results.state import CommentState
 from codereflex.ci import Build, Comment, Phase, PullRequest, Report, TestCase
 from codereflex.errors import PermanentError
 from codereflex.events.codebuild import BuildStateChangeEvent
@@ -136,13 +138,13 @@ def test_a_rebuild_failing_after_an_approval_revokes_it() -> None:
 @pytest.mark.parametrize(
     ("policy", "status", "expected"),
     [
-        (Policy.OFF, "FAILED", Outcome.SKIPPED),
-        (Policy.FAILURES_AND_CHANGES, "SUCCEEDED", Outcome.SKIPPED),
-        (Policy.FAILURES_AND_CHANGES, "FAILED", Outcome.POSTED),
-        (Policy.ALWAYS, "SUCCEEDED", Outcome.POSTED),
+        (CommentPolicy.OFF, "FAILED", Outcome.SKIPPED),
+        (CommentPolicy.FAILURES_AND_CHANGES, "SUCCEEDED", Outcome.SKIPPED),
+        (CommentPolicy.FAILURES_AND_CHANGES, "FAILED", Outcome.POSTED),
+        (CommentPolicy.ALWAYS, "SUCCEEDED", Outcome.POSTED),
     ],
 )
-def test_the_comment_policy(policy: Policy, status: str, expected: Outcome) -> None:
+def test_the_comment_policy(policy: CommentPolicy, status: str, expected: Outcome) -> None:
     ports, _, _, _ = _world()
     assert (
         handle(_event("pr_failed.json", **{"build-status": status}), ports, Options(policy=policy)).outcome is expected

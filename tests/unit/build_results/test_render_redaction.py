@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from build_results.render import CommentState, Details, Summary, render
+from build_results.render import Details, Summary, render
+from build_results.state import CommentState
 from codereflex.ci import Report, TestCase
 from codereflex.redact import MASK
 from codereflex.revisions import Run
