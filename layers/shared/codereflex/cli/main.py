@@ -13,7 +13,7 @@ import json
 import os
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -154,7 +154,7 @@ def _restore(args: argparse.Namespace) -> int:
         why = "the latest"
     # Said before the download starts, so a long restore of the wrong moment can be stopped at once.
     print(f"Restoring backup {entry.backup_id} ({exact_time(entry.time)}), {why}", flush=True)
-    manifest = restore_entry(store, entry, destination, _progress_bar(sys.stderr))
+    manifest = restore_entry(store, entry, destination, progress_bar(sys.stderr))
     print(f"restored {args.repository} as of {exact_time(manifest.time)} ({manifest.backup_id}) into {destination}")
     print(f"{len(manifest.refs)} refs, {len(manifest.chain)} bundle(s) applied")
     if args.push_to:
@@ -223,7 +223,9 @@ def _push(source: Path, repository: str, refs: dict[str, str]) -> None:
     print(f"pushed {len(refs)} refs to new repository {repository}: {url}")
 
 
-def _progress_bar(stream: TextIO) -> Any:
+def progress_bar(stream: TextIO) -> Callable[[str, int], Progress]:
+    """Download progress per bundle: a bar on a terminal, one line with its size otherwise."""
+
     def start(key: str, total: int) -> Progress:
         done = 0
         name = key.rsplit("/", 1)[-1]
