@@ -73,6 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     chosen = restoring.add_mutually_exclusive_group()
     chosen.add_argument(
         "--at",
+        metavar="TIME",
         help="restore the last backup at or before this ISO 8601 time: a date, a time with or without seconds "
         "and fractions, with Z or an offset (none means UTC), or a time as `list` prints it "
         "(default: the latest backup)",
