@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from codereflex.backup.engine import BackupRequest, Outcome, back_up, list_backups, restore, verify
+from codereflex.backup.engine import BackupRequest, NoBackup, Outcome, back_up, list_backups, restore, verify
 from codereflex.backup.model import Layout
 from codereflex.errors import TransientError
 from tests.integration.backup.conftest import Backups, Git
@@ -99,3 +99,35 @@ def test_the_sweep_adopts_an_uncatalogued_manifest_and_nothing_paged(paged: Back
     # Then it adopted exactly that one manifest (the paged ones are catalogued), and all eight are listed
     assert (result.outcome, result.adopted) == (Outcome.UNCHANGED, 1)
     assert [entry.sequence for entry in list_backups(paged.store, "backups/", "source").entries] == list(range(1, 9))
+
+
+def test_a_restore_by_id_reads_only_the_page_that_holds_it(paged: Backups, git: Git, tmp_path: Path) -> None:
+    # Given eleven backups, the oldest eight in four pages of two
+    taken = _history(paged, git, 11)
+    assert len(_stored_catalog(paged)["pages"]) == 4  # type: ignore[arg-type]
+    counting = CountingStore(paged.store)
+    for number, (backup, refs) in enumerate(taken):
+        # When each backup is restored by its id
+        counting.calls.clear()
+        target = tmp_path / f"restored-{number}"
+        manifest = restore(counting, "backups/", "source", target, backup=backup)
+        # Then it has that moment's refs, and the choice read the catalog and at most the one page
+        # its sequence falls in (then the manifest; the chain's downloads are not gets)
+        assert (manifest.backup_id, git.show_ref(target)) == (backup, refs)
+        paged_reads = 1 if number < 8 else 0
+        assert counting.calls == ["get"] * (2 + paged_reads), backup
+
+
+def test_an_unknown_id_reads_at_most_the_page_its_sequence_falls_in(paged: Backups, git: Git, tmp_path: Path) -> None:
+    # Given a paged history
+    taken = _history(paged, git, 7)
+    counting = CountingStore(paged.store)
+    # When ids that name no backup are asked for: a later sequence, a known sequence with another time, no id at all
+    first = taken[0][0]
+    for wanted in ("00000099-20261123T120000Z", first.replace("-2026", "-2025"), "latest"):
+        counting.calls.clear()
+        with pytest.raises(NoBackup, match="`codereflex backup list source` shows the ids"):
+            restore(counting, "backups/", "source", tmp_path / "x", backup=wanted)
+        # Then only the catalog, and the page the sequence falls in, were read; nothing was restored
+        assert counting.calls == (["get", "get"] if wanted.startswith("00000001") else ["get"]), wanted
+        assert not (tmp_path / "x").exists()

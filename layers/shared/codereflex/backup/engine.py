@@ -37,7 +37,17 @@ from typing import Any, NamedTuple, Protocol
 import pygit2
 
 from codereflex.backup.bundle import install_pack, lookup, references, write_bundle
-from codereflex.backup.model import BundleRef, Catalog, CatalogEntry, Layout, Lease, Manifest, PageRef, backup_id
+from codereflex.backup.model import (
+    BundleRef,
+    Catalog,
+    CatalogEntry,
+    Layout,
+    Lease,
+    Manifest,
+    PageRef,
+    backup_id,
+    sequence_of,
+)
 from codereflex.backup.store import ObjectStore, PreconditionFailed, Progress
 from codereflex.errors import CodeReflexError, PermanentError, TargetGone, TransientError
 
@@ -67,7 +77,7 @@ class TooLarge(CodeReflexError):
 
 
 class NoBackup(PermanentError):
-    """No backup of the repository exists at or before the requested time."""
+    """No backup of the repository exists at or before the requested time, or with the requested id."""
 
     reason = "no-backup"
 
@@ -390,6 +400,52 @@ def entry_at(store: ObjectStore, catalog: Catalog, when: datetime | None) -> Cat
     return best
 
 
+def entry_by_id(store: ObjectStore, catalog: Catalog, wanted: str) -> CatalogEntry | None:
+    """The backup with this id; reads only the pages whose sequences can hold it (an id starts with its sequence)."""
+    found = next((entry for entry in catalog.entries if entry.backup_id == wanted), None)
+    sequence = sequence_of(wanted)
+    if found is not None or sequence is None:
+        return found
+    for page in catalog.pages:
+        # A page's key names its first and last backup, and its entries are sorted by sequence.
+        first = sequence_of(page.key.rsplit("/", 1)[-1])
+        if first is not None and not first <= sequence <= page.last_sequence:
+            continue
+        found = next((entry for entry in read_page(store, page) if entry.backup_id == wanted), None)
+        if found is not None:
+            return found
+    return None
+
+
+def choose_backup(
+    store: ObjectStore, prefix: str, repository: str, *, at: datetime | None = None, backup: str | None = None
+) -> CatalogEntry:
+    """The backup a restore takes: the one named `backup`, else the last at or before `at`, else the latest."""
+    catalog, _ = read_catalog(store, Layout(prefix, repository))
+    if backup is not None:
+        entry = entry_by_id(store, catalog, backup)
+        if entry is None:
+            raise NoBackup(
+                f"{repository} has no backup {backup!r}; `codereflex backup list {repository}` shows the ids"
+            )
+        return entry
+    entry = entry_at(store, catalog, at)
+    if entry is not None:
+        return entry
+    if at is None or not (catalog.entries or catalog.pages):
+        raise NoBackup(f"no backup of {repository} exists under {prefix}")
+    earliest = min([page.earliest for page in catalog.pages] + [entry.time for entry in catalog.entries])
+    raise NoBackup(
+        f"no backup of {repository} at or before {at.astimezone(UTC).isoformat()}: "
+        f"the earliest is at {exact_time(earliest)}"
+    )
+
+
+def exact_time(when: datetime) -> str:
+    """A backup's time as `list` prints it and `restore --at` takes it back: UTC, to the microsecond."""
+    return when.astimezone(UTC).isoformat(timespec="microseconds")
+
+
 def _paged(store: ObjectStore, layout: Layout, catalog: Catalog, size: int) -> Catalog:
     """Move the oldest inline entries to page objects while twice `size` or more are inline.
 
@@ -707,13 +763,21 @@ def restore(
     destination: Path,
     *,
     at: datetime | None = None,
+    backup: str | None = None,
     progress: Callable[[str, int], Progress] | None = None,
 ) -> Manifest:
-    """Make `destination` a bare repository with exactly the refs of the last backup at or before `at`."""
-    catalog, _ = read_catalog(store, Layout(prefix, repository))
-    entry = entry_at(store, catalog, at)
-    if entry is None:
-        raise NoBackup(f"no backup of {repository} at or before {at.isoformat() if at else 'now'}")
+    """Make `destination` a bare repository with exactly the refs of the backup `choose_backup` picks."""
+    entry = choose_backup(store, prefix, repository, at=at, backup=backup)
+    return restore_entry(store, entry, destination, progress)
+
+
+def restore_entry(
+    store: ObjectStore,
+    entry: CatalogEntry,
+    destination: Path,
+    progress: Callable[[str, int], Progress] | None = None,
+) -> Manifest:
+    """Restore one catalogued backup (its manifest read, its chain installed) into a new bare repository."""
     manifest = load_manifest(store, entry.manifest_key)
     restore_manifest(store, manifest, destination, progress)
     return manifest

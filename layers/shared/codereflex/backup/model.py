@@ -60,6 +60,12 @@ def backup_id(sequence: int, when: datetime) -> str:
     return f"{sequence:08d}-{when.astimezone(UTC):%Y%m%dT%H%M%SZ}"
 
 
+def sequence_of(backup: str) -> int | None:
+    """The sequence a backup id (or a page key's first or last id) starts with; None if it is no id."""
+    head, dash, _ = backup.partition("-")
+    return int(head) if dash and head.isascii() and head.isdigit() else None
+
+
 @dataclass(frozen=True, slots=True)
 class BundleRef:
     """One bundle of a chain: its key, its pack index key, its size and object count.

@@ -13,7 +13,7 @@ import json
 import os
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -24,7 +24,17 @@ from pygit2.remotes import RemoteCollection
 
 from codereflex.aws.codecommit_repositories import CodeCommitRepositories
 from codereflex.aws.s3 import S3ObjectStore
-from codereflex.backup.engine import BackupRequest, Collaborators, Policy, back_up, list_backups, restore, verify
+from codereflex.backup.engine import (
+    BackupRequest,
+    Collaborators,
+    Policy,
+    back_up,
+    choose_backup,
+    exact_time,
+    list_backups,
+    restore_entry,
+    verify,
+)
 from codereflex.backup.handoff import BUILD_ID_VARIABLE, EVENT_VARIABLE, LEASE_OWNER_VARIABLE, REPOSITORY_VARIABLE
 from codereflex.backup.mirror import GitMirror
 from codereflex.backup.settings import Settings
@@ -60,7 +70,15 @@ def _parser() -> argparse.ArgumentParser:
     listing.set_defaults(run=_list)
     restoring = actions.add_parser("restore", help="a bare repository with exactly the refs of a moment")
     common(restoring)
-    restoring.add_argument("--at", type=_timestamp, help="ISO 8601 time (default: the latest backup)")
+    chosen = restoring.add_mutually_exclusive_group()
+    chosen.add_argument(
+        "--at",
+        metavar="TIME",
+        help="restore the last backup at or before this ISO 8601 time: a date, a time with or without seconds "
+        "and fractions, with Z or an offset (none means UTC), or a time as `list` prints it "
+        "(default: the latest backup)",
+    )
+    chosen.add_argument("--backup", metavar="ID", help="restore the backup with this id, as `list` prints it")
     restoring.add_argument("--to", required=True, type=Path, help="new directory for the bare repository")
     restoring.add_argument("--push-to", help="also push every restored ref to this new CodeCommit repository")
     restoring.set_defaults(run=_restore)
@@ -84,11 +102,22 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+class BadArgument(CodeReflexError):
+    """A command-line value the command cannot use: one sentence on stderr, exit status 1."""
+
+
 def _timestamp(text: str) -> datetime:
+    """Python's ISO 8601 reader takes dates, minutes, fractions, Z and offsets; a time without a zone is UTC."""
+    stripped = text.strip()
+    if stripped.endswith("z"):  # RFC 3339 allows a lower-case Z, which fromisoformat refuses
+        stripped = stripped[:-1] + "Z"
     try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        when = datetime.fromisoformat(stripped)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
+        raise BadArgument(
+            f"--at {text!r} is not an ISO 8601 time (such as 2026-12-01, 2026-12-01T19:03Z "
+            "or a time `codereflex backup list` prints)"
+        ) from None
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
@@ -103,10 +132,11 @@ def _list(args: argparse.Namespace) -> int:
     if not catalog.entries:
         print(f"no backups of {args.repository}")
         return 1
-    print(f"{'backup':<28} {'time (UTC)':<20} {'refs':>5}  event")
+    width = max(len(entry.backup_id) for entry in catalog.entries)
+    print(f"{'backup':<{width}}  {'time':<32}  {'refs':>5}  event")
     for entry in catalog.entries:
-        stamp = entry.time.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
-        print(f"{entry.backup_id:<28} {stamp:<20} {entry.ref_count:>5}  {entry.event_id or '(sweep)'}")
+        event = entry.event_id or "(sweep)"
+        print(f"{entry.backup_id:<{width}}  {exact_time(entry.time):<32}  {entry.ref_count:>5}  {event}")
     return 0
 
 
@@ -114,10 +144,19 @@ def _restore(args: argparse.Namespace) -> int:
     destination: Path = args.to
     if destination.exists() and any(destination.iterdir()):
         raise SystemExit(f"codereflex: {destination} exists and is not empty")
-    manifest = restore(
-        _store(args), args.prefix, args.repository, destination, at=args.at, progress=_progress_bar(sys.stderr)
-    )
-    print(f"restored {args.repository} as of {manifest.time.isoformat()} ({manifest.backup_id}) into {destination}")
+    at = _timestamp(args.at) if args.at is not None else None
+    store = _store(args)
+    entry = choose_backup(store, args.prefix, args.repository, at=at, backup=args.backup)
+    if args.backup is not None:
+        why = "by its id"
+    elif at is not None:
+        why = f"the last at or before {at.astimezone(UTC).isoformat()}"
+    else:
+        why = "the latest"
+    # Said before the download starts, so a long restore of the wrong moment can be stopped at once.
+    print(f"Restoring backup {entry.backup_id} ({exact_time(entry.time)}), {why}", flush=True)
+    manifest = restore_entry(store, entry, destination, progress_bar(sys.stderr))
+    print(f"restored {args.repository} as of {exact_time(manifest.time)} ({manifest.backup_id}) into {destination}")
     print(f"{len(manifest.refs)} refs, {len(manifest.chain)} bundle(s) applied")
     if args.push_to:
         _push(destination, args.push_to, manifest.refs)
@@ -185,7 +224,9 @@ def _push(source: Path, repository: str, refs: dict[str, str]) -> None:
     print(f"pushed {len(refs)} refs to new repository {repository}: {url}")
 
 
-def _progress_bar(stream: TextIO) -> Any:
+def progress_bar(stream: TextIO) -> Callable[[str, int], Progress]:
+    """Download progress per bundle: a bar on a terminal, one line with its size otherwise."""
+
     def start(key: str, total: int) -> Progress:
         done = 0
         name = key.rsplit("/", 1)[-1]
@@ -195,16 +236,25 @@ def _progress_bar(stream: TextIO) -> Any:
             done += amount
             if total and stream.isatty():
                 filled = int(30 * min(done, total) / total)
-                stream.write(f"\r  {name} [{'#' * filled}{'.' * (30 - filled)}] {done / 1e6:.1f}/{total / 1e6:.1f} MB")
+                stream.write(f"\r  {name} [{'#' * filled}{'.' * (30 - filled)}] {size(done, total)}/{size(total)}")
                 if done >= total:
                     stream.write("\n")
                 stream.flush()
 
         if not stream.isatty():
-            stream.write(f"  downloading {name} ({total / 1e6:.1f} MB)\n")
+            stream.write(f"  downloading {name} ({size(total)})\n")
         return advance
 
     return start
+
+
+def size(count: int, scale: int | None = None) -> str:
+    """Bytes in the unit that suits `scale` (default `count`): 400 B, 12.3 KB, 4.5 MB, 1.2 GB (powers of 1000)."""
+    reference = count if scale is None else scale
+    for unit, factor in (("GB", 10**9), ("MB", 10**6), ("KB", 10**3)):
+        if reference >= factor:
+            return f"{count / factor:.1f} {unit}"
+    return f"{count} B"
 
 
 if __name__ == "__main__":
