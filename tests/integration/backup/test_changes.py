@@ -75,8 +75,10 @@ needs_jq = pytest.mark.skipif(shutil.which("jq") is None, reason="the README's p
 
 @needs_jq
 def test_plain_git_restores_every_backup_as_the_readme_shows(backups: Backups, git: Git, tmp_path: Path) -> None:
-    # Given a chain with tags (one annotated), a deletion, a force-push and a backup that only deletes
+    # Given a chain with tags (annotated too), a deletion, a force-push, refs set to a commit backed up
+    # already, and a backup that only deletes
     expected: dict[str, str] = {}
+    backups.policy = replace(backups.policy, full_every=10)  # one chain
     git.commit("first")
     git.run("tag", "-a", "v1", "-m", "one", cwd=git.work)
     git.push("HEAD:refs/heads/main", "HEAD:refs/heads/topic", "refs/tags/v1")
@@ -89,6 +91,9 @@ def test_plain_git_restores_every_backup_as_the_readme_shows(backups: Backups, g
     git.commit("second, rewritten")
     git.push("+HEAD:refs/heads/main")
     _snapshot(backups, expected)
+    git.run("tag", "-a", "v0", "-m", "zero", "HEAD~1", cwd=git.work)
+    git.push("HEAD~1:refs/heads/old", "refs/tags/v0")  # on a commit backed up already: only a tag object
+    _snapshot(backups, expected)
     git.push(":refs/tags/light")
     deletion_only = _snapshot(backups, expected)
     # Then the deletion-only backup wrote no bundle, and its manifest says what went
@@ -100,6 +105,11 @@ def test_plain_git_restores_every_backup_as_the_readme_shows(backups: Backups, g
         # Then git has exactly the refs of that backup, and fsck is clean
         assert git.show_ref(restored) == refs, backup_id
         git.fsck(restored)
+    # And so has the engine's restore of each, and verify finds the chain whole
+    for entry in list_backups(backups.store, "backups/", "source").entries:
+        restore(backups.store, "backups/", "source", tmp_path / f"engine-{entry.sequence}", at=entry.time)
+        assert git.show_ref(tmp_path / f"engine-{entry.sequence}") == expected[entry.backup_id]
+    assert verify(backups.store, "backups/", "source", tmp_path / "verify") == (len(expected), [])
 
 
 @needs_jq
