@@ -15,6 +15,7 @@ import pytest
 from codereflex.backup.bundle import read_header
 from codereflex.backup.engine import Outcome, list_backups, restore, verify
 from codereflex.backup.model import Layout
+from codereflex.errors import TargetGone
 from tests.integration.backup.conftest import Backups, Git
 
 LAYOUT = Layout("backups/", "source")
@@ -187,3 +188,21 @@ def test_an_incremental_bundle_has_the_changed_refs_and_the_prerequisites_git_wo
         [],
         False,
     )
+
+
+def test_verify_names_every_backup_whose_base_is_gone(backups: Backups, git: Git, tmp_path: Path) -> None:
+    # Given three backups of one chain, and the manifest of the middle one lost from the bucket
+    ids = []
+    for number in range(3):
+        git.commit(f"commit {number}")
+        git.push("HEAD:refs/heads/main")
+        ids.append(backups.run().backup_id)
+    backups.store.delete(LAYOUT.manifest(str(ids[1])))
+    # When the repository's backups are verified
+    checked, problems = verify(backups.store, "backups/", "source", tmp_path / "verify")
+    # Then the lost one and the one recorded against it are reported, the first is not
+    assert checked == 3
+    assert [problem.backup_id for problem in problems] == ids[1:]
+    # And restoring the later one says what is missing instead of restoring something else
+    with pytest.raises(TargetGone, match=ids[1] or ""):
+        restore(backups.store, "backups/", "source", tmp_path / "restored")

@@ -52,8 +52,6 @@ from codereflex.backup.store import ObjectStore, PreconditionFailed, Progress
 from codereflex.errors import CodeReflexError, PermanentError, TargetGone, TransientError
 
 _CATALOG_ATTEMPTS = 8
-# A chain has `Policy.full_every` + 1 backups; this bounds reading bases of a corrupt (cyclic) chain.
-_MAX_CHAIN_MANIFESTS = 10_000
 # Bundles smaller than this are stored without their pack index (restore indexes them): most pushes.
 UNINDEXED_BUNDLE_BYTES = 1024 * 1024
 
@@ -463,8 +461,8 @@ def load_manifest(
     base: Manifest | None = None
     current: str | None = key
     while current is not None and (base := found(current)) is None:
-        if len(pending) > _MAX_CHAIN_MANIFESTS:
-            raise CatalogError(f"manifest {key} has a chain of bases longer than {_MAX_CHAIN_MANIFESTS}")
+        if any(current == read for read, _ in pending):
+            raise CatalogError(f"manifest {key} has a chain of bases that comes back to {current}")
         stored = store.get(current)
         if stored is None:
             raise TargetGone(f"manifest {current} is named by the catalog or a manifest but missing from the store")
