@@ -181,7 +181,7 @@ def test_the_sweep_adopts_an_uncatalogued_manifest_even_after_a_clean_release(ba
 
 
 @pytest.mark.parametrize("warm", [True, False], ids=["warm", "cold-process"])
-def test_a_one_commit_backup_costs_four_s3_requests_warm_and_six_in_a_new_process(
+def test_a_one_commit_backup_costs_four_s3_requests_warm_and_five_plus_its_chain_in_a_new_process(
     backups: Backups, git: Git, tmp_path: Path, warm: bool
 ) -> None:
     # Given a backed-up repository and one more commit
@@ -195,12 +195,13 @@ def test_a_one_commit_backup_costs_four_s3_requests_warm_and_six_in_a_new_proces
     # When the function backs it up
     result = back_up(BackupRequest("source", str(git.source)), backups.policy, parts)
     # Then: take the lease with a catalog write (over the version this process wrote last, so
-    # without reading it; a new process reads the catalog and the latest manifest first), upload the
+    # without reading it; a new process reads the catalog first, then the latest manifest and its
+    # bases back to its chain's first: here the incremental and the full backup's), upload the
     # bundle (small: without its pack index), write the manifest, then record the backup and free the
     # lease with one more catalog write; no listing (only a run that took over an unfinished run's
     # lease, or the sweep's, looks for uncatalogued manifests)
     assert result.outcome is Outcome.BACKED_UP
-    reads = [] if warm else ["get", "get"]
+    reads = [] if warm else ["get", "get", "get"]
     assert counting.calls == [*reads[:1], "put", *reads[1:], "upload", "put", "put"]
     restore(backups.store, "backups/", "source", tmp_path / "restored")
     assert git.show_ref(tmp_path / "restored") == git.show_ref(git.source)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -122,33 +121,3 @@ def test_a_new_chain_starts_after_full_every_incrementals(backups: Backups, git:
     assert [result.full for result in results] == [True, False, False, False, True, False]
     # And backups of both chains restore to the source's refs of their moment
     _restore_each(backups, tmp_path, expected)
-
-
-def test_plain_git_restores_the_bundles(backups: Backups, git: Git, tmp_path: Path) -> None:
-    # Given a full and an incremental backup
-    git.commit("first")
-    git.run("tag", "-a", "v1", "-m", "one", cwd=git.work)
-    git.push("HEAD:refs/heads/main", "refs/tags/v1")
-    backups.run()
-    git.commit("second")
-    git.push("HEAD:refs/heads/main")
-    second = backups.run()
-    expected = git.show_ref(git.source)
-    # When the bundles are downloaded and applied with git alone, as the README shows
-    layout = Layout("backups/", "source")
-    bundles = sorted(key for key in backups.store.keys(layout.root + "bundles/") if key.endswith(".bundle"))
-    paths = []
-    for key in bundles:
-        path = tmp_path / key.rsplit("/", 1)[1]
-        backups.store.download(key, path)
-        paths.append(path)
-    target = tmp_path / "plain.git"
-    git.run("clone", "-q", "--mirror", str(paths[0]), str(target))
-    for path in paths[1:]:
-        git.run("bundle", "verify", str(path), cwd=target)
-        git.run("fetch", "-q", "--prune", str(path), "+refs/*:refs/*", cwd=target)
-    # Then git has exactly the refs of the last backup, and fsck is clean
-    assert second.outcome is Outcome.BACKED_UP
-    assert git.show_ref(target) == expected
-    git.fsck(target)
-    assert subprocess.run(["git", "-C", str(target), "log", "--oneline"], capture_output=True, check=True).stdout

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from codereflex.backup.bundle import BundleFormatError, read_header, render_header
-from codereflex.backup.model import Catalog, CatalogEntry, CatalogError, Lease, Manifest, PageRef
+from codereflex.backup.model import BundleRef, Catalog, CatalogEntry, CatalogError, Lease, Manifest, PageRef
 
 A, B, C = "a" * 40, "b" * 40, "c" * 40
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -56,7 +56,27 @@ def test_a_manifest_of_another_format_is_refused() -> None:
     manifest = Manifest("repo", "00000001", 1, T0, "event", {"refs/heads/main": A}, ())
     assert Manifest.from_bytes(manifest.to_bytes()) == manifest
     with pytest.raises(CatalogError):
-        Manifest.from_bytes(manifest.to_bytes().replace(b'"format": 1', b'"format": 2'))
+        Manifest.from_bytes(manifest.to_bytes().replace(b'"format": 2', b'"format": 3'))
+
+
+def test_a_later_manifest_stores_only_its_changes_and_reads_back_whole_with_its_base() -> None:
+    # Given a chain's first manifest and a later one: a ref moved, one added, one deleted, a bundle more
+    first_link = BundleRef("bundles/1.bundle", None, 900, 7)
+    first = Manifest("repo", "00000001", 1, T0, "e1", {"refs/heads/main": A, "refs/tags/v1": B}, (first_link,))
+    link = BundleRef("bundles/2.bundle", None, 300, 3, (A,))
+    refs = {"refs/heads/main": C, "refs/heads/next": C}
+    later = Manifest("repo", "00000002", 2, T0, "e2", refs, (first_link, link), base="00000001", depth=2)
+    # When it is written against its base
+    data = later.to_bytes(first)
+    body = json.loads(data)
+    # Then it holds the changes, not the refs, its own bundle only, and no unchanged metadata
+    assert (body["base"], body["changed"], body["deleted"]) == ("00000001", refs, ["refs/tags/v1"])
+    assert "refs" not in body and "chain" not in body and "metadata" not in body
+    assert body["bundle"]["key"] == "bundles/2.bundle"
+    # And read with its base it is whole again; without it, it cannot be read
+    assert Manifest.from_bytes(data, Manifest.from_bytes(first.to_bytes())) == later
+    with pytest.raises(CatalogError):
+        Manifest.from_bytes(data)
 
 
 def test_the_catalog_carries_its_lease_and_keeps_it_as_backups_are_added() -> None:

@@ -17,7 +17,7 @@ import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import Any, BinaryIO, NamedTuple, cast
 
 import pygit2
 from pygit2.enums import ObjectType
@@ -60,6 +60,7 @@ class WrittenBundle:
     size: int
     index_size: int
     pack_checksum: str
+    prerequisites: tuple[str, ...] = ()  # the header's: the commits the pack needs and leaves out
 
 
 def render_header(refs: Mapping[str, str], prerequisites: Mapping[str, str], head: str | None = None) -> bytes:
@@ -126,9 +127,28 @@ def select_objects(
     *,
     stops: Iterable[str] | None = None,
 ) -> list[pygit2.Oid]:
-    """Every object reachable from `tips` and not from the `prerequisites` commits.
+    """Every object reachable from `tips` and not from the `prerequisites` commits (see `select`)."""
+    return select(repo, tips, prerequisites, known, stops=stops).objects
 
-    Like `git rev-list --objects tips --not prerequisites`: new commits come from a revision walk
+
+class Selection(NamedTuple):
+    objects: list[pygit2.Oid]
+    # The commits the objects need and leave out: the new commits' parents that are not new, and
+    # tips that are not new (a tag or branch set to an old commit). `git bundle create` lists these.
+    boundary: set[pygit2.Oid]
+
+
+def select(
+    repo: pygit2.Repository,
+    tips: Iterable[str],
+    prerequisites: Iterable[str],
+    known: Iterable[str] = (),
+    *,
+    stops: Iterable[str] | None = None,
+) -> Selection:
+    """Every object reachable from `tips` and not from the `prerequisites` commits, and their boundary.
+
+    Like `git rev-list --objects --boundary tips --not prerequisites`: new commits come from a revision walk
     that hides the prerequisites, and each new commit's tree is walked against its parents' trees:
     an entry with the same name and id as in a parent is left out (a new parent's objects are
     taken with that parent, a hidden one's the receiver has), so the walk costs what changed, not
@@ -141,20 +161,20 @@ def select_objects(
     history: 0.3 s for a one-commit backup). With `stops` (the old values of the refs that changed)
     the walk hides only those and the NEWEST_HIDDEN newest prerequisites: the selection may then
     hold objects the receiver already has (a bundle with a few extra objects is still exact), never
-    fewer. Tips that are prerequisites bring nothing new and are not walked.
+    fewer, and its boundary is still history the receiver has (reachable from a hidden commit).
+    Tips that are prerequisites bring nothing new and are not walked.
     """
     selector = _Selector(repo, {pygit2.Oid(hex=oid) for oid in known})
     hidden = [oid for oid in (_commit_of(repo, p) for p in prerequisites) if oid is not None]
     unchanged = set(hidden)
-    commit_tips = [
-        oid
-        for oid in (selector.take_tip(pygit2.Oid(hex=tip)) for tip in tips)
-        if oid is not None and oid not in unchanged
-    ]
+    tip_commits = [oid for oid in (selector.take_tip(pygit2.Oid(hex=tip)) for tip in tips) if oid is not None]
+    commit_tips = [oid for oid in tip_commits if oid not in unchanged]
     if stops is not None:
         newest = sorted(hidden, key=lambda oid: lookup(repo, oid).commit_time, reverse=True)[:NEWEST_HIDDEN]
         stopping = {oid for oid in (_commit_of(repo, stop) for stop in stops) if oid is not None}
         hidden = [*newest, *(stopping - set(newest))]
+    walked: set[pygit2.Oid] = set()
+    parents: set[pygit2.Oid] = set()
     if commit_tips:
         # Unsorted: a topological sort would make libgit2 walk all history, and a pack needs no order.
         walker = repo.walk(commit_tips[0], pygit2.enums.SortMode.NONE)
@@ -163,9 +183,12 @@ def select_objects(
         for oid in hidden:
             walker.hide(oid)
         for commit in walker:
+            walked.add(commit.id)
+            parents.update(commit.parent_ids)
             selector.take(commit.id)
             selector.take_changed(commit.tree_id, [lookup(repo, parent).tree_id for parent in commit.parent_ids])
-    return selector.selected
+    boundary = (parents | set(tip_commits)) - walked
+    return Selection(selector.selected, boundary)
 
 
 class _Selector:
@@ -240,18 +263,26 @@ def write_bundle(
     fresh_mirror: bool = False,
     previous: Mapping[str, str] | None = None,
 ) -> WrittenBundle:
-    """Write `destination` (the bundle) and `destination.idx`; prerequisites absent from `repo` are dropped.
+    """Write `destination` (the bundle of `refs`) and `destination.idx`.
 
+    `prerequisites` are what the receiver has (the previous backup's tips; those absent from `repo`
+    are dropped): the pack leaves out what they reach, and the header lists as prerequisites only
+    the boundary commits the new objects need, as `git bundle create refs --not prerequisites`
+    does, not every tip the receiver has.
     `fresh_mirror` says `repo` was fetched into empty in this run and `refs` are all its refs, so its
     one pack holds exactly the objects of a full bundle and is reused as the bundle's pack.
-    `previous` (the refs the prerequisites come from) lets the object walk stop early (select_objects).
+    `previous` (the refs the prerequisites come from) lets the object walk stop early (`select`).
     """
     # git accepts only commits as prerequisites: a tag tip stands for the commit it peels to.
     commits = {str(commit) for commit in (_commit_of(repo, oid) for oid in prerequisites) if commit is not None}
-    present = {oid: _subject(repo, oid) for oid in commits}
-    reusable = _sole_pack(repo) if fresh_mirror and not present else None
+    reusable = _sole_pack(repo) if fresh_mirror and not commits else None
     stops = None if previous is None else [old for name, old in previous.items() if refs.get(name, old) != old]
-    objects = [] if reusable is not None else select_objects(repo, refs.values(), present, known, stops=stops)
+    if reusable is not None:
+        selection = Selection([], set())
+    else:
+        selection = select(repo, refs.values(), commits, known, stops=stops)
+    boundary = {str(oid): _subject(repo, str(oid)) for oid in selection.boundary}
+    objects = selection.objects
     with tempfile.TemporaryDirectory(prefix="codereflex-pack-", dir=destination.parent) as scratch:
         if reusable is not None:
             pack, index = reusable
@@ -268,7 +299,7 @@ def write_bundle(
         else:
             pack, index = _empty_pack(Path(scratch))
         with destination.open("wb") as out, pack.open("rb") as source:
-            out.write(render_header(refs, present, head))
+            out.write(render_header(refs, boundary, head))
             while chunk := source.read(_COPY_CHUNK):
                 out.write(chunk)
         index_path = destination.with_name(destination.name + ".idx")
@@ -278,7 +309,13 @@ def write_bundle(
             checksum = source.read(20).hex()
     count = _pack_object_count(index_path)
     return WrittenBundle(
-        destination, index_path, count, destination.stat().st_size, index_path.stat().st_size, checksum
+        destination,
+        index_path,
+        count,
+        destination.stat().st_size,
+        index_path.stat().st_size,
+        checksum,
+        tuple(sorted(boundary)),
     )
 
 

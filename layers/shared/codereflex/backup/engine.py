@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -41,6 +41,7 @@ from codereflex.backup.model import (
     BundleRef,
     Catalog,
     CatalogEntry,
+    CatalogError,
     Layout,
     Lease,
     Manifest,
@@ -291,9 +292,21 @@ def _back_up_leased(
         head=head_ref(refs, metadata.get("defaultBranch")),
         fresh=not warm,
     )
-    manifest = Manifest(request.repository, new_id, sequence, when, request.event_id, refs, chain, metadata)
+    base = latest if chain and not full and latest is not None else None
+    manifest = Manifest(
+        request.repository,
+        new_id,
+        sequence,
+        when,
+        request.event_id,
+        refs,
+        chain,
+        metadata,
+        base=base.backup_id if base else None,
+        depth=base.depth + 1 if base else 1,
+    )
     key = layout.manifest(new_id)
-    body = manifest.to_bytes()
+    body = manifest.to_bytes(base)
     parts.store.put(key, body, if_absent=True)
     lease.record(catalog.with_entries(manifest.entry(key)))  # written as the lease is freed
     parts.warm.keep_manifest(key, manifest)
@@ -332,18 +345,25 @@ def _write_chain(
 ) -> tuple[tuple[BundleRef, ...], int, int, bool]:
     if not refs:
         return (), 0, 0, False  # nothing to bundle: restoring this backup gives an empty repository
-    full = latest is None or not latest.chain or len(latest.chain) > policy.full_every
-    prerequisites = [] if full or latest is None else sorted(set(latest.refs.values()))
+    full = latest is None or not latest.chain or latest.depth > policy.full_every
+    if full or latest is None:
+        bundled, prerequisites, previous = dict(refs), [], None
+    else:
+        # Only the refs added or moved: deletions are the manifest's, unchanged refs the base's.
+        bundled = {name: oid for name, oid in refs.items() if latest.refs.get(name) != oid}
+        prerequisites, previous = sorted(set(latest.refs.values())), latest.refs
+        if not bundled:
+            return latest.chain, 0, 0, False  # refs were only deleted: the manifest says which
     parts.scratch.mkdir(parents=True, exist_ok=True)
     written = write_bundle(
         parts.git.open(repository),
-        refs,
+        bundled,
         prerequisites,
         parts.scratch / f"{new_id}.bundle",
         known=prerequisites,
-        head=head,
+        head=head if full else None,  # HEAD's line is for `git clone` of a full bundle
         fresh_mirror=full and fresh,
-        previous=None if full or latest is None else latest.refs,
+        previous=previous,
     )
     key = layout.bundle(new_id)
     # A small bundle goes up alone: indexing its pack at restore costs less than a request per backup.
@@ -355,7 +375,7 @@ def _write_chain(
     finally:
         written.bundle.unlink(missing_ok=True)
         written.index.unlink(missing_ok=True)
-    link = BundleRef(key, index_key, written.size, written.objects, tuple(prerequisites))
+    link = BundleRef(key, index_key, written.size, written.objects, written.prerequisites)
     base = () if full or latest is None else latest.chain
     uploaded = written.size + (written.index_size if index_key is not None else 0)
     return (*base, link), uploaded, written.objects, full
@@ -468,16 +488,43 @@ def _latest_manifest(parts: Collaborators, catalog: Catalog) -> Manifest | None:
     key = catalog.latest.manifest_key
     manifest = parts.warm.manifest(key)
     if manifest is None:
-        manifest = load_manifest(parts.store, key)
+        manifest = load_manifest(parts.store, key, parts.warm.manifest)
         parts.warm.keep_manifest(key, manifest)
     return manifest
 
 
-def load_manifest(store: ObjectStore, key: str) -> Manifest:
-    stored = store.get(key)
-    if stored is None:
-        raise TargetGone(f"manifest {key} is listed in the catalog but missing from the store")
-    return Manifest.from_bytes(stored.data)
+def load_manifest(
+    store: ObjectStore, key: str, known: Callable[[str], Manifest | None] | MutableMapping[str, Manifest] | None = None
+) -> Manifest:
+    """The manifest at `key`, whole: its base read first, and that one's, back to its chain's first.
+
+    `known` holds manifests already read, by key (a dict is filled with those read now, for a
+    caller that reads many of one chain); reading stops at the first known one.
+    """
+    found = (known.get if isinstance(known, MutableMapping) else known) or (lambda _key: None)
+    if (manifest := found(key)) is not None:
+        return manifest
+    pending: list[tuple[str, dict[str, Any]]] = []
+    base: Manifest | None = None
+    current: str | None = key
+    while current is not None and (base := found(current)) is None:
+        if any(current == read for read, _ in pending):
+            raise CatalogError(f"manifest {key} has a chain of bases that comes back to {current}")
+        stored = store.get(current)
+        if stored is None:
+            raise TargetGone(f"manifest {current} is named by the catalog or a manifest but missing from the store")
+        body = Manifest.parse(stored.data)
+        pending.append((current, body))
+        current = Layout.sibling_manifest(current, body["base"]) if body.get("base") is not None else None
+
+    def remember(read_key: str, manifest: Manifest) -> Manifest:
+        if isinstance(known, MutableMapping):
+            known[read_key] = manifest
+        return manifest
+
+    for read_key, body in reversed(pending[1:]):
+        base = remember(read_key, Manifest.from_json(body, base))
+    return remember(key, Manifest.from_json(pending[0][1], base))
 
 
 def _adopt_orphans(store: ObjectStore, layout: Layout, catalog: Catalog) -> tuple[Catalog, int]:
@@ -485,7 +532,8 @@ def _adopt_orphans(store: ObjectStore, layout: Layout, catalog: Catalog) -> tupl
     orphans = [key for key in store.keys(layout.manifests) if key.endswith(".json") and key not in listed]
     if not orphans:
         return catalog, 0
-    entries = [load_manifest(store, key).entry(key) for key in sorted(orphans)]
+    read: dict[str, Manifest] = {}  # orphans of one run are one chain: read each base once
+    entries = [load_manifest(store, key, read).entry(key) for key in sorted(orphans)]
     return catalog.with_entries(*entries), len(entries)
 
 
@@ -552,10 +600,11 @@ def _prune_leased(store: ObjectStore, lease: _Lease, cutoff: datetime, page_entr
         old.append(entry)
     if not old:
         return ()
-    kept_head = _chain_head(load_manifest(store, entries[len(old)].manifest_key))
+    read: dict[str, Manifest] = {}
+    kept_head = _chain_head(load_manifest(store, entries[len(old)].manifest_key, read))
     doomed = [
         manifest
-        for manifest in (load_manifest(store, entry.manifest_key) for entry in old)
+        for manifest in (load_manifest(store, entry.manifest_key, read) for entry in old)
         if manifest.chain == () or _chain_head(manifest) != kept_head  # chains are disjoint
     ]
     if not doomed:
@@ -856,9 +905,10 @@ def verify(store: ObjectStore, prefix: str, repository: str, scratch: Path) -> t
     catalog = list_backups(store, prefix, repository)
     problems: list[Problem] = []
     chains: dict[str, list[Manifest]] = {}
+    read: dict[str, Manifest] = {}  # each manifest is read once, however many later ones build on it
     for entry in catalog.entries:
         try:
-            manifest = load_manifest(store, entry.manifest_key)
+            manifest = load_manifest(store, entry.manifest_key, read)
         except (PermanentError, TransientError) as error:
             problems.append(Problem(entry.backup_id, str(error)))
             continue

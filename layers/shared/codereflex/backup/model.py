@@ -9,7 +9,11 @@ from typing import Any
 
 from codereflex.errors import PermanentError
 
-FORMAT = 1
+FORMAT = 1  # the catalog's and its pages'
+# Manifests: 1 lists every ref and the whole bundle chain; 2 lists them only at a chain's start and
+# otherwise records what changed against its base (the chain's previous manifest) and its own bundle.
+MANIFEST_FORMAT = 2
+_MANIFEST_FORMATS = (1, 2)
 
 
 class CatalogError(PermanentError):
@@ -43,6 +47,11 @@ class Layout:
 
     def manifest(self, backup_id: str) -> str:
         return f"{self.manifests}{backup_id}.json"
+
+    @staticmethod
+    def sibling_manifest(key: str, backup_id: str) -> str:
+        """The key of another backup's manifest beside the manifest at `key` (how a base is found)."""
+        return f"{key.rsplit('/', 1)[0]}/{backup_id}.json"
 
     def bundle(self, backup_id: str) -> str:
         return f"{self.root}bundles/{backup_id}.bundle"
@@ -95,7 +104,15 @@ class BundleRef:
 
 @dataclass(frozen=True, slots=True)
 class Manifest:
-    """One backup: the refs at `time` and the bundles (full first) that restore them."""
+    """One backup: the refs at `time` and the bundles (full first) that restore them.
+
+    In memory a manifest always has every ref and its whole chain. Stored, a chain's first one
+    lists them; every later one names its `base` (the key of the chain's previous manifest) and
+    records only the refs added or moved, the refs deleted, its own bundle (none when refs were
+    only deleted) and its metadata when that changed, so its size follows the change, not the
+    repository. Reading it means reading its base first (`codereflex.backup.engine.load_manifest`).
+    A base is named by backup id, not key, so a copied backup tree (`aws s3 sync`) still resolves.
+    """
 
     repository: str
     backup_id: str
@@ -105,39 +122,90 @@ class Manifest:
     refs: dict[str, str]
     chain: tuple[BundleRef, ...]
     metadata: dict[str, Any] = field(default_factory=dict)
+    base: str | None = None  # the backup id of the chain's previous manifest (None: the chain's first)
+    depth: int = 1  # backups in its chain up to this one (format 1: bundles, one per backup)
 
-    def to_bytes(self) -> bytes:
-        body = {
-            "format": FORMAT,
+    def to_bytes(self, previous: Manifest | None = None) -> bytes:
+        """The stored form; `previous` is the manifest `base` names, what the changes are recorded against."""
+        body: dict[str, Any] = {
+            "format": MANIFEST_FORMAT,
             "repository": self.repository,
             "backupId": self.backup_id,
             "sequence": self.sequence,
             "time": self.time.astimezone(UTC).isoformat(),
             "eventId": self.event_id,
-            "refs": dict(sorted(self.refs.items())),
-            "chain": [bundle.to_json() for bundle in self.chain],
-            "metadata": self.metadata,
         }
+        if self.base is None:
+            body |= {"refs": dict(sorted(self.refs.items())), "chain": [link.to_json() for link in self.chain]}
+            body["metadata"] = self.metadata
+        else:
+            if previous is None or self.chain[: len(previous.chain)] != previous.chain:
+                raise ValueError("a manifest with a base is written against that base")
+            added = self.chain[len(previous.chain) :]
+            if len(added) > 1:
+                raise ValueError("a manifest adds at most one bundle to its base's chain")
+            body |= {
+                "base": self.base,
+                "changed": {name: oid for name, oid in sorted(self.refs.items()) if previous.refs.get(name) != oid},
+                "deleted": sorted(set(previous.refs) - set(self.refs)),
+                "bundle": added[0].to_json() if added else None,
+            }
+            if self.metadata != previous.metadata:
+                body["metadata"] = self.metadata
         return json.dumps(body, indent=1, ensure_ascii=False, default=_json_value).encode()
 
-    @classmethod
-    def from_bytes(cls, data: bytes) -> Manifest:
+    @staticmethod
+    def parse(data: bytes) -> dict[str, Any]:
+        """The stored JSON, its format checked; `base` in it names the manifest to read first."""
         try:
             body = json.loads(data)
-            if body.get("format") != FORMAT:
-                raise CatalogError(f"manifest format {body.get('format')!r} is not {FORMAT}")
+        except ValueError as error:
+            raise CatalogError(f"manifest cannot be read: {type(error).__name__}") from error
+        if not isinstance(body, dict) or body.get("format") not in _MANIFEST_FORMATS:
+            found = body.get("format") if isinstance(body, dict) else None
+            raise CatalogError(f"manifest format {found!r} is not one of {_MANIFEST_FORMATS}")
+        if body.get("base") is not None and not isinstance(body["base"], str):
+            raise CatalogError("manifest base is not a key")
+        return body
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any], previous: Manifest | None = None) -> Manifest:
+        """A parsed manifest, made whole with `previous` (the manifest its `base` names) when it has one."""
+        try:
+            base = body.get("base")
+            if base is None:
+                refs = dict(body["refs"])
+                chain = tuple(BundleRef.from_json(item) for item in body["chain"])
+                metadata = dict(body.get("metadata") or {})
+                depth = len(chain) if body["format"] == 1 else 1
+            else:
+                if previous is None:
+                    raise CatalogError(f"manifest {body.get('backupId')!r} is read without its base {base}")
+                deleted = set(body["deleted"])
+                refs = {name: oid for name, oid in previous.refs.items() if name not in deleted}
+                refs |= dict(body["changed"])
+                bundle = body["bundle"]
+                chain = previous.chain + ((BundleRef.from_json(bundle),) if bundle is not None else ())
+                metadata = dict(body["metadata"]) if "metadata" in body else previous.metadata
+                depth = previous.depth + 1
             return cls(
                 repository=body["repository"],
                 backup_id=body["backupId"],
                 sequence=int(body["sequence"]),
                 time=datetime.fromisoformat(body["time"]),
                 event_id=body.get("eventId"),
-                refs=dict(body["refs"]),
-                chain=tuple(BundleRef.from_json(item) for item in body["chain"]),
-                metadata=dict(body.get("metadata") or {}),
+                refs=refs,
+                chain=chain,
+                metadata=metadata,
+                base=base,
+                depth=depth,
             )
-        except (KeyError, TypeError, ValueError) as error:
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
             raise CatalogError(f"manifest cannot be read: {type(error).__name__}") from error
+
+    @classmethod
+    def from_bytes(cls, data: bytes, previous: Manifest | None = None) -> Manifest:
+        return cls.from_json(cls.parse(data), previous)
 
     @property
     def packed_size(self) -> int:
