@@ -112,10 +112,12 @@ def test_a_restore_by_id_reads_only_the_page_that_holds_it(paged: Backups, git: 
         target = tmp_path / f"restored-{number}"
         manifest = restore(counting, "backups/", "source", target, backup=backup)
         # Then it has that moment's refs, and the choice read the catalog and at most the one page
-        # its sequence falls in (then the manifest; the chain's downloads are not gets)
+        # its sequence falls in (then the manifests of its chain, each naming its base, back to the
+        # chain's full bundle; the bundles' downloads are not gets)
         assert (manifest.backup_id, git.show_ref(target)) == (backup, refs)
         paged_reads = 1 if number < 8 else 0
-        assert counting.calls == ["get"] * (2 + paged_reads), backup
+        chain = number % (paged.policy.full_every + 1) + 1
+        assert counting.calls == ["get"] * (1 + paged_reads + chain), backup
 
 
 def test_an_unknown_id_reads_at_most_the_page_its_sequence_falls_in(paged: Backups, git: Git, tmp_path: Path) -> None:
