@@ -33,7 +33,7 @@ POWERTOOLS = BASELINE + "; from aws_lambda_powertools import Logger, Metrics; Lo
 # Each handler: import it the way Lambda does, build its ports, create the one client every event
 # needs (the others are created on first use), and read one of its sample events, so that work put
 # off until the first event (a lazy import, a deferred model build) is still counted.
-_READ = "import json; {model}.model_validate(json.load(open('events/{event}')))"
+_READ = "import json; {model}.read(json.load(open('events/{event}')))"
 HANDLERS = {
     "BuildResultsFunction": (
         "BuildResultsFunction",

@@ -134,6 +134,9 @@ class Router:
         self._functions = {spec.logical_id: spec for spec in template.functions(self.resolver)}
         self._patterns = self._compile_patterns()
         self._handlers: dict[str, Handler] = {}
+        # Each function's configuration (environment) when its handler was imported: Lambda starts new
+        # execution environments when a function's configuration changes, so the router does too.
+        self._configured: dict[str, dict[str, str]] = {}
 
     @classmethod
     def from_template(
@@ -302,13 +305,17 @@ class Router:
         with _PROCESS_LOCK:
             specs = [self.function(logical_id)] if logical_id else self.functions
             for spec in specs:
-                self._handlers.pop(spec.logical_id, None)
-                if spec.code_uri is None:
-                    continue
-                for name, module in list(sys.modules.items()):
-                    file = getattr(module, "__file__", None)
-                    if file and Path(file).resolve().is_relative_to(spec.code_uri):
-                        del sys.modules[name]
+                self._forget(spec)
+
+    def _forget(self, spec: FunctionSpec) -> None:
+        self._handlers.pop(spec.logical_id, None)
+        self._configured.pop(spec.logical_id, None)
+        if spec.code_uri is None:
+            return
+        for name, module in list(sys.modules.items()):
+            file = getattr(module, "__file__", None)
+            if file and Path(file).resolve().is_relative_to(spec.code_uri):
+                del sys.modules[name]
 
     # - internals -----------------------------------------------------------------------------
 
@@ -353,8 +360,12 @@ class Router:
         result: Any = None
         error: Exception | None = None
         started = time.monotonic()
+        configuration = {k: v for k, v in env.items() if k != "AWS_LAMBDA_LOG_STREAM_NAME"}
         with _PROCESS_LOCK, _environment(env):
             try:
+                if self._configured.get(spec.logical_id, configuration) != configuration:
+                    self._forget(spec)  # a changed configuration: a new execution environment
+                self._configured[spec.logical_id] = configuration
                 handler = self._handler(spec)
                 # The clock starts after the import: Lambda's init phase has its own time limit.
                 started = time.monotonic()

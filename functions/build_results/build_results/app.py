@@ -85,7 +85,7 @@ def default_ports(settings: Settings) -> Ports:
 def lambda_handler(event: dict[str, Any], context: LambdaContext, ports: Ports | None = None) -> dict[str, Any]:
     settings = Settings.from_env()
     # pydantic directly: Powertools' parser module would add its whole model zoo to the cold start.
-    envelope = BuildStateChangeEvent.model_validate(event)
+    envelope = BuildStateChangeEvent.read(event)
     detail = envelope.detail
     result = handle(envelope, ports or default_ports(settings), settings.options)
     logger.info(

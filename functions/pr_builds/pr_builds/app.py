@@ -73,7 +73,7 @@ def lambda_handler(
     once = once or DynamoDBOnce(settings.idempotency_table, _client("dynamodb"), namespace="pr-builds", context=context)
     ledger = ledger or RevisionLedger(_client("dynamodb"), settings.idempotency_table)
     if event.get("detail-type") == COMMENT_ON_PULL_REQUEST:
-        comment = CommentEvent.model_validate(event)
+        comment = CommentEvent.read(event)
         result = handle_comment(
             comment,
             settings.bot_roles,
@@ -91,7 +91,7 @@ def lambda_handler(
             comment.detail.event,
         )
     else:
-        envelope = PullRequestStateChangeEvent.model_validate(event)
+        envelope = PullRequestStateChangeEvent.read(event)
         voter = voter or CodeCommitPullRequests(_client("codecommit"))
         result = handle(envelope, catalog, starter, voter, once, ledger=ledger, allowed=settings.startable)
         pull_request_id, repository, what = (

@@ -10,57 +10,45 @@ with collector_paused():  # a cold start's imports, without garbage collection: 
 
     from aws_lambda_powertools import Logger, Metrics, Tracer
     from aws_lambda_powertools.logging import correlation_paths
-    from aws_lambda_powertools.metrics import MetricUnit
-    from aws_lambda_powertools.utilities.parser import parse
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-    from codereflex.aws.clients import client
+    from codereflex.aws.clients import lazy_client
     from codereflex.aws.codecommit import CodeCommitHistory
     from codereflex.aws.sns import SnsTopic
     from codereflex.events.codecommit import RepositoryStateChangeEvent
-    from codereflex.handler import final_on_permanent_error
+    from codereflex.handler import emit, final_on_permanent_error
     from codereflex.idempotency import DynamoDBOnce
 
     from .config import Settings
-    from .logic import History, Once, Publisher, handle
+    from .logic import Ports, handle
 
     logger, tracer, metrics = Logger(), Tracer(), Metrics()
 
 
 @cache
+def settings() -> Settings:
+    # Once per execution environment: Lambda starts new ones when the function's configuration changes.
+    return Settings.from_env()
+
+
+@cache
 def _client(service: str) -> Any:
-    # One place for botocore's retries (codereflex.aws.clients); adapters never loop on their own.
-    return client(service)
+    return lazy_client(service)  # made on first use, kept for the execution environment
+
+
+def default_ports(context: LambdaContext) -> Ports:
+    config = settings()
+    return Ports(
+        history=CodeCommitHistory(_client("codecommit")),
+        publisher=SnsTopic(_client("sns"), config.topic_arn),
+        once=DynamoDBOnce(config.idempotency_table, _client("dynamodb"), namespace="repo-activity", context=context),
+    )
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 @final_on_permanent_error(logger, metrics)
-def lambda_handler(
-    event: dict[str, Any],
-    context: LambdaContext,
-    history: History | None = None,
-    publisher: Publisher | None = None,
-    once: Once | None = None,
-) -> dict[str, Any]:
-    settings = Settings.from_env()
-    envelope = parse(event=event, model=RepositoryStateChangeEvent)
-    outcome, notice = handle(
-        envelope,
-        settings.protected_branches,
-        history or CodeCommitHistory(_client("codecommit")),
-        publisher or SnsTopic(_client("sns"), settings.topic_arn),
-        once
-        or DynamoDBOnce(settings.idempotency_table, _client("dynamodb"), namespace="repo-activity", context=context),
-    )
-    change = envelope.detail
-    logger.info(
-        "Reference change handled",
-        outcome=outcome.value,
-        activity=notice.activity.value if notice else None,
-        repository=change.repository_name,
-        reference=change.reference_full_name,
-    )
-    metrics.add_metric(name=f"Notices.{outcome.value}", unit=MetricUnit.Count, value=1)
-    return {"outcome": outcome.value, "activity": notice.activity.value if notice else None}
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    result = handle(RepositoryStateChangeEvent.read(event), default_ports(context), settings().protected_branches)
+    return emit(result.report(), logger, metrics)

@@ -1,16 +1,15 @@
-"""Settings of the repository activity function, read from its environment on every invocation."""
+"""Settings of the repository activity function, read from its environment once per execution environment."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from codereflex.config import require, split_list
 
 
-@dataclass(frozen=True, slots=True)
-class Settings:
+class Settings(NamedTuple):
     topic_arn: str
     idempotency_table: str
     protected_branches: tuple[str, ...]

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 from fnmatch import fnmatchcase
-from typing import Protocol
+from typing import NamedTuple, Protocol
 from urllib.parse import quote
 
 from codereflex.errors import NoCommonHistory
 from codereflex.events.codecommit import ReferenceChange, RepositoryStateChangeEvent
+from codereflex.ports import Once
+from codereflex.report import Count, Line, Report
 
 
 class History(Protocol):
@@ -23,8 +25,10 @@ class Publisher(Protocol):
     def publish(self, subject: str, body: str, attributes: Mapping[str, str]) -> str: ...
 
 
-class Once(Protocol):
-    def run_once(self, key: str, action: Callable[[], str]) -> tuple[str, bool]: ...
+class Ports(NamedTuple):
+    history: History
+    publisher: Publisher
+    once: Once
 
 
 class Activity(Enum):
@@ -198,17 +202,32 @@ def compose(envelope: RepositoryStateChangeEvent, activity: Activity, relation: 
     )
 
 
-def handle(
-    envelope: RepositoryStateChangeEvent,
-    protected: tuple[str, ...],
-    history: History,
-    publisher: Publisher,
-    once: Once,
-) -> tuple[Outcome, Notice | None]:
+class Result(NamedTuple):
+    outcome: Outcome
+    change: ReferenceChange
+    notice: Notice | None = None
+
+    def report(self) -> Report:
+        activity = self.notice.activity.value if self.notice else None
+        fields = {
+            "outcome": self.outcome.value,
+            "activity": activity,
+            "repository": self.change.repository_name,
+            "reference": self.change.reference_full_name,
+        }
+        return Report(
+            response={"outcome": self.outcome.value, "activity": activity},
+            lines=(Line("Reference change handled", fields),),
+            counts=(Count(f"Notices.{self.outcome.value}"),),
+        )
+
+
+def handle(envelope: RepositoryStateChangeEvent, ports: Ports, protected: tuple[str, ...]) -> Result:
     """Publish the notice a reference change deserves, at most once per change."""
-    decision = classify(envelope.detail, protected, history)
+    decision = classify(envelope.detail, protected, ports.history)
     if decision is None:
-        return Outcome.IGNORED, None
+        return Result(Outcome.IGNORED, envelope.detail)
     notice = compose(envelope, *decision)
-    _, ran = once.run_once(notice.key, lambda: publisher.publish(notice.subject, notice.body, notice.attributes))
-    return (Outcome.PUBLISHED if ran else Outcome.DUPLICATE), notice
+    publish = ports.publisher.publish
+    _, ran = ports.once.run_once(notice.key, lambda: publish(notice.subject, notice.body, notice.attributes))
+    return Result(Outcome.PUBLISHED if ran else Outcome.DUPLICATE, envelope.detail, notice)

@@ -1,20 +1,17 @@
-"""What every entry point does with failures: permanent ones are logged, counted and final."""
+"""What every entry point does with what logic decided (its report) and with failures (permanent ones are final)."""
 
 from __future__ import annotations
 
 import functools
-import sys
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeGuard
+from typing import Any, ParamSpec
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from codereflex.errors import BadEvent, PermanentError, TransientError
+from codereflex.errors import PermanentError, TransientError
 from codereflex.events.reading import shape_error
-
-if TYPE_CHECKING:
-    from pydantic import ValidationError
+from codereflex.report import Report
 
 P = ParamSpec("P")
 
@@ -46,10 +43,6 @@ def final_on_permanent_error(
                 logger.warning("Transient failure, Lambda will retry", reason=str(error))
                 metrics.add_metric(name="TransientFailures", unit=MetricUnit.Count, value=1)
                 raise
-            except Exception as error:
-                if not _is_validation_error(error):
-                    raise
-                failure = BadEvent(_describe(error))
             logger.error("Event rejected", reason=failure.reason, error=str(failure))
             metrics.add_metric(name="Rejected", unit=MetricUnit.Count, value=1)
             metrics.add_metric(name=f"Rejected.{failure.reason}", unit=MetricUnit.Count, value=1)
@@ -60,14 +53,12 @@ def final_on_permanent_error(
     return decorate
 
 
-def _is_validation_error(error: Exception) -> TypeGuard[ValidationError]:
-    # Not imported here: a handler that parses without pydantic should not pay for its import.
-    # An error can only be pydantic's when pydantic_core is already loaded.
-    core = sys.modules.get("pydantic_core")
-    return core is not None and isinstance(error, core.ValidationError)
-
-
-def _describe(error: ValidationError) -> str:
-    """Name the fields that failed, without echoing their values (they may be anything)."""
-    problems = [f"{'.'.join(str(p) for p in item['loc']) or '<root>'}: {item['msg']}" for item in error.errors()]
-    return "event does not match the expected shape: " + "; ".join(problems[:5])
+def emit(report: Report, logger: Logger, metrics: Metrics) -> dict[str, Any]:
+    """Say what logic decided: its log lines and metrics, then return its response (or raise its error)."""
+    for line in report.lines:
+        getattr(logger, line.level)(line.message, **line.fields)
+    for count in report.counts:
+        metrics.add_metric(name=count.name, unit=MetricUnit[count.unit], value=count.value)
+    if report.error is not None:
+        raise report.error
+    return dict(report.response)

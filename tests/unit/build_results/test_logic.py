@@ -33,7 +33,7 @@ def _event(name: str, **detail: Any) -> BuildStateChangeEvent:
     raw = json.loads((EVENTS / "build_results" / name).read_text())
     raw = copy.deepcopy(raw)
     raw["detail"].update(detail)
-    return BuildStateChangeEvent.model_validate(raw)
+    return BuildStateChangeEvent.read(raw)
 
 
 def _world(
@@ -129,7 +129,7 @@ def test_a_rebuild_failing_after_an_approval_revokes_it() -> None:
     raw = json.loads((EVENTS / "build_results" / "pr_failed.json").read_text())
     raw["detail"]["build-id"] = rebuild
     raw["detail"]["additional-information"]["build-start-time"] = "Nov 23, 2026 8:30:00 PM"
-    result = handle(BuildStateChangeEvent.model_validate(raw), ports, Options())
+    result = handle(BuildStateChangeEvent.read(raw), ports, Options())
     # Then the approval is revoked
     assert result.vote == "REVOKE"
     assert codecommit.votes == [(REVISION, True), (REVISION, False)]
@@ -203,14 +203,14 @@ def test_siblings_finishing_together_still_approve() -> None:
     raw = json.loads((EVENTS / "build_results" / "pr_in_progress.json").read_text())
     lint = copy.deepcopy(raw)
     lint["detail"].update({"project-name": "payments-service-lint", "build-id": lint_arn})
-    handle(BuildStateChangeEvent.model_validate(lint), both, Options())
+    handle(BuildStateChangeEvent.read(lint), both, Options())
     # And CodeBuild already knows the lint build succeeded
     codebuild.builds["payments-service-lint:3f9e8d7c-6b5a-4c3d-9e2f-1a0b9c8d7e6f"] = Build(
         lint_arn, "payments-service-lint", "SUCCEEDED"
     )
     # When the first project's success arrives
     raw["detail"]["build-status"] = "SUCCEEDED"
-    result = handle(BuildStateChangeEvent.model_validate(raw), both, Options())
+    result = handle(BuildStateChangeEvent.read(raw), both, Options())
     # Then the bot asks CodeBuild about the sibling and approves
     assert result.vote == "APPROVE"
     assert codecommit.votes == [(REVISION, False), (REVISION, True)]

@@ -11,7 +11,7 @@ import pytest
 
 from codereflex.ci import Comment, ProjectCatalog, ProjectScope, PullRequest
 from codereflex.errors import TargetGone
-from codereflex.events.codecommit import CommentEvent, PullRequestStateChangeEvent
+from codereflex.events.pull_requests import CommentEvent, PullRequestStateChangeEvent
 from codereflex.revisions import StartedFor
 from pr_builds.logic import Outcome, handle, handle_comment
 from tests.conftest import AWS_SAMPLES, EVENTS
@@ -50,7 +50,7 @@ CATALOG = ProjectCatalog(ProjectScope(conventions=("{repository}-ci", "{reposito
 
 
 def _event(path: str) -> PullRequestStateChangeEvent:
-    return PullRequestStateChangeEvent.model_validate(json.loads((EVENTS / "pr_builds" / path).read_text()))
+    return PullRequestStateChangeEvent.read(json.loads((EVENTS / "pr_builds" / path).read_text()))
 
 
 def test_a_created_pull_request_starts_every_project_with_its_context() -> None:
@@ -96,7 +96,7 @@ def test_closed_merged_or_approval_events_start_nothing(sample: str) -> None:
     codebuild = FakeCodeBuild()
     raw = json.loads((AWS_SAMPLES / sample).read_text())
     result = handle(
-        PullRequestStateChangeEvent.model_validate(raw),
+        PullRequestStateChangeEvent.read(raw),
         CATALOG,
         codebuild,
         FakeVoter(),
@@ -134,7 +134,7 @@ class FakePullRequests:
 def _comment(caller: str = "arn:aws:iam::123456789012:user/alice") -> CommentEvent:
     raw = json.loads((EVENTS / "pr_builds" / "rebuild_comment.json").read_text())
     raw["detail"]["callerUserArn"] = caller
-    return CommentEvent.model_validate(raw)
+    return CommentEvent.read(raw)
 
 
 def _rebuild(

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from codereflex.events.codecommit import RepositoryStateChangeEvent
-from repo_activity.logic import Activity, Ancestry, Outcome, classify, compose, handle, is_protected
+from repo_activity.logic import Activity, Ancestry, Outcome, Ports, classify, compose, handle, is_protected
 from tests.fakes import FakeHistory, FakeOnce, FakePublisher
 
 PROTECTED = ("main", "master", "release/*")
@@ -20,7 +20,7 @@ EventLoader = Callable[[str], dict[str, Any]]
 def _envelope(load_event: EventLoader, name: str, **detail: Any) -> RepositoryStateChangeEvent:
     raw = load_event(f"repo_activity/{name}")
     raw["detail"].update(detail)
-    return RepositoryStateChangeEvent.model_validate(raw)
+    return RepositoryStateChangeEvent.read(raw)
 
 
 @pytest.mark.parametrize(
@@ -142,7 +142,7 @@ def test_the_notice_carries_what_a_reader_and_a_filter_need(load_event: EventLoa
 
 
 def test_a_sample_without_the_caller_says_so(aws_sample: EventLoader) -> None:
-    envelope = RepositoryStateChangeEvent.model_validate(aws_sample("codecommit-reference-deleted.json"))
+    envelope = RepositoryStateChangeEvent.read(aws_sample("codecommit-reference-deleted.json"))
     notice = compose(envelope, Activity.BRANCH_DELETED, Ancestry.UNKNOWN)
     assert "Who:         not stated in the event" in notice.body
 
@@ -152,10 +152,10 @@ def test_the_same_change_delivered_twice_is_published_once(load_event: EventLoad
     envelope = _envelope(load_event, "branch_deleted.json")
     publisher, once = FakePublisher(), FakeOnce()
     # When both deliveries are handled
-    first = handle(envelope, PROTECTED, FakeHistory(), publisher, once)
-    second = handle(envelope, PROTECTED, FakeHistory(), publisher, once)
+    ports = Ports(FakeHistory(), publisher, once)
+    first, second = handle(envelope, ports, PROTECTED), handle(envelope, ports, PROTECTED)
     # Then one message went out and the second delivery reports a duplicate
-    assert [first[0], second[0]] == [Outcome.PUBLISHED, Outcome.DUPLICATE]
+    assert [first.outcome, second.outcome] == [Outcome.PUBLISHED, Outcome.DUPLICATE]
     assert len(publisher.messages) == 1
 
 
@@ -165,17 +165,17 @@ def test_the_same_push_again_later_is_a_new_notice(load_event: EventLoader) -> N
     for when in ("2026-11-23T10:00:00Z", "2026-11-23T11:00:00Z"):
         raw = load_event("repo_activity/branch_deleted.json")
         raw["time"] = when
-        handle(RepositoryStateChangeEvent.model_validate(raw), PROTECTED, FakeHistory(), publisher, once)
+        handle(RepositoryStateChangeEvent.read(raw), Ports(FakeHistory(), publisher, once), PROTECTED)
     # Then both are announced
     assert len(publisher.messages) == 2
 
 
 def test_ignored_changes_publish_nothing(load_event: EventLoader) -> None:
     publisher = FakePublisher()
-    outcome, notice = handle(
-        _envelope(load_event, "feature_push_ignored.json"), PROTECTED, FakeHistory(), publisher, FakeOnce()
+    result = handle(
+        _envelope(load_event, "feature_push_ignored.json"), Ports(FakeHistory(), publisher, FakeOnce()), PROTECTED
     )
-    assert (outcome, notice, publisher.messages) == (Outcome.IGNORED, None, [])
+    assert (result.outcome, result.notice, publisher.messages) == (Outcome.IGNORED, None, [])
 
 
 def test_a_unicode_branch_name_reaches_the_body_intact(load_event: EventLoader) -> None:

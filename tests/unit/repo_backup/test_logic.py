@@ -9,8 +9,8 @@ import pytest
 
 from codereflex.backup.engine import Collaborators, Outcome, Policy
 from codereflex.backup.model import Catalog, Layout, Manifest, backup_id
+from codereflex.backup.settings import Settings
 from codereflex.errors import ConfigurationError, TargetGone, TransientError
-from repo_backup.config import Settings
 from repo_backup.logic import Scope, sweep
 from tests.unit.repo_backup.fakes import FailingGit, FakeRepositories, FakeStore, NoGit
 

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
 
+from codereflex.errors import BadEvent
 from codereflex.events.codecommit import REPOSITORY_STATE_CHANGE, RepositoryStateChangeEvent
 from tests.conftest import AWS_SAMPLES, EVENTS
 
@@ -22,7 +22,7 @@ def test_every_repository_state_change_sample_parses(path: Path) -> None:
     # Given a real or project sample of a CodeCommit Repository State Change
     raw = json.loads(path.read_text())
     # When it is parsed
-    event = RepositoryStateChangeEvent.model_validate(raw)
+    event = RepositoryStateChangeEvent.read(raw)
     # Then the fields the functions rely on are the sample's own
     assert event.detail.repository_name == raw["detail"]["repositoryName"]
     assert event.detail.reference_full_name == raw["detail"]["referenceFullName"]
@@ -41,12 +41,12 @@ def test_a_pull_request_event_is_not_a_reference_change() -> None:
     # Given a CodeCommit event of another detail-type
     raw = json.loads((AWS_SAMPLES / "codecommit-pull-request-created.json").read_text())
     # Then the model refuses it instead of guessing
-    with pytest.raises(ValidationError):
-        RepositoryStateChangeEvent.model_validate(raw)
+    with pytest.raises(BadEvent):
+        RepositoryStateChangeEvent.read(raw)
 
 
 def test_a_reference_change_without_a_repository_is_refused() -> None:
     raw = json.loads((AWS_SAMPLES / "codecommit-reference-deleted.json").read_text())
     del raw["detail"]["repositoryName"]
-    with pytest.raises(ValidationError, match="repositoryName"):
-        RepositoryStateChangeEvent.model_validate(raw)
+    with pytest.raises(BadEvent, match="repositoryName"):
+        RepositoryStateChangeEvent.read(raw)

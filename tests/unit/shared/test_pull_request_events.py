@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from codereflex.errors import BadEvent
-from codereflex.events.codecommit import (
+from codereflex.events.pull_requests import (
     COMMENT_ON_COMMIT,
     COMMENT_ON_PULL_REQUEST,
     PULL_REQUEST_STATE_CHANGE,
@@ -28,7 +28,7 @@ def test_every_pull_request_state_change_sample_parses(path: Path) -> None:
     # Given a real or project sample of a pull request state change
     raw = json.loads(path.read_text())
     # When it is parsed
-    change = PullRequestStateChangeEvent.model_validate(raw).detail
+    change = PullRequestStateChangeEvent.read(raw).detail
     # Then the string boolean and the title-case status are understood
     detail = raw["detail"]
     assert change.is_merged is (detail["isMerged"] == "True")
@@ -51,7 +51,7 @@ def test_the_samples_cover_created_updated_merged_and_closed() -> None:
 
 def test_a_merged_pull_request_is_not_open() -> None:
     raw = json.loads((AWS_SAMPLES / "codecommit-pull-request-merged.json").read_text())
-    change = PullRequestStateChangeEvent.model_validate(raw).detail
+    change = PullRequestStateChangeEvent.read(raw).detail
     assert change.is_merged is True
     assert change.is_open is False
 
@@ -60,7 +60,7 @@ def test_a_boolean_that_is_not_a_boolean_is_refused() -> None:
     raw = json.loads((AWS_SAMPLES / "codecommit-pull-request-created.json").read_text())
     raw["detail"]["isMerged"] = "Maybe"
     with pytest.raises(BadEvent, match="isMerged"):
-        PullRequestStateChangeEvent.model_validate(raw)
+        PullRequestStateChangeEvent.read(raw)
 
 
 @pytest.mark.parametrize(
@@ -68,7 +68,7 @@ def test_a_boolean_that_is_not_a_boolean_is_refused() -> None:
 )
 def test_every_comment_sample_parses(path: Path) -> None:
     raw = json.loads(path.read_text())
-    comment = CommentEvent.model_validate(raw).detail
+    comment = CommentEvent.read(raw).detail
     assert comment.comment_id == raw["detail"]["commentId"]
     assert comment.caller_user_arn == raw["detail"]["callerUserArn"]
     assert comment.pull_request_id == raw["detail"].get("pullRequestId")
@@ -77,4 +77,4 @@ def test_every_comment_sample_parses(path: Path) -> None:
 def test_a_repository_event_is_not_a_pull_request_event() -> None:
     raw = json.loads((AWS_SAMPLES / "codecommit-reference-created.json").read_text())
     with pytest.raises(BadEvent):
-        PullRequestStateChangeEvent.model_validate(raw)
+        PullRequestStateChangeEvent.read(raw)

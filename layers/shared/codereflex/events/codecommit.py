@@ -1,59 +1,50 @@
-"""CodeCommit events as EventBridge delivers them (detail-type "CodeCommit Repository State Change")."""
+"""CodeCommit reference events as EventBridge delivers them (detail-type "CodeCommit Repository State Change")."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
+from dataclasses import dataclass, field
+from typing import NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field
+from codereflex.events.reading import EventBridgeEnvelope, Fields
 
 REPOSITORY_STATE_CHANGE = "CodeCommit Repository State Change"
+REFERENCE_EVENTS = ("referenceCreated", "referenceUpdated", "referenceDeleted")
 
 
-class EventBridgeModel(BaseModel):
-    """The EventBridge envelope, field for field as Powertools' EventBridgeModel.
-
-    Defined here rather than imported: importing Powertools' parser models builds every model it
-    ships, which cost the PR builds function's cold start about 0.15 s (bench/bench_cold_start.py).
-    """
-
-    # allow_inf_nan=False: a number in an event is finite or the event is bad (JSON's 1e400 reads as inf).
-    model_config = ConfigDict(populate_by_name=True, allow_inf_nan=False)
-
-    version: str
-    id: str
-    source: str
-    account: str
-    time: datetime
-    region: str
-    resources: list[str]
-    detail_type: str = Field(alias="detail-type")
-    detail: Any
-    replay_name: str | None = Field(default=None, alias="replay-name")
-
-
-ReferenceEvent = Literal["referenceCreated", "referenceUpdated", "referenceDeleted"]
-
-
-class ReferenceChange(BaseModel):
+class ReferenceChange(NamedTuple):
     """One reference (branch or tag) created, moved or deleted by a push, a merge or the console."""
 
-    model_config = ConfigDict(populate_by_name=True, frozen=True, allow_inf_nan=False)
-
-    event: ReferenceEvent
-    repository_name: str = Field(alias="repositoryName", min_length=1)
-    repository_id: str | None = Field(default=None, alias="repositoryId")
-    reference_type: str = Field(alias="referenceType")  # "branch" or "tag"; kept open for future types
-    reference_name: str = Field(alias="referenceName")
-    reference_full_name: str = Field(alias="referenceFullName")
-    commit_id: str | None = Field(default=None, alias="commitId")
-    old_commit_id: str | None = Field(default=None, alias="oldCommitId")
+    event: str  # one of REFERENCE_EVENTS
+    repository_name: str
+    reference_type: str  # "branch" or "tag"; kept open for future types
+    reference_name: str
+    reference_full_name: str
+    repository_id: str | None = None
+    commit_id: str | None = None
+    old_commit_id: str | None = None
     # Present on pushes (the pusher's IAM identity); absent from the documented samples.
-    caller_user_arn: str | None = Field(default=None, alias="callerUserArn")
+    caller_user_arn: str | None = None
     # Present when the update is a pull-request merge.
-    merge_option: str | None = Field(default=None, alias="mergeOption")
-    source_commit_id: str | None = Field(default=None, alias="sourceCommitId")
-    destination_commit_id: str | None = Field(default=None, alias="destinationCommitId")
+    merge_option: str | None = None
+    source_commit_id: str | None = None
+    destination_commit_id: str | None = None
+
+    @classmethod
+    def read(cls, raw: Fields) -> ReferenceChange:
+        return cls(
+            event=raw.choice("event", REFERENCE_EVENTS),
+            repository_name=raw.required_text("repositoryName", non_empty=True),
+            reference_type=raw.required_text("referenceType"),
+            reference_name=raw.required_text("referenceName"),
+            reference_full_name=raw.required_text("referenceFullName"),
+            repository_id=raw.text("repositoryId"),
+            commit_id=raw.text("commitId"),
+            old_commit_id=raw.text("oldCommitId"),
+            caller_user_arn=raw.text("callerUserArn"),
+            merge_option=raw.text("mergeOption"),
+            source_commit_id=raw.text("sourceCommitId"),
+            destination_commit_id=raw.text("destinationCommitId"),
+        )
 
     @property
     def is_branch(self) -> bool:
@@ -64,36 +55,12 @@ class ReferenceChange(BaseModel):
         return self.reference_type == "tag"
 
 
-class RepositoryStateChangeEvent(EventBridgeModel):
+@dataclass(frozen=True, slots=True)
+class RepositoryStateChangeEvent(EventBridgeEnvelope):
     """The EventBridge envelope around a ReferenceChange."""
 
-    detail_type: Literal["CodeCommit Repository State Change"] = Field(alias="detail-type")
-    source: Literal["aws.codecommit"]
-    detail: ReferenceChange
+    detail: ReferenceChange = field(kw_only=True)
 
-
-# --- pull requests and comments: plain NamedTuples (no pydantic), kept importable from here too -------
-
-from codereflex.events.pull_requests import (  # noqa: E402
-    COMMENT_ON_COMMIT,
-    COMMENT_ON_PULL_REQUEST,
-    PULL_REQUEST_STATE_CHANGE,
-    CommentChange,
-    CommentEvent,
-    PullRequestChange,
-    PullRequestStateChangeEvent,
-)
-
-__all__ = [
-    "COMMENT_ON_COMMIT",
-    "COMMENT_ON_PULL_REQUEST",
-    "PULL_REQUEST_STATE_CHANGE",
-    "REPOSITORY_STATE_CHANGE",
-    "CommentChange",
-    "CommentEvent",
-    "EventBridgeModel",
-    "PullRequestChange",
-    "PullRequestStateChangeEvent",
-    "ReferenceChange",
-    "RepositoryStateChangeEvent",
-]
+    SOURCE = "aws.codecommit"
+    DETAIL_TYPES = (REPOSITORY_STATE_CHANGE,)
+    DETAIL = ReferenceChange
