@@ -6,6 +6,7 @@ import copy
 import ipaddress
 import json
 import random
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from tests.unit.sandbox.test_eventpattern import EVENT, MATCH_CASES
 # Fixed, so a disagreement found once is found on every run and in CI.
 SEED: Final = 12
 PATTERNS_PER_EVENT: Final = 24
+GENERATED_PER_PATTERN: Final = 4
 _MISSING: Final = object()
 _OTHER_STRING: Final = "zz-other"
 
@@ -301,6 +303,52 @@ def derived_patterns(event: Mapping[str, Any], rng: random.Random) -> Iterator[d
         yield pattern
 
 
+def event_for(pattern: Mapping[str, Any], rng: random.Random) -> dict[str, Any]:
+    """An event the pattern matches: each field takes a value that one of its conditions accepts."""
+    event: dict[str, Any] = {}
+    for key, sub in pattern.items():
+        if key == "$or" and isinstance(sub, list) and all(isinstance(alt, Mapping) for alt in sub):
+            _merge(event, event_for(rng.choice(sub), rng))
+        elif isinstance(sub, Mapping):
+            event[key] = event_for(sub, rng)
+        elif (value := _satisfying(rng.choice(sub))) is not _MISSING:
+            event[key] = value
+    return event
+
+
+def _satisfying(condition: Any) -> Any:  # noqa: PLR0911 - one answer per operator
+    if not isinstance(condition, Mapping):
+        return condition
+    ((operator, argument),) = condition.items()
+    text = argument["equals-ignore-case"].swapcase() if isinstance(argument, Mapping) else argument
+    match operator:
+        case "exists":
+            return "present" if argument else _MISSING
+        case "prefix":
+            return f"{text}-more"
+        case "suffix":
+            return f"more-{text}"
+        case "equals-ignore-case":
+            return str(argument).swapcase()
+        case "wildcard":
+            return re.sub(r"\\(.)|\*", lambda m: m.group(1) or "any", argument)
+        case "cidr":
+            return str(ipaddress.ip_network(argument, strict=False).network_address)
+        case "numeric":
+            return _inside(argument)
+    return _OTHER_STRING  # anything-but: a name no template pattern excludes
+
+
+def _inside(numeric: list[Any]) -> float:
+    """A number within a numeric filter's bounds."""
+    bounds = dict(zip(numeric[::2], numeric[1::2], strict=True))
+    low = next((bounds[op] for op in ("=", ">", ">=") if op in bounds), None)
+    high = next((bounds[op] for op in ("<", "<=") if op in bounds), None)
+    if "=" in bounds or high is None:
+        return float(bounds.get("=", (low or 0) + 1))
+    return float(high - 1 if low is None else (low + high) / 2)
+
+
 def _mutated(value: Any, rng: random.Random) -> Any:
     leaf = rng.choice(_leaves(value) or [None])
     choices: list[Any] = [
@@ -379,7 +427,8 @@ class Verdicts:
 def compare_all() -> Verdicts:
     started = time.perf_counter()
     rng = random.Random(SEED)  # noqa: S311 - seeded on purpose: the same cases on every run
-    events = sample_events()
+    generated = [event_for(pattern, rng) for pattern in template_patterns() for _ in range(GENERATED_PER_PATTERN)]
+    events = sample_events() + generated
     fixed = template_patterns() + [param.values[0] for param in MATCH_CASES]
     verdicts = Verdicts()
     for event in events:
@@ -420,6 +469,17 @@ def test_the_template_patterns_are_in_the_corpus() -> None:
     patterns = template_patterns()
     assert len(patterns) >= 4
     assert all("source" in pattern for pattern in patterns)
+
+
+def test_events_generated_from_the_template_patterns_match_them() -> None:
+    # Given events generated from each of the template's patterns
+    rng = random.Random(SEED)  # noqa: S311 - seeded on purpose: the same cases on every run
+    for pattern in template_patterns():
+        for _ in range(GENERATED_PER_PATTERN):
+            event = event_for(pattern, rng)
+            # When both matchers judge them / Then both deliver them (the generator is sound)
+            assert EventPattern(pattern).matches(event), (pattern, event)
+            assert _moto_matches(MotoEventPattern(None, pattern), event), (pattern, event)
 
 
 def test_ours_and_moto_agree_except_where_a_difference_is_documented(verdicts: Verdicts) -> None:
