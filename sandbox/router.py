@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import decimal
+import functools
 import importlib
 import json
 import os
@@ -314,7 +315,7 @@ class Router:
             return
         for name, module in list(sys.modules.items()):
             file = getattr(module, "__file__", None)
-            if file and Path(file).resolve().is_relative_to(spec.code_uri):
+            if file and _real_path(file).is_relative_to(spec.code_uri):
                 del sys.modules[name]
 
     # - internals -----------------------------------------------------------------------------
@@ -637,3 +638,10 @@ def _failed(spec: FunctionSpec, event: Any, rule: str, error: Exception) -> Invo
         rule=rule,
         error=error,
     )
+
+
+@functools.cache
+def _real_path(file: str) -> Path:
+    # cold_start looks at every loaded module (thousands, with moto, cfn-lint and samtranslator)
+    # on every sandbox start; a module's file does not move, so each is resolved once.
+    return Path(file).resolve()

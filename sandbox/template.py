@@ -1,8 +1,9 @@
-"""Reads a SAM template like SAM and CloudFormation would: short-form tags, Globals, intrinsics, functions."""
+"""Reads a SAM template (cfn-lint's decoder, samtranslator's Globals) and resolves it for the sandbox."""
 
 from __future__ import annotations
 
 import base64
+import datetime
 import ipaddress
 import json
 import re
@@ -12,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, TypeVar, cast
 
-import yaml
+from cfnlint import decode as cfn_decode
+from samtranslator.plugins.globals.globals import Globals, InvalidGlobalsSectionException
 
 __all__ = [
     "DEFAULT_ACCOUNT_ID",
@@ -22,7 +24,6 @@ __all__ = [
     "PATTERN_EVENT_TYPES",
     "SCHEDULE_EVENT_TYPES",
     "SERVERLESS_FUNCTION",
-    "CfnYamlLoader",
     "EventSource",
     "FunctionSpec",
     "Resolver",
@@ -68,14 +69,11 @@ class _NoValue:
 NO_VALUE: Final = _NoValue()
 
 
-# --- YAML with CloudFormation's short-form tags -------------------------------------------------
+# --- reading: cfn-lint's decoder -----------------------------------------------------------------
 
-# Tags that keep their name in long form; every other `!X` becomes `Fn::X`.
-_UNPREFIXED_TAGS: Final = frozenset({"Ref", "Condition"})
-_KNOWN_TAGS: Final = frozenset(
+# cfn-lint reads any `!X` as `Fn::X`; CloudFormation knows only these (plus Ref and Condition).
+_INTRINSIC_FUNCTIONS: Final = frozenset(
     {
-        "Ref",
-        "Condition",
         "GetAtt",
         "Sub",
         "If",
@@ -96,61 +94,45 @@ _KNOWN_TAGS: Final = frozenset(
         "Transform",
     }
 )
-
-
-class CfnYamlLoader(yaml.SafeLoader):
-    """SafeLoader that turns `!Ref x` into `{"Ref": "x"}` and `!Sub s` into `{"Fn::Sub": s}` (as cfn-lint does)."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        # CloudFormation rejects duplicate keys; PyYAML would silently keep the last one.
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                continue  # `<<` keys are flattened by SafeConstructor, not duplicates
-            key = self.construct_object(key_node, deep=deep)
-            if key in seen:
-                raise TemplateError(f"duplicate key {key!r} at line {key_node.start_mark.line + 1}")
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-
-def _construct_short_form(loader: CfnYamlLoader, tag_suffix: str, node: yaml.Node) -> dict[str, Any]:
-    if tag_suffix not in _KNOWN_TAGS:
-        raise TemplateError(f"unknown tag !{tag_suffix} at line {node.start_mark.line + 1}")
-    key = tag_suffix if tag_suffix in _UNPREFIXED_TAGS else f"Fn::{tag_suffix}"
-    value: Any
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-        if tag_suffix == "GetAtt":
-            # `!GetAtt Res.Attr.Sub` is `[Res, Attr.Sub]`: attribute names may contain dots.
-            value = value.split(".", 1)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    elif isinstance(node, yaml.MappingNode):
-        value = loader.construct_mapping(node, deep=True)
-    else:  # pragma: no cover - PyYAML has no other node kinds
-        raise TemplateError(f"cannot read !{tag_suffix} at line {node.start_mark.line + 1}")
-    return {key: value}
-
-
-def _construct_timestamp_as_string(loader: CfnYamlLoader, node: yaml.Node) -> str:
-    # CloudFormation has no date type: `AWSTemplateFormatVersion: 2010-09-09` is the string.
-    return str(loader.construct_scalar(cast(yaml.ScalarNode, node)))
-
-
-CfnYamlLoader.add_multi_constructor("!", _construct_short_form)
-CfnYamlLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp_as_string)
+_DUPLICATE: Final = re.compile(r"Duplicate found '(?P<key>.*)' \(line (?P<line>\d+)\)")
 
 
 def parse_yaml(text: str) -> dict[str, Any]:
     """Parse a CloudFormation/SAM YAML (or JSON) template body into plain dicts in long form."""
-    try:
-        body = yaml.load(text, Loader=CfnYamlLoader)  # noqa: S506 - CfnYamlLoader is a SafeLoader
-    except yaml.YAMLError as exc:
-        raise TemplateError(f"template is not valid YAML: {exc}") from exc
+    body, problems = cfn_decode.decode_str(text)
+    if problems:
+        message = problems[-1].message
+        duplicate = _DUPLICATE.fullmatch(message)
+        if duplicate:  # cfn-lint reports both occurrences; the second one is the duplicate
+            raise TemplateError(f"duplicate key {duplicate['key']!r} at line {duplicate['line']}")
+        raise TemplateError(f"template is not valid YAML: {message}")
     if not isinstance(body, dict):
         raise TemplateError("a template must be a mapping at the top level")
-    return body
+    return cast(dict[str, Any], _plain(body))
+
+
+def _plain(node: Any) -> Any:
+    """cfn-lint's nodes as plain values, refusing the functions CloudFormation does not have.
+
+    Ours because cfn-lint's decoder accepts any tag (its linter reports unknown functions later),
+    and YAML reads an unquoted `2010-09-09` as a date where CloudFormation reads the string.
+    """
+    if isinstance(node, dict):
+        if len(node) == 1:
+            (key,) = node
+            name = key.removeprefix("Fn::") if isinstance(key, str) else ""
+            if name != key and name not in _INTRINSIC_FUNCTIONS:
+                line = getattr(node, "start_mark", None)
+                where = f" at line {line.line + 1}" if line else ""
+                raise TemplateError(f"unknown tag !{name} (CloudFormation has no {key}){where}")
+        return {_plain(k): _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(item) for item in node]
+    if isinstance(node, (datetime.date, datetime.datetime)):
+        return node.isoformat()
+    if isinstance(node, str):
+        return str(node)
+    return node
 
 
 def load_template(path: str | Path) -> SamTemplate:
@@ -202,10 +184,13 @@ class SamTemplate:
         resource = self.resources.get(logical_id)
         if resource is None or resource.get("Type") != SERVERLESS_FUNCTION:
             raise TemplateError(f"{logical_id} is not an {SERVERLESS_FUNCTION} in the template")
-        return cast(dict[str, Any], merge_globals(self.globals_function, resource.get("Properties") or {}))
+        return merge_globals(self.globals_function, resource.get("Properties") or {})
 
     def resource_types(self) -> dict[str, str]:
         """Logical id -> type for declared resources plus the ones SAM generates that templates refer to."""
+        # Ours: samtranslator's transform generates these too (a contract test checks the names
+        # agree), but it needs S3 CodeUris, a region and an IAM policy loader, renames layers by
+        # content hash and costs more than reading the template; two naming rules suffice.
         types = {lid: str(res.get("Type", "")) for lid, res in self.resources.items()}
         for lid in self.function_ids():
             props = self.function_properties(lid)
@@ -228,28 +213,20 @@ class SamTemplate:
         return [resolver.function(lid) for lid in self.function_ids()]
 
 
-def merge_globals(global_value: Any, local_value: Any, path: str = "") -> Any:
-    """SAM's Globals rules: maps merge key by key, lists concatenate, everything else is overridden.
+def merge_globals(global_function: Mapping[str, Any], local: Mapping[str, Any]) -> dict[str, Any]:
+    """SAM's Globals rules, by samtranslator: maps merge key by key, lists concatenate, the rest is overridden.
 
-    Intrinsics count as plain values (they resolve to one), and `Architectures` is replaced, not
-    concatenated, exactly as samtranslator's GlobalProperties does.
+    Intrinsics count as plain values (they resolve to one). samtranslator 1.106 (the newest that
+    accepts the layers' pydantic) still concatenates `Architectures`; SAM's transform today
+    replaces it, as newer samtranslator releases do, so that one property is ours.
     """
-    kind_global, kind_local = _merge_kind(global_value), _merge_kind(local_value)
-    if kind_global != kind_local or kind_global == "value":
-        return local_value
-    if kind_global == "list":
-        return local_value if path == "Architectures" else [*global_value, *local_value]
-    merged = dict(global_value)
-    for key, value in local_value.items():
-        child = f"{path}.{key}" if path else str(key)
-        merged[key] = merge_globals(merged[key], value, child) if key in merged else value
-    return merged
-
-
-def _merge_kind(value: Any) -> str:
-    if isinstance(value, dict):
-        return "value" if _is_intrinsic(value) else "dict"
-    return "list" if isinstance(value, list) else "value"
+    try:
+        merged = Globals({"Globals": {"Function": dict(global_function)}}).merge(SERVERLESS_FUNCTION, dict(local))
+    except InvalidGlobalsSectionException as exc:
+        raise TemplateError(exc.message) from exc
+    if "Architectures" in local:
+        merged["Architectures"] = local["Architectures"]
+    return cast(dict[str, Any], merged)
 
 
 def _is_intrinsic(value: Mapping[str, Any]) -> bool:
@@ -417,6 +394,11 @@ _T = TypeVar("_T")
 
 class Resolver:
     """Evaluates intrinsic functions and Conditions for one template and one (pretend) deployment.
+
+    Ours: cfn-lint reasons about Conditions without evaluating them, and samtranslator's
+    IntrinsicsResolver resolves only Ref, Fn::Sub and Fn::GetAtt, leaving what it cannot resolve in
+    place; the sandbox needs every intrinsic evaluated against the names it created, and an error
+    naming whatever has no value.
 
     `parameters` override the template's Parameter defaults. `resources` maps a logical id to what
     `Ref` returns and `"<LogicalId>.<Attr>"` to what `Fn::GetAtt` returns: give it the names the

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from samtranslator.translator.transform import transform
 
 from sandbox.router import Router
 from sandbox.template import FunctionSpec, SamTemplate, load_template
@@ -407,3 +408,39 @@ def test_pr_builds_may_start_only_the_projects_its_setting_names(template: SamTe
     assert env["STARTABLE_PROJECTS"] == {"Ref": "BuildProjectsStartable"}
     # The default convention's projects are startable by default, and nothing else is
     assert template.body["Parameters"]["BuildProjectsStartable"]["Default"] == "*-ci"
+
+
+def test_the_resources_the_sandbox_names_for_sam_are_the_ones_sam_generates(
+    template: SamTemplate, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the template as samtranslator transforms it (local code paths as the S3 URIs `sam
+    # deploy` would upload them to; no managed policies to look up)
+    body = copy.deepcopy(dict(template.body))
+    for resource in body["Resources"].values():
+        properties = resource.get("Properties") or {}
+        for key in ("CodeUri", "ContentUri"):
+            if isinstance(properties.get(key), str):
+                properties[key] = f"s3://artifacts/{properties[key]}"
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    transformed = transform(body, {}, _NoManagedPolicies())["Resources"]
+    # When the sandbox lists the resources SAM generates (roles, rules, rule dead-letter queues)
+    declared = set(template.resources)
+    generated = {lid: kind for lid, kind in template.resource_types().items() if lid not in declared}
+    dead_letter_queues = {
+        f"{spec.logical_id}{rule.name}Queue"
+        for spec in template.functions()
+        for rule in spec.events
+        if (rule.properties.get("DeadLetterConfig") or {}).get("Type") == "SQS"
+    }
+    # Then SAM generates each under the same logical id and type
+    assert generated
+    assert dead_letter_queues
+    assert {lid: transformed[lid]["Type"] for lid in generated if lid in transformed} == generated
+    assert all(transformed[lid]["Type"] == "AWS::SQS::Queue" for lid in dead_letter_queues)
+
+
+class _NoManagedPolicies:
+    """samtranslator's policy loader: the template names no AWS managed policies to resolve."""
+
+    def load(self) -> dict[str, str]:
+        return {}

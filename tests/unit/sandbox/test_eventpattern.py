@@ -163,6 +163,7 @@ MATCH_CASES = [
     case("cidr with IPv6", detail(ipv6=[{"cidr": "2001:db8::/32"}]), True),
     case("an IPv4 address is never in an IPv6 block", detail(sourceIp=[{"cidr": "2001:db8::/32"}]), False),
     case("cidr never matches a non-address", detail(repositoryName=[{"cidr": "0.0.0.0/0"}]), False),
+    case("cidr never matches a number", detail(commitCount=[{"cidr": "0.0.0.0/0"}]), False),
     # wildcard
     case("wildcard * spans any characters, / included", detail(path=[{"wildcard": "src/*.py"}]), True),
     case("wildcard that does not match", detail(path=[{"wildcard": "*.js"}]), False),

@@ -150,6 +150,21 @@ def test_globals_merge_the_sam_way() -> None:
     assert globals_function["Environment"]["Variables"] == {"A": "global", "B": "global"}  # inputs untouched
 
 
+def test_globals_sam_would_refuse_are_refused() -> None:
+    # Given Globals.Function with a property SAM does not take from Globals
+    template = template_from(
+        """
+        Globals:
+          Function: {Timeout: 10, FunctionName: shared}
+        Resources:
+          Fn: {Type: AWS::Serverless::Function, Properties: {Handler: app.handler}}
+        """
+    )
+    # When the function is read / Then the error names the property, as `sam deploy` would
+    with pytest.raises(TemplateError, match="'FunctionName' is not a supported property of 'Function'"):
+        template.function_properties("Fn")
+
+
 def test_fixture_functions_take_globals_and_override_them() -> None:
     # Given the fixture template
     template = load_template(FIXTURE_TEMPLATE)
