@@ -213,6 +213,18 @@ def test_invoke_against_the_running_sandbox_publishes_to_its_topic(
     assert json.loads(messages[0]["Body"])["Subject"] == "[codereflex] Tag v1.4.0 deleted in payments-service"
 
 
+def test_invoke_against_the_running_sandbox_says_which_state_it_lacks(
+    sandbox_up: dict[str, Any], aws: boto3.Session, state_file: Path
+) -> None:
+    # The running sandbox is the user's: nothing is seeded there, so its missing repository is named
+    done = _invoke("RepoActivityFunction", EVENTS / "repo_activity" / "force_push_main.json", running=state_file)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1])["outcome"] == "rejected"
+    (missing,) = [line for line in done.stderr.splitlines() if line.startswith("--- missing state:")]
+    assert "payments-service" in missing
+    assert "this sandbox does not have" in missing
+
+
 def test_invoke_without_an_endpoint_uses_a_private_sandbox() -> None:
     done = _invoke("RepoActivityFunction", EVENTS / "repo_activity" / "branch_deleted.json", running=None)
     assert done.returncode == 0, done.stderr
