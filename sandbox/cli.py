@@ -15,9 +15,12 @@ from typing import Any
 from sandbox.demo import run as run_demo
 from sandbox.local import Credentials, Sandbox, function_credentials_env
 from sandbox.router import Router
+from sandbox.samples import MissingState, seed
 
 ROOT = Path(__file__).resolve().parents[1]
+# Where `up` says it is running (and `invoke` against it looks); SANDBOX_STATE_FILE or --state-file moves it.
 STATE_FILE = ROOT / ".sandbox" / "up.json"
+STATE_FILE_ENV = "SANDBOX_STATE_FILE"
 
 
 def _repo_option(value: str) -> tuple[str, Path]:
@@ -32,6 +35,15 @@ def _parameter_option(value: str) -> tuple[str, str]:
     if not sep or not key:
         raise argparse.ArgumentTypeError(f"expected Key=Value, got {value!r}")
     return key, val
+
+
+def _state_file_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--state-file",
+        type=Path,
+        default=Path(os.environ.get(STATE_FILE_ENV) or STATE_FILE),
+        help=f"the running sandbox's description (default: ${STATE_FILE_ENV}, else .sandbox/up.json)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,11 +70,19 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="Key=Value",
         help="template parameter override (repeatable)",
     )
+    _state_file_option(up)
 
     invoke = commands.add_parser("invoke", help="invoke one function with an event file, like sam local invoke")
     invoke.add_argument("logical_id", help="the function's logical id in template.yaml")
     invoke.add_argument("-e", "--event", type=Path, required=True, help="event JSON file")
     invoke.add_argument("--parameter", action="append", type=_parameter_option, default=[], metavar="Key=Value")
+    invoke.add_argument(
+        "--no-seed",
+        dest="seed",
+        action="store_false",
+        help="start the private sandbox empty instead of seeding what the event names",
+    )
+    _state_file_option(invoke)
 
     commands.add_parser("demo", help="run the end-to-end demo")
     return parser
@@ -89,11 +109,14 @@ def _up(args: argparse.Namespace) -> int:
             sandbox.import_repository(name, path)
         description = sandbox.description()
         description["repositories"] = {name: sandbox.store.clone_url(name) for name, _ in args.repo}
-        STATE_FILE.parent.mkdir(parents=True, exist_ok=True)
-        STATE_FILE.write_text(json.dumps(description, indent=2) + "\n")
-        print(json.dumps(description), flush=True)
-        stop.wait()
-    STATE_FILE.unlink(missing_ok=True)
+        state_file: Path = args.state_file
+        state_file.parent.mkdir(parents=True, exist_ok=True)
+        state_file.write_text(json.dumps(description, indent=2) + "\n")
+        try:
+            print(json.dumps(description), flush=True)
+            stop.wait()
+        finally:
+            state_file.unlink(missing_ok=True)
     return 0
 
 
@@ -105,23 +128,59 @@ def _invoke(args: argparse.Namespace) -> int:
         return 2
     endpoint = os.environ.get("AWS_ENDPOINT_URL")
     if endpoint:
-        result = _invoke_against_running(args.logical_id, event, endpoint, dict(args.parameter))
+        result = _invoke_against_running(args.logical_id, event, endpoint, dict(args.parameter), args.state_file)
     else:
         with Sandbox(parameters=dict(args.parameter)) as sandbox:
+            if args.seed:
+                try:
+                    seeded = seed(sandbox, event)
+                except MissingState as missing:
+                    print(missing, file=sys.stderr)
+                    return 1
+                _say_seeded(seeded.created, seeded.renamed)
+                event = seeded.event
             result = sandbox.invoke(args.logical_id, event)
             for notice in sandbox.notices():
                 print(f"--- notice: {notice.subject}\n{notice.message}", file=sys.stderr)
+    _say_missing(result, seeded=not endpoint and args.seed)
     print(json.dumps(result))
     return 0
 
 
-def _invoke_against_running(logical_id: str, event: Any, endpoint: str, parameters: dict[str, str]) -> Any:
-    if not STATE_FILE.exists():
+def _say_seeded(created: list[str], renamed: dict[str, str]) -> None:
+    if created:
+        print(f"--- seeded: {'; '.join(created)}", file=sys.stderr)
+    if renamed:
+        pairs = ", ".join(f"{old[:12]}→{new[:12]}" for old, new in renamed.items())
+        print(f"--- the event's ids were rewritten to the seeded ones: {pairs}", file=sys.stderr)
+
+
+def _say_missing(result: Any, *, seeded: bool) -> None:
+    """A rejection for state the sandbox lacks, said as what to do about it."""
+    if not isinstance(result, dict) or result.get("reason") != "target-gone":
+        return
+    where = (
+        "the event names state the seeding does not create"
+        if seeded
+        else "the event names state this sandbox does not have"
+    )
+    print(
+        f"--- missing state: {result.get('error')}: {where}; create it in `python -m sandbox up` "
+        "(push the repository, open the pull request) and invoke with AWS_ENDPOINT_URL set, "
+        "or invoke a sample from events/ without AWS_ENDPOINT_URL, which seeds it",
+        file=sys.stderr,
+    )
+
+
+def _invoke_against_running(
+    logical_id: str, event: Any, endpoint: str, parameters: dict[str, str], state_file: Path
+) -> Any:
+    if not state_file.exists():
         raise SystemExit(
-            f"AWS_ENDPOINT_URL is set but no sandbox is up ({STATE_FILE} is missing): "
+            f"AWS_ENDPOINT_URL is set but no sandbox is up ({state_file} is missing): "
             "start `python -m sandbox up`, or unset AWS_ENDPOINT_URL to use a private sandbox"
         )
-    state = json.loads(STATE_FILE.read_text())
+    state = json.loads(state_file.read_text())
     if state.get("endpoint_url") != endpoint:
         raise SystemExit(f"AWS_ENDPOINT_URL={endpoint} is not the running sandbox ({state.get('endpoint_url')})")
     router = Router.from_template(

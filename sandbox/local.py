@@ -8,19 +8,25 @@ caller can read.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from threading import Thread
 from typing import Any
 
 import boto3
 import moto
+from moto.moto_api._internal.models import moto_api_backend
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from moto.server import ThreadedMotoServer
 from moto.sts.models import sts_backends
+from werkzeug.serving import make_server
 
 from sandbox import gitstore, moto_ext
 from sandbox.codecommit_events import RefWatcher
@@ -95,6 +101,7 @@ class Sandbox:
         self._git: GitServer | None = None
         self._saved_env: dict[str, str | None] = {}
         self._clients: dict[tuple[str, str | None], Any] = {}
+        self._undelivered = False
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -105,12 +112,20 @@ class Sandbox:
         self.stop()
 
     def start(self) -> Sandbox:
+        try:
+            return self._start()
+        except BaseException:
+            # A half-started sandbox (a taken port, say) still owns servers, env and its temp folder.
+            self.stop()
+            raise
+
+    def _start(self) -> Sandbox:
         self._set_env({"AWS_DEFAULT_REGION": self.region, "AWS_REGION": self.region})
         self.store = gitstore.configure(gitstore.GitStore(root=self.state_dir / "git", region=self.region))
         self.store.root.mkdir(parents=True, exist_ok=True)
         moto_ext.install()
         if self._server_mode:
-            self._moto_server = ThreadedMotoServer(ip_address="127.0.0.1", port=self._aws_port, verbose=False)
+            self._moto_server = _MotoServer(ip_address="127.0.0.1", port=self._aws_port, verbose=False)
             self._moto_server.start()
             host, port = self._moto_server.get_host_and_port()
             self.endpoint_url = f"http://{host}:{port}"
@@ -176,6 +191,9 @@ class Sandbox:
         if self._moto_server is not None:
             self._moto_server.stop()
             self._moto_server = None
+            # The server's backends are this process's globals (mock_aws resets its own on start):
+            # without a reset the next sandbox finds this one's users, queues and buckets.
+            moto_api_backend.reset()
         if self._mock is not None:
             self._mock.stop()
             self._mock = None
@@ -245,8 +263,16 @@ class Sandbox:
         self.watcher.prime(name)
         return str(metadata["cloneUrlHttp"])
 
-    def import_repository(self, name: str, path: Path) -> str:
-        """Serve an existing bare repository as CodeCommit repository `name`; returns its clone URL."""
+    def import_repository(self, name: str, path: Path, *, in_place: bool = False) -> str:
+        """Serve a copy of an existing bare repository as CodeCommit repository `name`; returns its clone URL.
+
+        Pushes in the sandbox (and a restore's writes) go to the copy, never to the caller's repository;
+        `in_place=True` serves the repository itself.
+        """
+        if not in_place:
+            copy = self.state_dir / "imported" / f"{name}.git"
+            shutil.copytree(path, copy, symlinks=True)
+            path = copy
         metadata = moto_ext.import_repository(name, path, ACCOUNT_ID, self.region)
         self.watcher.prime(name)
         return str(metadata.get("cloneUrlHttp") or self.store.clone_url(name))
@@ -260,7 +286,17 @@ class Sandbox:
         return invocations
 
     def _deliver_quietly(self, event: dict[str, Any]) -> None:
-        self.deliver(event)
+        if not self._undelivered:
+            self.deliver(event)
+
+    @contextmanager
+    def undelivered(self) -> Iterator[None]:
+        """Pushes made inside reach no function: state set up as if it had been there before the sandbox."""
+        self._undelivered = True
+        try:
+            yield
+        finally:
+            self._undelivered = False
 
     def _on_push(self, repository: str, access_key_id: str) -> None:
         self.watcher.after_push(repository, access_key_id)
@@ -320,6 +356,38 @@ class Sandbox:
             "resources": self.stack.outputs(),
             "functions": {spec.logical_id: spec.function_name for spec in self.router.enabled_functions},
         }
+
+
+class _QuietHandler(MotoRequestHandler):
+    """moto's request handler without werkzeug's line per request (errors are still logged)."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+
+class _MotoServer(ThreadedMotoServer):
+    """moto's threaded server, bound in the caller's thread so a taken port raises instead of hanging.
+
+    `ThreadedMotoServer.start` binds inside its thread and waits for it forever when binding fails;
+    its `stop` leaves the socket open.
+    """
+
+    def start(self) -> None:
+        app = DomainDispatcherApplication(create_backend_app)
+        try:
+            self._server = make_server(self._ip_address, self._port, app, True, request_handler=_QuietHandler)
+        except SystemExit:
+            # werkzeug exits the process when the port is taken (having said so on stderr).
+            raise OSError(errno.EADDRINUSE, f"port {self._port} is in use") from None
+        self._thread = Thread(target=self._server.serve_forever, name="sandbox-moto-server", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join()
 
 
 def _iam_user(iam: Any, name: str) -> Credentials:

@@ -8,12 +8,18 @@ from __future__ import annotations
 
 from sandbox.moto_ext import codebuild, codecommit
 from sandbox.moto_ext.codebuild import hold_builds, put_report, report_arn, set_build_status
-from sandbox.moto_ext.codecommit import import_repository, refresh_pull_request, refresh_pull_requests
+from sandbox.moto_ext.codecommit import (
+    import_repository,
+    number_pull_requests_from,
+    refresh_pull_request,
+    refresh_pull_requests,
+)
 
 __all__ = [
     "hold_builds",
     "import_repository",
     "install",
+    "number_pull_requests_from",
     "put_report",
     "refresh_pull_request",
     "refresh_pull_requests",

@@ -886,6 +886,15 @@ def import_repository(
         raise
 
 
+def number_pull_requests_from(
+    first: int, *, account_id: str = DEFAULT_ACCOUNT_ID, region: str = DEFAULT_REGION
+) -> None:
+    """The next pull request gets number `first` at the least, as if earlier ones had been opened."""
+    state = backend_for(account_id, region).sandbox_state
+    with state.lock:
+        state.last_pull_request_id = max(state.last_pull_request_id, first - 1)
+
+
 def refresh_pull_request(
     repository_name: str,
     pull_request_id: str,

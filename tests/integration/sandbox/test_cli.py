@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +30,12 @@ def _git(*args: str, cwd: Path | None = None) -> str:
     return done.stdout
 
 
-def _invoke(logical_id: str, event_file: Path, *, endpoint: bool) -> subprocess.CompletedProcess[str]:
-    """`python -m sandbox invoke` as a user types it, with or without AWS_ENDPOINT_URL in the environment."""
-    env = dict(os.environ) if endpoint else {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
+def _invoke(logical_id: str, event_file: Path, *, running: Path | None) -> subprocess.CompletedProcess[str]:
+    """`python -m sandbox invoke` as a user types it: against the `up` whose state file is `running`, or alone."""
+    env = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
+    if running is not None:
+        # The tests' `up` says where it runs in a state file of its own, never the user's .sandbox/up.json.
+        env.update(AWS_ENDPOINT_URL=os.environ["AWS_ENDPOINT_URL"], SANDBOX_STATE_FILE=str(running))
     return subprocess.run(
         [sys.executable, "-m", "sandbox", "invoke", logical_id, "-e", str(event_file)],
         cwd=ROOT,
@@ -56,11 +60,16 @@ def seed_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def sandbox_up(seed_repo: Path) -> Iterator[dict[str, Any]]:
-    """`python -m sandbox up --repo legacy=PATH` in its own process; yields its JSON line."""
+def state_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("state") / "up.json"
+
+
+@contextmanager
+def _up(*args: str) -> Iterator[tuple[subprocess.Popen[str], dict[str, Any]]]:
+    """`python -m sandbox up ARGS` in its own process; yields it and its JSON line, then stops it."""
     env = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "sandbox", "up", "--repo", f"legacy={seed_repo}"],
+        [sys.executable, "-m", "sandbox", "up", *args],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -75,10 +84,17 @@ def sandbox_up(seed_repo: Path) -> Iterator[dict[str, Any]]:
         assert line and line[0].strip(), (
             f"sandbox up printed nothing: {process.stderr.read() if process.stderr else ''}"
         )
-        yield json.loads(line[0])
+        yield process, json.loads(line[0])
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def sandbox_up(seed_repo: Path, state_file: Path) -> Iterator[dict[str, Any]]:
+    """`python -m sandbox up --repo legacy=PATH --state-file PATH`; yields its JSON line."""
+    with _up("--repo", f"legacy={seed_repo}", "--state-file", str(state_file)) as (_, description):
+        yield description
 
 
 @pytest.fixture
@@ -96,6 +112,21 @@ def test_up_prints_one_json_line_with_endpoints_and_resources(sandbox_up: dict[s
     assert sandbox_up["functions"] == {spec.logical_id: spec.function_name for spec in enabled}
     assert sandbox_up["functions"]["RepoActivityFunction"] == "codereflex-RepoActivityFunction"
     assert sandbox_up["repositories"]["legacy"] == f"{sandbox_up['git_url']}/v1/repos/legacy"
+
+
+def test_up_is_quiet_and_says_where_it_runs_in_its_state_file_while_it_runs(tmp_path: Path) -> None:
+    state_file = tmp_path / "elsewhere" / "up.json"
+    with _up("--state-file", str(state_file)) as (process, description):
+        # While it runs, its state file holds what it printed
+        assert json.loads(state_file.read_text()) == description
+        sqs = boto3.Session(region_name=description["region"]).client("sqs", endpoint_url=description["endpoint_url"])
+        for _ in range(3):
+            sqs.list_queues()
+    # Then, stopped, it printed nothing but its line (no line per request) and removed its state file
+    out, err = process.communicate(timeout=30)
+    assert out == ""
+    assert "HTTP/1.1" not in err, err
+    assert not state_file.exists()
 
 
 def test_boto3_reaches_the_extended_operations_through_the_endpoint(
@@ -166,7 +197,7 @@ def test_boto3_reaches_the_extended_operations_through_the_endpoint(
 
 
 def test_invoke_against_the_running_sandbox_publishes_to_its_topic(
-    sandbox_up: dict[str, Any], aws: boto3.Session
+    sandbox_up: dict[str, Any], aws: boto3.Session, state_file: Path
 ) -> None:
     # Given a subscriber queue on the running sandbox's topic
     sqs = aws.client("sqs")
@@ -174,7 +205,7 @@ def test_invoke_against_the_running_sandbox_publishes_to_its_topic(
     arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     aws.client("sns").subscribe(TopicArn=sandbox_up["resources"]["NotificationTopic"], Protocol="sqs", Endpoint=arn)
     # When `python -m sandbox invoke` runs with AWS_ENDPOINT_URL pointing at it
-    done = _invoke("RepoActivityFunction", EVENTS / "repo_activity" / "tag_deleted.json", endpoint=True)
+    done = _invoke("RepoActivityFunction", EVENTS / "repo_activity" / "tag_deleted.json", running=state_file)
     assert done.returncode == 0, done.stderr
     # Then it prints the handler's result as JSON, and the notice reached the topic of that sandbox
     assert json.loads(done.stdout.strip().splitlines()[-1]) == {"outcome": "published", "activity": "tag-deleted"}
@@ -182,15 +213,27 @@ def test_invoke_against_the_running_sandbox_publishes_to_its_topic(
     assert json.loads(messages[0]["Body"])["Subject"] == "[codereflex] Tag v1.4.0 deleted in payments-service"
 
 
+def test_invoke_against_the_running_sandbox_says_which_state_it_lacks(
+    sandbox_up: dict[str, Any], aws: boto3.Session, state_file: Path
+) -> None:
+    # The running sandbox is the user's: nothing is seeded there, so its missing repository is named
+    done = _invoke("RepoActivityFunction", EVENTS / "repo_activity" / "force_push_main.json", running=state_file)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1])["outcome"] == "rejected"
+    (missing,) = [line for line in done.stderr.splitlines() if line.startswith("--- missing state:")]
+    assert "payments-service" in missing
+    assert "this sandbox does not have" in missing
+
+
 def test_invoke_without_an_endpoint_uses_a_private_sandbox() -> None:
-    done = _invoke("RepoActivityFunction", EVENTS / "repo_activity" / "branch_deleted.json", endpoint=False)
+    done = _invoke("RepoActivityFunction", EVENTS / "repo_activity" / "branch_deleted.json", running=None)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.strip().splitlines()[-1]) == {"outcome": "published", "activity": "branch-deleted"}
     assert "[codereflex] Branch feature/refunds deleted in payments-service" in done.stderr
 
 
 def test_invoke_of_an_unknown_function_fails_clearly() -> None:
-    done = _invoke("NoSuchFunction", EVENTS / "repo_activity" / "branch_deleted.json", endpoint=False)
+    done = _invoke("NoSuchFunction", EVENTS / "repo_activity" / "branch_deleted.json", running=None)
     assert done.returncode != 0
     assert "NoSuchFunction" in done.stderr
 
@@ -210,14 +253,14 @@ def _legacy_push_event(seed_repo: Path, tmp_path: Path) -> Path:
 
 
 def test_invoke_against_the_running_sandbox_runs_with_the_functions_own_identity(
-    sandbox_up: dict[str, Any], aws: boto3.Session, seed_repo: Path, tmp_path: Path
+    sandbox_up: dict[str, Any], aws: boto3.Session, seed_repo: Path, tmp_path: Path, state_file: Path
 ) -> None:
     # Given a push event for the repository `up` imported (the backup function clones it over git)
     event_file = _legacy_push_event(seed_repo, tmp_path)
     identity = sandbox_up["functions_identity"]
     assert identity["aws_access_key_id"] != sandbox_up["developer"]["aws_access_key_id"]
     # When it is invoked against the running sandbox, from a shell holding nobody's AWS keys
-    done = _invoke("RepoBackupFunction", event_file, endpoint=True)
+    done = _invoke("RepoBackupFunction", event_file, running=state_file)
     # Then the git server accepted the function's own keys and the backup landed in the sandbox's bucket
     assert done.returncode == 0, done.stderr
     # (`up` may already have backed up the import; then the function's ls-remote found it unchanged)
@@ -229,10 +272,10 @@ def test_invoke_against_the_running_sandbox_runs_with_the_functions_own_identity
 
 
 def test_the_codereflex_command_restores_from_the_running_sandbox(
-    sandbox_up: dict[str, Any], aws: boto3.Session, seed_repo: Path, tmp_path: Path
+    sandbox_up: dict[str, Any], aws: boto3.Session, seed_repo: Path, tmp_path: Path, state_file: Path
 ) -> None:
     # Given the imported repository backed up by the function in the running sandbox
-    backed_up = _invoke("RepoBackupFunction", _legacy_push_event(seed_repo, tmp_path), endpoint=True)
+    backed_up = _invoke("RepoBackupFunction", _legacy_push_event(seed_repo, tmp_path), running=state_file)
     assert backed_up.returncode == 0, backed_up.stderr
     assert json.loads(backed_up.stdout.strip().splitlines()[-1])["outcome"] in {"backed-up", "unchanged"}, (
         backed_up.stdout
@@ -257,5 +300,15 @@ def test_the_codereflex_command_restores_from_the_running_sandbox(
     assert listed.returncode == 0, listed.stderr
     assert "00000001-" in listed.stdout
     assert restored.returncode == 0, restored.stderr
-    assert _git("show-ref", cwd=tmp_path / "legacy.git") == _git("show-ref", cwd=seed_repo)
+    # (the source is the sandbox's copy of the import, which the other tests may have pushed to)
+    assert _git("show-ref", cwd=tmp_path / "legacy.git") == _served_refs(sandbox_up, "legacy")
     assert verified.returncode == 0, verified.stderr
+
+
+def _served_refs(sandbox_up: dict[str, Any], name: str) -> str:
+    """The refs the running sandbox serves for repository `name`, in `git show-ref`'s format."""
+    dev = sandbox_up["developer"]
+    creds = Credentials(dev["aws_access_key_id"], dev["aws_secret_access_key"])
+    url = authenticated_url(sandbox_up["repositories"][name], creds, fallback_region=sandbox_up["region"])
+    listed = [line.split("\t") for line in _git("ls-remote", url).splitlines()]
+    return "".join(f"{oid} {ref}\n" for oid, ref in sorted(listed, key=lambda pair: pair[1]) if ref != "HEAD")

@@ -1,0 +1,235 @@
+"""The state an event names (a repository and its refs, a pull request, a build), seeded so `invoke` does what it says.
+
+Git cannot make a commit with a chosen id, and moto cannot make a build with one, so seeding
+commits what the events/ samples' story needs and the event is rewritten to name the seeded ids
+(printed by `python -m sandbox invoke`). Pull requests keep the event's number. Builds are started
+by the PR builds function itself, so the build results function trusts them as it would in AWS.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pygit2
+
+from codereflex.gitremote import CodeCommitCredentials
+from sandbox import demo_kit
+from sandbox.ci_scenario import CiScenario
+from sandbox.local import Sandbox
+from sandbox.moto_ext import number_pull_requests_from
+
+REPOSITORY = "payments-service"
+MAIN = "refs/heads/main"
+FEATURE = "refs/heads/feature/partial-refunds"
+INITIAL = "4a6c8e0b2d4f6a8c0e2b4d6f8a0c2e4b6d8f0a2c"
+# The samples' main before anything happens to it (tag and feature-branch events leave it there).
+MAIN_TIP = "9b2e4f6a8c0d1e3f5a7b9c1d3e5f7a9b1c3d5e7f"
+# Every commit the samples name: id -> (message, parent id). A commit named by no sample gets
+# a commit of its own on top of the repository's first.
+HISTORY: dict[str, tuple[str, str | None]] = {
+    INITIAL: ("Payments service", None),
+    MAIN_TIP: ("Card payments", INITIAL),
+    # force_push_main.json: main rewritten from MAIN_TIP to a commit that does not descend from it.
+    "1d3f5b7d9f1b3d5f7b9d1f3b5d7f9b1d3f5b7d9f": ("Card payments, rewritten", INITIAL),
+    "2c4e6a8c0e2a4c6e8a0c2e4a6c8e0a2c4e6a8c0e": ("Start refunds", INITIAL),
+    "7e9a1c3e5a7c9e1a3c5e7a9c1e3a5c7e9a1c3e5a": ("Refunds", "2c4e6a8c0e2a4c6e8a0c2e4a6c8e0a2c4e6a8c0e"),
+    "1f3e5d7c9b1a3e5d7c9b1a3e5d7c9b1a3e5d7c9b": ("Release 1.4.0", MAIN_TIP),
+    # The pull request's destination, its source, and the source after a push.
+    "9c4e0f7a1b2d3c4e5f60718293a4b5c6d7e8f901": ("Payments API", MAIN_TIP),
+    "4f1c2a9b8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c3b": ("Partial refunds", "9c4e0f7a1b2d3c4e5f60718293a4b5c6d7e8f901"),
+    "a3d5f7b9c1e3a5c7e9b1d3f5a7c9e1b3d5f7a9c1": ("Fix partial refunds", "4f1c2a9b8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c3b"),
+}
+_PULL_REQUEST_EVENTS = {"CodeCommit Pull Request State Change", "CodeCommit Comment on Pull Request"}
+
+
+class MissingState(Exception):
+    """What the event names cannot be seeded; the message says what is missing and how to create it."""
+
+
+@dataclass
+class Seeded:
+    """The event as invoked (naming the seeded ids), what was created, and which ids were rewritten."""
+
+    event: Any
+    created: list[str] = field(default_factory=list)
+    renamed: dict[str, str] = field(default_factory=dict)
+
+
+def seed(sandbox: Sandbox, event: Any) -> Seeded:
+    """Create in `sandbox` what `event` refers to, without any function seeing the pushes; the event rewritten."""
+    if not isinstance(event, dict) or not isinstance(event.get("detail"), dict):
+        return Seeded(event)
+    kind, detail = event.get("detail-type"), event["detail"]
+    with sandbox.undelivered():
+        if kind == "Scheduled Event":
+            world = _World(sandbox, REPOSITORY)
+            world.push({MAIN: MAIN_TIP})
+        elif kind == "CodeCommit Repository State Change":
+            world = _World(sandbox, _repository(event))
+            _reference_change(world, detail)
+        elif kind in _PULL_REQUEST_EVENTS:
+            world = _World(sandbox, _repository(event))
+            _pull_request(world, detail)
+        elif kind == "CodeBuild Build State Change":
+            world = _World(sandbox, _repository(event), detail.get("project-name"))
+            _build(world, detail)
+        else:
+            return Seeded(event)
+    # Whatever seeding made the functions publish is not the event's doing.
+    sandbox.notices()
+    text = json.dumps(event)
+    named = {old: new for old, new in world.ids.items() if old in text}
+    return Seeded(_rewrite(event, named), world.created, named)
+
+
+class _World:
+    """One repository (with its CodeBuild project and a developer's clone) and the sample ids seeded in it."""
+
+    def __init__(self, sandbox: Sandbox, repository: str, project: str | None = None) -> None:
+        self.sandbox = sandbox
+        self.project = project or f"{repository}-ci"
+        self.scenario = CiScenario(
+            sandbox, sandbox.state_dir / "samples", repository=repository, projects=(self.project,)
+        )
+        self.ids: dict[str, str] = {}
+        self.created = [f"repository {repository} with CodeBuild project {self.project}"]
+
+    def commit(self, sample_id: str) -> str:
+        """The seeded commit standing for `sample_id` (and its parents), committed once."""
+        if sample_id not in self.ids:
+            message, parent = HISTORY.get(sample_id, (f"Commit {sample_id[:7]}", None))
+            parents = [pygit2.Oid(hex=self.commit(parent) if parent else self.scenario.main)]
+            files = {"README.md": f"# {self.scenario.repository}\n\n{message}\n"}
+            self.ids[sample_id] = str(demo_kit.commit(self.scenario.repo, message, files, parents))
+        return self.ids[sample_id]
+
+    def push(self, refs: Mapping[str, str | None]) -> None:
+        """Set each ref to the seeded commit for a sample id (None deletes it) with a developer's push."""
+        refspecs = []
+        for ref, sample_id in refs.items():
+            if sample_id is None:
+                if ref.encode() in self.scenario.repo.raw_listall_references():
+                    self.scenario.repo.lookup_reference(ref).delete()
+                    refspecs.append(f":{ref}")
+                continue
+            self.scenario.repo.create_reference_direct(ref, self.commit(sample_id), True)
+            refspecs.append(f"+{ref}")
+        if refspecs:
+            callbacks = CodeCommitCredentials(self.sandbox.developer, self.sandbox.region)
+            self.scenario.remote.push(refspecs, callbacks=callbacks)
+            self.sandbox.settle()
+
+
+def _repository(event: dict[str, Any]) -> str:
+    detail = event["detail"]
+    variables = _variables(detail)
+    names = detail.get("repositoryNames") or [detail.get("repositoryName") or variables.get("repositoryName")]
+    if names[0]:
+        return str(names[0])
+    location = str(detail.get("additional-information", {}).get("source", {}).get("location", ""))
+    if "/v1/repos/" in location:
+        return location.rsplit("/", 1)[-1]
+    raise MissingState(
+        "The event names no repository (detail.repositoryName, repositoryNames or a CodeCommit build source): "
+        "add one, or start `python -m sandbox up`, create the state there and invoke with AWS_ENDPOINT_URL set."
+    )
+
+
+def _variables(detail: Mapping[str, Any]) -> dict[str, str]:
+    environment = detail.get("additional-information", {}).get("environment", {})
+    return {v["name"]: str(v["value"]) for v in environment.get("environment-variables", [])}
+
+
+def _reference_change(world: _World, detail: Mapping[str, Any]) -> None:
+    """The repository before the change (main, and the ref at its old commit), then the change itself."""
+    ref = str(detail["referenceFullName"])
+    before: dict[str, str | None] = {} if ref == MAIN else {MAIN: MAIN_TIP}
+    if detail.get("oldCommitId"):
+        before[ref] = str(detail["oldCommitId"])
+    world.push(before)
+    world.push({ref: detail.get("commitId")})
+    world.created.append(f"{ref} as the event leaves it")
+
+
+def _pull_request(world: _World, detail: Mapping[str, Any]) -> None:
+    """Main at the destination, the source branch, the open pull request with the event's number (and comment)."""
+    number = str(detail.get("pullRequestId") or "1")
+    source = str(detail.get("sourceCommit") or detail.get("afterCommitId"))
+    destination = str(detail.get("destinationCommit") or detail.get("beforeCommitId"))
+    branch = str(detail.get("sourceReference") or FEATURE)
+    updated = detail.get("event") == "pullRequestSourceBranchUpdated"
+    # A source branch update is a push to an open pull request: it opens at the source's parent.
+    first = HISTORY.get(source, ("", None))[1] if updated else None
+    world.push({MAIN: destination, branch: first or source})
+    number_pull_requests_from(int(number), region=world.sandbox.region)
+    opened = world.scenario.open_pull_request(branch=branch.removeprefix("refs/heads/"))
+    if opened["pullRequestId"] != number:
+        raise MissingState(
+            f"Pull request {number} cannot be seeded (this sandbox numbered it {opened['pullRequestId']}): "
+            "invoke the event with its pullRequestId changed to that number."
+        )
+    if updated and first:
+        world.push({branch: source})
+        world.scenario.refresh()
+    world.created.append(f"open pull request {number} from {branch} into main")
+    if detail.get("revisionId"):
+        world.ids[str(detail["revisionId"])] = str(world.scenario.pull_request()["revisionId"])
+    if detail.get("commentId"):
+        pull_request = world.scenario.pull_request()
+        comment = world.scenario.developer_codecommit.post_comment_for_pull_request(
+            pullRequestId=number,
+            repositoryName=world.scenario.repository,
+            beforeCommitId=world.commit(destination),
+            afterCommitId=world.commit(source),
+            content="/rebuild",
+        )["comment"]
+        world.ids[str(detail["commentId"])] = str(comment["commentId"])
+        world.created.append(f"the comment /rebuild on pull request {pull_request['pullRequestId']}")
+
+
+def _build(world: _World, detail: Mapping[str, Any]) -> None:
+    """The build the event reports, started as in AWS (by the PR builds function for a pull request), in its state."""
+    variables = _variables(detail)
+    information = detail.get("additional-information", {})
+    if "pullRequestId" in variables:
+        _pull_request(world, variables)
+        started = world.sandbox.router.invoke(
+            "PrBuildsFunction",
+            world.scenario.pull_request_event("pullRequestCreated"),
+            env_overrides={**world.sandbox.function_env(), **demo_kit.QUIET},
+        )
+        builds = world.scenario.builds(world.project)
+        if len(builds) != 1:
+            raise MissingState(
+                f"The PR builds function started no {world.project} build for pull request "
+                f"{variables['pullRequestId']} (it answered {started}): enable it (EnablePullRequestBuilds) "
+                "and let it start the build, since the build results function trusts no other."
+            )
+        build_id = str(builds[0]["id"])
+        world.created.append(f"build {build_id}, started by PrBuildsFunction for the pull request")
+    else:
+        commit = str(information.get("source-version") or MAIN_TIP)
+        world.push({MAIN: commit})
+        build_id = world.scenario.start(world.project, world.commit(commit))
+        world.created.append(f"build {build_id} of main (a commit build, as a pipeline starts one)")
+    world.ids[str(detail["build-id"]).rsplit(":", 1)[-1]] = build_id.rsplit(":", 1)[-1]
+    world.scenario.running(build_id)
+    status = str(detail.get("build-status", "IN_PROGRESS"))
+    if status != "IN_PROGRESS":
+        world.scenario.finish(build_id, status)
+
+
+def _rewrite(value: Any, ids: Mapping[str, str]) -> Any:
+    """`value` with every sample id in its strings (ARNs and links too) replaced by the seeded one."""
+    if isinstance(value, str):
+        for old, new in ids.items():
+            value = value.replace(old, new)
+        return value
+    if isinstance(value, list):
+        return [_rewrite(item, ids) for item in value]
+    if isinstance(value, dict):
+        return {key: _rewrite(item, ids) for key, item in value.items()}
+    return value

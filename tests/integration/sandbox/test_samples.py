@@ -1,0 +1,93 @@
+"""`python -m sandbox invoke` with every events/ sample does what the sample says, in a sandbox seeded for it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sandbox import cli
+from tests.conftest import EVENTS
+
+FUNCTIONS = {
+    "build_results": "BuildResultsFunction",
+    "pr_builds": "PrBuildsFunction",
+    "repo_activity": "RepoActivityFunction",
+    "repo_backup": "RepoBackupFunction",
+}
+# What each sample is for, as its function answers it (a subset of the answer's fields).
+INTENDED: dict[str, dict[str, Any]] = {
+    "build_results/commit_succeeded.json": {"outcome": "posted"},
+    "build_results/pr_failed.json": {"outcome": "posted", "target": "pr:payments-service:42"},
+    "build_results/pr_in_progress.json": {"outcome": "posted", "target": "pr:payments-service:42"},
+    "pr_builds/created.json": {"outcome": "started", "reason": ""},
+    "pr_builds/rebuild_comment.json": {"outcome": "started", "reason": "rebuild"},
+    "pr_builds/reopened.json": {"outcome": "started", "reason": ""},
+    "pr_builds/source_branch_updated.json": {"outcome": "started", "reason": ""},
+    "repo_activity/branch_deleted.json": {"outcome": "published", "activity": "branch-deleted"},
+    "repo_activity/feature_push_ignored.json": {"outcome": "ignored", "activity": None},
+    "repo_activity/force_push_main.json": {"outcome": "published", "activity": "force-push"},
+    "repo_activity/main_created.json": {"outcome": "published", "activity": "branch-created"},
+    "repo_activity/push_main.json": {"outcome": "published", "activity": "push"},
+    "repo_activity/tag_deleted.json": {"outcome": "published", "activity": "tag-deleted"},
+    "repo_backup/branch_deleted.json": {"outcome": "backed-up"},
+    "repo_backup/push_main.json": {"outcome": "backed-up"},
+    "repo_backup/sweep.json": {"outcome": "swept", "backedUp": ["payments-service"], "failed": []},
+    "repo_backup/tag_created.json": {"outcome": "backed-up"},
+}
+SAMPLES = sorted(path.relative_to(EVENTS).as_posix() for path in EVENTS.glob("**/*.json"))
+
+
+def _invoke(sample: str, capsys: pytest.CaptureFixture[str], *options: str) -> tuple[int, Any, str]:
+    """`python -m sandbox invoke <Function> -e events/<sample>` in this process; (exit code, answer, stderr)."""
+    code = cli.main(["invoke", FUNCTIONS[sample.split("/", maxsplit=1)[0]], "-e", str(EVENTS / sample), *options])
+    out, err = capsys.readouterr()
+    lines = out.strip().splitlines()
+    return code, json.loads(lines[-1]) if code == 0 else None, err
+
+
+def test_every_sample_says_what_it_is_for() -> None:
+    assert sorted(INTENDED) == SAMPLES
+
+
+@pytest.mark.parametrize("sample", SAMPLES)
+def test_invoking_a_sample_does_what_it_says(sample: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, answer, err = _invoke(sample, capsys)
+    assert code == 0, err
+    assert {key: answer.get(key) for key in INTENDED[sample]} == INTENDED[sample], err
+    # The user is told what was seeded and which of the sample's ids now name seeded ones
+    assert "--- seeded: repository payments-service" in err
+    assert "--- missing state" not in err
+
+
+def test_a_pull_request_build_is_trusted_because_the_pr_builds_function_started_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _, answer, err = _invoke("build_results/pr_failed.json", capsys)
+    assert "started by PrBuildsFunction for the pull request" in err
+    assert answer["outcome"] == "posted"
+
+
+def test_an_unseeded_sample_says_which_state_is_missing(capsys: pytest.CaptureFixture[str]) -> None:
+    code, answer, err = _invoke("repo_activity/force_push_main.json", capsys, "--no-seed")
+    assert code == 0
+    assert answer["outcome"] == "rejected"
+    (missing,) = [line for line in err.splitlines() if line.startswith("--- missing state:")]
+    assert "payments-service" in missing
+    assert "python -m sandbox up" in missing
+
+
+def test_an_event_naming_no_repository_is_refused_in_one_sentence(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    event = json.loads((EVENTS / "repo_activity" / "push_main.json").read_text())
+    del event["detail"]["repositoryName"]
+    path = tmp_path / "nameless.json"
+    path.write_text(json.dumps(event))
+    code = cli.main(["invoke", "RepoActivityFunction", "-e", str(path)])
+    _, err = capsys.readouterr()
+    assert code == 1
+    assert err.strip().startswith("The event names no repository")
+    assert len(err.strip().splitlines()) == 1
