@@ -20,7 +20,7 @@ with collector_paused():  # a cold start's imports, without garbage collection: 
     from codereflex.aws.revisions import RevisionLedger
     from codereflex.aws.secrets import signer_from_secret
     from codereflex.aws.ssm import ProjectMapping
-    from codereflex.ci import ProjectCatalog
+    from codereflex.ci import ConfiguredProjects
     from codereflex.events.codebuild import BuildStateChangeEvent
     from codereflex.handler import final_on_permanent_error
 
@@ -72,7 +72,7 @@ def default_ports(settings: Settings) -> Ports:
         commits=_commits(),
         builds=CodeBuildResults(_client("codebuild")),
         logs=LogTail(_client("logs")),
-        catalog=ProjectCatalog(scope, _mapping(scope.mapping_parameter) if scope.mapping_parameter else None),
+        catalog=ConfiguredProjects(scope, _mapping(scope.mapping_parameter) if scope.mapping_parameter else None),
         revisions=RevisionLedger(dynamodb, settings.records_table),
         claims=CommentClaims(dynamodb, settings.records_table),
         trust=partial(_trust, settings.signing_key_secret),

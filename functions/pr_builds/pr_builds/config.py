@@ -1,4 +1,4 @@
-"""Settings of the PR builds function, read from its environment on every invocation."""
+"""Settings of the PR builds function, read from its environment once per execution environment."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from typing import NamedTuple
 from codereflex.ci import ProjectScope
 from codereflex.config import require, split_list
 
+from .logic import Options
+
 
 class Settings(NamedTuple):
     scope: ProjectScope
@@ -17,6 +19,10 @@ class Settings(NamedTuple):
     bot_roles: tuple[str, ...] = ()
     # Project names this function may start (globs); its IAM policy allows exactly these.
     startable: tuple[str, ...] = ("*",)
+
+    @property
+    def options(self) -> Options:
+        return Options(bot_roles=self.bot_roles, startable=self.startable)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from fnmatch import fnmatchcase
-from typing import Protocol
+from typing import Any, NamedTuple, Protocol
 
 from codereflex.ci import (
     VAR_DESTINATION_COMMIT,
@@ -20,7 +20,10 @@ from codereflex.ci import (
     token,
 )
 from codereflex.errors import TargetGone
-from codereflex.events.pull_requests import CommentEvent, PullRequestStateChangeEvent
+from codereflex.events.pull_requests import COMMENT_ON_PULL_REQUEST, CommentEvent, PullRequestStateChangeEvent
+from codereflex.events.reading import Fields
+from codereflex.ports import Once, ProjectCatalog
+from codereflex.report import Count, Line, Report
 from codereflex.revisions import StartedFor
 
 REBUILD_COMMAND = "/rebuild"
@@ -45,10 +48,6 @@ class Ledger(Protocol):
     def started(self, started_for: StartedFor, project: str, build_id: str) -> None: ...
 
 
-class Once(Protocol):
-    def run_once(self, key: str, action: Callable[[], str]) -> tuple[str, bool]: ...
-
-
 class PullRequests(Protocol):
     def get_pull_request(self, pull_request_id: str) -> PullRequest: ...
 
@@ -57,10 +56,21 @@ class CommentReader(Protocol):
     def get(self, comment_id: str) -> Comment: ...
 
 
-class Catalog(Protocol):
-    def in_scope(self, repository: str) -> bool: ...
+class Ports(NamedTuple):
+    catalog: ProjectCatalog
+    starter: Starter
+    voter: Voter
+    once: Once
+    ledger: Ledger
+    comments: CommentReader
+    pull_requests: PullRequests
 
-    def projects_for(self, repository: str) -> tuple[str, ...]: ...
+
+class Options(NamedTuple):
+    """What the settings tell the logic (codereflex.ci.ProjectScope is read by the catalog)."""
+
+    bot_roles: tuple[str, ...] = ()  # codereflex's commenting roles: their comments are never commands
+    startable: tuple[str, ...] = ("*",)  # project names this function may start (its IAM policy's)
 
 
 class Outcome(Enum):
@@ -77,6 +87,50 @@ class Result:
     revoked: bool = False
     missing: tuple[str, ...] = ()  # configured projects CodeBuild does not know
     refused: tuple[str, ...] = ()  # configured projects outside what this function may start
+    about: tuple[str | None, str, str] = (None, "", "")  # pull request id, repository, event
+
+    def report(self) -> Report:
+        pull_request_id, repository, what = self.about
+        fields = {
+            "outcome": self.outcome.value,
+            "reason": self.reason,
+            "pull_request_id": pull_request_id,
+            "repository": repository,
+            "pull_request_event": what,
+            "builds": self.builds,
+            "revoked": self.revoked,
+            "missing_projects": self.missing,
+            "refused_projects": self.refused,
+        }
+        counts = [Count(f"PullRequests.{self.outcome.value}")]
+        if self.builds and self.outcome is Outcome.STARTED:
+            counts.append(Count("BuildsStarted", len(self.builds)))
+        if self.revoked:
+            counts.append(Count("Revocations"))
+        response = {
+            "outcome": self.outcome.value,
+            "reason": self.reason,
+            "builds": self.builds,
+            "revoked": self.revoked,
+        }
+        return Report(response, (Line("Pull request event handled", fields),), tuple(counts))
+
+
+def read(event: Any) -> PullRequestStateChangeEvent | CommentEvent:
+    """The function's two triggers: a pull request's new revision, or a comment on it (`/rebuild`)."""
+    if Fields(event, "").value("detail-type") == COMMENT_ON_PULL_REQUEST:
+        return CommentEvent.read(event)
+    return PullRequestStateChangeEvent.read(event)
+
+
+def handle(event: PullRequestStateChangeEvent | CommentEvent, ports: Ports, options: Options) -> Result:
+    """Start the pull request's builds for a new revision, or again for a `/rebuild` comment."""
+    change = event.detail
+    if isinstance(event, CommentEvent):
+        result = on_comment(event, ports, options)
+        return replace(result, about=(event.detail.pull_request_id, event.detail.repository_name, event.detail.event))
+    result = on_revision(event, ports, options)
+    return replace(result, about=(change.pull_request_id, change.repository_name, change.event))
 
 
 def build_variables(envelope: PullRequestStateChangeEvent, projects: tuple[str, ...]) -> dict[str, str]:
@@ -97,18 +151,10 @@ def startable(project: str, patterns: tuple[str, ...]) -> bool:
     return any(fnmatchcase(project, pattern) for pattern in patterns)
 
 
-def handle(
-    envelope: PullRequestStateChangeEvent,
-    catalog: Catalog,
-    starter: Starter,
-    voter: Voter,
-    once: Once,
-    *,
-    ledger: Ledger,
-    allowed: tuple[str, ...] = ("*",),
-) -> Result:
+def on_revision(envelope: PullRequestStateChangeEvent, ports: Ports, options: Options) -> Result:
     """Start each configured project once per pull request revision; revoke the bot's vote on a new revision."""
     change = envelope.detail
+    catalog = ports.catalog
     if change.event not in NEW_REVISION_EVENTS:
         return Result(Outcome.IGNORED, f"event {change.event} brings no new revision")
     if not change.is_open:
@@ -136,17 +182,15 @@ def handle(
         change.destination_commit,
         projects,
     )
-    refused = tuple(p for p in projects if not startable(p, allowed))
-    builds, started_any = _start_all(
-        target, started_for, projects, variables, starter=starter, once=once, ledger=ledger, refused=refused
-    )
+    refused = tuple(p for p in projects if not startable(p, options.startable))
+    builds, started_any = _start_all(target, started_for, projects, variables, ports, refused=refused)
     missing = tuple(project for project in projects if project not in builds and project not in refused)
     if not builds:
         return Result(Outcome.IGNORED, "no configured project exists", missing=missing, refused=refused)
     revoked = False
     if started_any and change.event != "pullRequestCreated" and change.revision_id:
         # A new revision starts without approvals in CodeCommit; revoking states the bot's intent anyway.
-        revoked = voter.vote(change.pull_request_id, change.revision_id, approve=False)
+        revoked = ports.voter.vote(change.pull_request_id, change.revision_id, approve=False)
     return Result(Outcome.STARTED if started_any else Outcome.DUPLICATE, "", builds, revoked, missing, refused)
 
 
@@ -155,10 +199,8 @@ def _start_all(
     started_for: StartedFor,
     projects: tuple[str, ...],
     variables: Mapping[str, str],
+    ports: Ports,
     *,
-    starter: Starter,
-    once: Once,
-    ledger: Ledger,
     refused: tuple[str, ...] = (),
     occasion: str = "",
 ) -> tuple[dict[str, str], bool]:
@@ -176,14 +218,14 @@ def _start_all(
         request_token = token("codereflex-pr-builds", key)
 
         def start(project: str = project, request_token: str = request_token) -> str:
-            build_id = starter.start_build(project, pull_request.source_commit, variables, request_token)
+            build_id = ports.starter.start_build(project, pull_request.source_commit, variables, request_token)
             # Recorded before the start counts as done: a failure here retries, and CodeBuild's token
             # returns the same build. Only builds recorded here ever count for the pull request.
-            ledger.started(started_for, project, build_id)
+            ports.ledger.started(started_for, project, build_id)
             return build_id
 
         try:
-            build_id, ran = once.run_once(key, start)
+            build_id, ran = ports.once.run_once(key, start)
         except TargetGone:
             # A project the convention names but nobody created: the others still run, and the
             # result names it (its absence keeps the approval vote from ever passing, on purpose).
@@ -203,7 +245,7 @@ def is_bot(caller_arn: str | None, bot_roles: tuple[str, ...]) -> bool:
 
 
 def _not_a_command(
-    envelope: CommentEvent, bot_roles: tuple[str, ...], catalog: Catalog, comments: CommentReader
+    envelope: CommentEvent, bot_roles: tuple[str, ...], catalog: ProjectCatalog, comments: CommentReader
 ) -> str | None:
     """Why a comment event is no `/rebuild` command, or None when it is one (costs one GetComment)."""
     change = envelope.detail
@@ -220,24 +262,14 @@ def _not_a_command(
     return None
 
 
-def handle_comment(
-    envelope: CommentEvent,
-    bot_roles: tuple[str, ...],
-    *,
-    catalog: Catalog,
-    comments: CommentReader,
-    pull_requests: PullRequests,
-    starter: Starter,
-    once: Once,
-    ledger: Ledger,
-    allowed: tuple[str, ...] = ("*",),
-) -> Result:
+def on_comment(envelope: CommentEvent, ports: Ports, options: Options) -> Result:
     """`/rebuild` on a pull request starts its projects again at the current revision."""
     change = envelope.detail
-    refusal = _not_a_command(envelope, bot_roles, catalog, comments)
+    catalog = ports.catalog
+    refusal = _not_a_command(envelope, options.bot_roles, catalog, ports.comments)
     if refusal is not None or not change.pull_request_id:
         return Result(Outcome.IGNORED, refusal or "no pull request")
-    pull_request = pull_requests.get_pull_request(change.pull_request_id)
+    pull_request = ports.pull_requests.get_pull_request(change.pull_request_id)
     if pull_request.repository_name != change.repository_name:
         return Result(Outcome.IGNORED, "the pull request belongs to another repository")
     if not pull_request.is_open:
@@ -259,17 +291,9 @@ def handle_comment(
         pull_request.destination_commit,
         projects,
     )
-    refused = tuple(p for p in projects if not startable(p, allowed))
+    refused = tuple(p for p in projects if not startable(p, options.startable))
     builds, started_any = _start_all(
-        pull_request,
-        started_for,
-        projects,
-        variables,
-        starter=starter,
-        once=once,
-        ledger=ledger,
-        refused=refused,
-        occasion=f"|rebuild:{change.comment_id}",
+        pull_request, started_for, projects, variables, ports, refused=refused, occasion=f"|rebuild:{change.comment_id}"
     )
     missing = tuple(project for project in projects if project not in builds and project not in refused)
     if not builds:

@@ -141,7 +141,7 @@ class ProjectScope(NamedTuple):
         )
 
 
-class ProjectCatalog:
+class ConfiguredProjects:
     """Answers "which projects build this repository" from the scope and the optional SSM mapping."""
 
     def __init__(self, scope: ProjectScope, mapping: MappingSource | None = None) -> None:

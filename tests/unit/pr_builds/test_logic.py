@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from codereflex.ci import Comment, ProjectCatalog, ProjectScope, PullRequest
+from codereflex.ci import Comment, ConfiguredProjects, ProjectScope, PullRequest
 from codereflex.errors import TargetGone
 from codereflex.events.pull_requests import CommentEvent, PullRequestStateChangeEvent
 from codereflex.revisions import StartedFor
-from pr_builds.logic import Outcome, handle, handle_comment
+from pr_builds.logic import Options, Outcome, Ports, handle
 from tests.conftest import AWS_SAMPLES, EVENTS
 from tests.fakes import FakeOnce
 
@@ -46,7 +46,21 @@ class FakeLedger:
         self.builds.append((started_for, project, build_id))
 
 
-CATALOG = ProjectCatalog(ProjectScope(conventions=("{repository}-ci", "{repository}-lint")))
+def _ports(**given: Any) -> Ports:
+    """The ports a test names, the rest fakes that fail the test if a path uses them unexpectedly."""
+    defaults: dict[str, Any] = {
+        "catalog": CATALOG,
+        "starter": FakeCodeBuild(),
+        "voter": FakeVoter(),
+        "once": FakeOnce(),
+        "ledger": FakeLedger(),
+        "comments": None,
+        "pull_requests": None,
+    }
+    return Ports(**{**defaults, **given})
+
+
+CATALOG = ConfiguredProjects(ProjectScope(conventions=("{repository}-ci", "{repository}-lint")))
 
 
 def _event(path: str) -> PullRequestStateChangeEvent:
@@ -55,7 +69,11 @@ def _event(path: str) -> PullRequestStateChangeEvent:
 
 def test_a_created_pull_request_starts_every_project_with_its_context() -> None:
     codebuild, voter = FakeCodeBuild(), FakeVoter()
-    result = handle(_event("created.json"), CATALOG, codebuild, voter, FakeOnce(), ledger=FakeLedger())
+    result = handle(
+        _event("created.json"),
+        _ports(catalog=CATALOG, starter=codebuild, voter=voter, once=FakeOnce(), ledger=FakeLedger()),
+        Options(),
+    )
     assert result.outcome is Outcome.STARTED
     assert [start[0] for start in codebuild.started] == ["payments-service-ci", "payments-service-lint"]
     _, version, variables, token = codebuild.started[0]
@@ -69,8 +87,16 @@ def test_a_created_pull_request_starts_every_project_with_its_context() -> None:
 
 def test_the_same_event_twice_starts_each_project_once() -> None:
     codebuild, once = FakeCodeBuild(), FakeOnce()
-    first = handle(_event("source_branch_updated.json"), CATALOG, codebuild, FakeVoter(), once, ledger=FakeLedger())
-    second = handle(_event("source_branch_updated.json"), CATALOG, codebuild, FakeVoter(), once, ledger=FakeLedger())
+    first = handle(
+        _event("source_branch_updated.json"),
+        _ports(catalog=CATALOG, starter=codebuild, voter=FakeVoter(), once=once, ledger=FakeLedger()),
+        Options(),
+    )
+    second = handle(
+        _event("source_branch_updated.json"),
+        _ports(catalog=CATALOG, starter=codebuild, voter=FakeVoter(), once=once, ledger=FakeLedger()),
+        Options(),
+    )
     assert (first.outcome, second.outcome) == (Outcome.STARTED, Outcome.DUPLICATE)
     assert len(codebuild.started) == 2
     assert second.builds == first.builds
@@ -79,7 +105,11 @@ def test_the_same_event_twice_starts_each_project_once() -> None:
 @pytest.mark.parametrize("path", ["source_branch_updated.json", "reopened.json"])
 def test_a_new_revision_revokes_the_bot_vote(path: str) -> None:
     voter = FakeVoter()
-    result = handle(_event(path), CATALOG, FakeCodeBuild(), voter, FakeOnce(), ledger=FakeLedger())
+    result = handle(
+        _event(path),
+        _ports(catalog=CATALOG, starter=FakeCodeBuild(), voter=voter, once=FakeOnce(), ledger=FakeLedger()),
+        Options(),
+    )
     assert result.revoked is True
     assert voter.votes == [("42", _event(path).detail.revision_id, False)]
 
@@ -95,22 +125,19 @@ def test_a_new_revision_revokes_the_bot_vote(path: str) -> None:
 def test_closed_merged_or_approval_events_start_nothing(sample: str) -> None:
     codebuild = FakeCodeBuild()
     raw = json.loads((AWS_SAMPLES / sample).read_text())
-    result = handle(
-        PullRequestStateChangeEvent.read(raw),
-        CATALOG,
-        codebuild,
-        FakeVoter(),
-        FakeOnce(),
-        ledger=FakeLedger(),
-    )
+    result = handle(PullRequestStateChangeEvent.read(raw), _ports(starter=codebuild), Options())
     assert result.outcome is Outcome.IGNORED
     assert codebuild.started == []
 
 
 def test_a_repository_outside_the_scope_starts_nothing() -> None:
     codebuild = FakeCodeBuild()
-    catalog = ProjectCatalog(ProjectScope(repositories=("team-*",)))
-    result = handle(_event("created.json"), catalog, codebuild, FakeVoter(), FakeOnce(), ledger=FakeLedger())
+    catalog = ConfiguredProjects(ProjectScope(repositories=("team-*",)))
+    result = handle(
+        _event("created.json"),
+        _ports(catalog=catalog, starter=codebuild, voter=FakeVoter(), once=FakeOnce(), ledger=FakeLedger()),
+        Options(),
+    )
     assert (result.outcome, result.reason) == (Outcome.IGNORED, "repository out of scope")
     assert codebuild.started == []
 
@@ -141,16 +168,14 @@ def _rebuild(
     event: CommentEvent, content: str, status: str = "OPEN", once: FakeOnce | None = None
 ) -> tuple[Any, FakeCodeBuild]:
     codebuild = FakeCodeBuild()
-    result = handle_comment(
-        event,
-        ("codereflex-BuildResultsFunctionRole-ABC",),
+    ports = _ports(
         catalog=CATALOG,
-        comments=FakeComments(content),
-        pull_requests=FakePullRequests(status),
         starter=codebuild,
         once=once or FakeOnce(),
-        ledger=FakeLedger(),
+        comments=FakeComments(content),
+        pull_requests=FakePullRequests(status),
     )
+    result = handle(event, ports, Options(bot_roles=("codereflex-BuildResultsFunctionRole-ABC",)))
     return result, codebuild
 
 
@@ -199,7 +224,11 @@ class PartlyMissingCodeBuild(FakeCodeBuild):
 
 def test_a_missing_project_is_named_and_the_others_still_start() -> None:
     codebuild = PartlyMissingCodeBuild(missing=("payments-service-lint",))
-    result = handle(_event("created.json"), CATALOG, codebuild, FakeVoter(), FakeOnce(), ledger=FakeLedger())
+    result = handle(
+        _event("created.json"),
+        _ports(catalog=CATALOG, starter=codebuild, voter=FakeVoter(), once=FakeOnce(), ledger=FakeLedger()),
+        Options(),
+    )
     assert result.outcome is Outcome.STARTED
     assert list(result.builds) == ["payments-service-ci"]
     assert result.missing == ("payments-service-lint",)
@@ -207,18 +236,24 @@ def test_a_missing_project_is_named_and_the_others_still_start() -> None:
 
 def test_a_repository_without_any_project_is_ignored_quietly() -> None:
     codebuild = PartlyMissingCodeBuild(missing=("payments-service-ci", "payments-service-lint"))
-    result = handle(_event("created.json"), CATALOG, codebuild, FakeVoter(), FakeOnce(), ledger=FakeLedger())
+    result = handle(
+        _event("created.json"),
+        _ports(catalog=CATALOG, starter=codebuild, voter=FakeVoter(), once=FakeOnce(), ledger=FakeLedger()),
+        Options(),
+    )
     assert (result.outcome, result.reason) == (Outcome.IGNORED, "no configured project exists")
     assert result.missing == ("payments-service-ci", "payments-service-lint")
 
 
 def test_every_started_build_is_recorded_for_its_revision_and_only_allowed_projects_start() -> None:
     # Given a repository whose convention names a CI project and a deploy project
-    catalog = ProjectCatalog(ProjectScope(conventions=("{repository}-ci", "{repository}-deploy")))
+    catalog = ConfiguredProjects(ProjectScope(conventions=("{repository}-ci", "{repository}-deploy")))
     codebuild, ledger = FakeCodeBuild(), FakeLedger()
     # When a pull request is created, and this function may start only *-ci projects
     result = handle(
-        _event("created.json"), catalog, codebuild, FakeVoter(), FakeOnce(), ledger=ledger, allowed=("*-ci",)
+        _event("created.json"),
+        _ports(catalog=catalog, starter=codebuild, voter=FakeVoter(), once=FakeOnce(), ledger=ledger),
+        Options(startable=("*-ci",)),
     )
     # Then the deploy project is refused (never started with the PR's code), and the CI build is
     # recorded with the revision it was started for: the build results function believes only that

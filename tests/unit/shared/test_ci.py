@@ -10,7 +10,7 @@ import pytest
 from botocore.stub import Stubber
 
 from codereflex.aws.ssm import ProjectMapping, parse_mapping
-from codereflex.ci import ProjectCatalog, ProjectScope, in_scope, projects_for, repository_from_source
+from codereflex.ci import ConfiguredProjects, ProjectScope, in_scope, projects_for, repository_from_source
 from codereflex.errors import ConfigurationError
 
 
@@ -54,7 +54,7 @@ def test_the_mapping_is_read_once_per_max_age() -> None:
         response: dict[str, Any] = {"Parameter": {"Name": "/codereflex/p", "Value": json.dumps({"r": "proj"})}}
         stub.add_response("get_parameter", response, {"Name": "/codereflex/p"})
         mapping = ProjectMapping(client, "/codereflex/p", max_age=300, clock=lambda: now[0])
-        catalog = ProjectCatalog(ProjectScope(), mapping)
+        catalog = ConfiguredProjects(ProjectScope(), mapping)
         # When it is asked twice within the max age
         first = catalog.projects_for("r")
         now[0] = 100.0
