@@ -19,6 +19,7 @@ _TYPE_NAMES = {_COMMIT: b"commit", _TREE: b"tree", _BLOB: b"blob", _TAG: b"tag"}
 _HEADER = 12
 _TRAILER = 20
 _FEED = 64 * 1024
+_ZLIB_SLACK = 64  # zlib's header, checksum and stored-block overhead for a small object
 _LARGE_OFFSET = 0x80000000
 
 
@@ -82,7 +83,7 @@ def _read_entries(body: memoryview, count: int) -> list[_Entry]:
                 raise PackError(f"unknown object type {kind} at offset {start}")
         except IndexError:
             raise PackError("the pack ends inside an entry header") from None
-        entry.data, offset = _inflate(body, offset)
+        entry.data, offset = _inflate(body, offset, size)
         if len(entry.data) != size:
             raise PackError(f"the object at offset {start} inflates to another size than its header says")
         entry.crc = zlib.crc32(body[start:offset])
@@ -92,16 +93,20 @@ def _read_entries(body: memoryview, count: int) -> list[_Entry]:
     return entries
 
 
-def _inflate(body: memoryview, offset: int) -> tuple[bytes, int]:
+def _inflate(body: memoryview, offset: int, size: int) -> tuple[bytes, int]:
     """The zlib stream starting at `offset`, inflated, and the offset just after it."""
     stream = zlib.decompressobj()
     parts: list[bytes] = []
     position = offset
+    # zlib copies what follows the stream's end into unused_data: a first feed about as long as
+    # the stream (compressed objects are rarely larger than their size) keeps that copy short.
+    feed = min(_FEED, size + _ZLIB_SLACK)
     try:
         while not stream.eof:
             if position >= len(body):
                 raise PackError("the pack ends inside an object")
-            chunk = body[position : position + _FEED]
+            chunk = body[position : position + feed]
+            feed = _FEED
             parts.append(stream.decompress(chunk))
             position += len(chunk)
     except zlib.error as error:
@@ -140,22 +145,50 @@ def _object_ids(entries: list[_Entry]) -> dict[int, bytes]:
     return ids
 
 
-def apply_delta(base: bytes, delta: bytes) -> bytes:
+def apply_delta(base: bytes, delta: bytes) -> bytes:  # noqa: C901, PLR0912 - the copy instruction read inline
     """git's delta format: source and target sizes, then copy-from-base and insert instructions."""
+    # The hot loop of indexing a pack of real history (two thirds of click's objects are deltas):
+    # reading the copy instruction's fields inline and copying from a view of the base took a
+    # quarter off indexing click's pack.
     try:
         source_size, position = _varint(delta, 0)
         target_size, position = _varint(delta, position)
         if source_size != len(base):
             raise PackError("a delta's source size does not match its base")
+        source = memoryview(base)
         out = bytearray()
-        while position < len(delta):
+        end = len(delta)
+        while position < end:
             op = delta[position]
             position += 1
             if op & 0x80:
-                copy_offset, copy_size, position = _copy_instruction(op, delta, position)
-                if copy_offset + copy_size > len(base):
+                # Offset (up to 4 bytes) and size (up to 3; 0 means 64 KiB), each byte present if its bit is set.
+                copy_offset = copy_size = 0
+                if op & 0x01:
+                    copy_offset = delta[position]
+                    position += 1
+                if op & 0x02:
+                    copy_offset |= delta[position] << 8
+                    position += 1
+                if op & 0x04:
+                    copy_offset |= delta[position] << 16
+                    position += 1
+                if op & 0x08:
+                    copy_offset |= delta[position] << 24
+                    position += 1
+                if op & 0x10:
+                    copy_size = delta[position]
+                    position += 1
+                if op & 0x20:
+                    copy_size |= delta[position] << 8
+                    position += 1
+                if op & 0x40:
+                    copy_size |= delta[position] << 16
+                    position += 1
+                copy_size = copy_size or 0x10000
+                if copy_offset + copy_size > source_size:
                     raise PackError("a delta copies from beyond its base")
-                out += base[copy_offset : copy_offset + copy_size]
+                out += source[copy_offset : copy_offset + copy_size]
             elif op:
                 out += delta[position : position + op]
                 position += op
@@ -177,20 +210,6 @@ def _varint(data: bytes, position: int) -> tuple[int, int]:
         shift += 7
         if not byte & 0x80:
             return value, position
-
-
-def _copy_instruction(op: int, delta: bytes, position: int) -> tuple[int, int, int]:
-    """A copy's offset (up to 4 bytes) and size (up to 3; 0 means 64 KiB), each byte present if its bit is set."""
-    offset = size = 0
-    for bit in range(4):
-        if op & (1 << bit):
-            offset |= delta[position] << (8 * bit)
-            position += 1
-    for bit in range(3):
-        if op & (0x10 << bit):
-            size |= delta[position] << (8 * bit)
-            position += 1
-    return offset, size or 0x10000, position
 
 
 def _render_index(objects: list[tuple[bytes, int, int]], pack_checksum: bytes) -> bytes:
