@@ -24,9 +24,9 @@ from codereflex.gitremote import CodeCommitCredentials
 MIRROR_REFSPEC = "+refs/*:refs/*"
 # A warm mirror's update up to this size goes through the two-request client; larger ones through libgit2.
 SMALL_FETCH_BYTES = 8 * 1024 * 1024
-# A cold mirror's first fetch up to this size too: packindex holds the pack and every object's
-# content in memory (click's 6 MiB pack: 120 MB), so larger repositories take libgit2's route.
-COLD_FETCH_BYTES = 24 * 1024 * 1024
+# A cold mirror's first fetch up to this size too. The answer is held in memory (twice, briefly:
+# the pack is cut from it), so larger repositories take libgit2's route, which streams to disk.
+COLD_FETCH_BYTES = 64 * 1024 * 1024
 
 # libgit2's C functions and cffi, as pygit2 calls them (untyped); see _fetch_with_headers.
 _NATIVE: Any = importlib.import_module("pygit2.ffi")
