@@ -173,8 +173,8 @@ def _fetch_small(
 def _write_packed_refs(git_dir: Path, refs: dict[str, str]) -> None:
     """Every ref of a mirror that had none, in one packed-refs file, as `git clone` writes them.
 
-    libgit2 writes a ref at a time, each a file of its own: 3,000 tags took 1.5 s, most of a
-    first backup. No header: it claims no sort order or peeled lines, so readers check for themselves.
+    A ref at a time, each a file of its own, took 0.4 s for 3,000 tags. No header: it claims no
+    sort order or peeled lines, so readers check for themselves.
     """
     partial = git_dir / "packed-refs.codereflex"
     partial.write_bytes(b"".join(f"{oid} {name}\n".encode() for name, oid in sorted(refs.items())))
