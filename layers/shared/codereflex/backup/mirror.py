@@ -107,9 +107,8 @@ class GitMirror:
             # 0.6 s where libgit2's took 1.3 s.
             current = refs_of(repo)
             cap = SMALL_FETCH_BYTES if current else COLD_FETCH_BYTES
-            small = cap if limit is None else min(cap, limit)
             try:
-                return _fetch_small(repo, url, authorization, current, small)
+                return _fetch_small(repo, url, authorization, current, max_bytes=cap, limit=limit)
             except smarthttp.Oversize as oversize:
                 if limit is not None and oversize.received_bytes > limit:
                     raise TooLarge(oversize.received_bytes) from None
@@ -135,14 +134,22 @@ def _preemptive(callbacks: RemoteCallbacks | None, url: str) -> str | None:
 
 
 def _fetch_small(
-    repo: pygit2.Repository, url: str, authorization: str, current: dict[str, str], max_bytes: int
+    repo: pygit2.Repository,
+    url: str,
+    authorization: str,
+    current: dict[str, str],
+    *,
+    max_bytes: int,
+    limit: int | None,
 ) -> dict[str, str]:
     """Update a mirror, warm or cold, with the two-request client (smarthttp); NotHandled leaves it for libgit2.
 
     The pack and its index are put in place before any ref moves, and every advertised object
     must then be present; refs the remote no longer has are deleted, as a pruning fetch does.
     """
-    fetched = smarthttp.fetch(url, authorization, current.values(), cast(Any, repo).__contains__, max_bytes=max_bytes)
+    fetched = smarthttp.fetch(
+        url, authorization, current.values(), cast(Any, repo).__contains__, max_bytes=max_bytes, pack_bytes=limit
+    )
     if fetched.pack is not None and fetched.index is not None:
         pack_dir = Path(repo.path) / "objects" / "pack"
         pack_dir.mkdir(parents=True, exist_ok=True)

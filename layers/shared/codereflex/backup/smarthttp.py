@@ -11,10 +11,10 @@ receives a pack. It asks for no thin pack, so every delta's base is in the pack,
 A cold mirror (a first backup) sends no haves, so the answer is the complete pack, exactly the
 objects of a full bundle; receiving and indexing it here costs half of what libgit2's fetch does.
 
-It is only for answers up to `max_bytes` (all of it is held in memory): a larger one raises
-Oversize, anything the client does not expect in the server's answer raises NotHandled, and the
-caller fetches with libgit2 instead. Authentication, missing repositories and server errors raise
-the same errors as the libgit2 path.
+It is only for answers up to `max_bytes` (all of it is held in memory): a larger pack raises
+Oversize (a larger ref advertisement, NotHandled), anything the client does not expect in the
+server's answer raises NotHandled, and the caller fetches with libgit2 instead. Authentication,
+missing repositories and server errors raise the same errors as the libgit2 path.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ class NotHandled(Exception):
 
 
 class Oversize(NotHandled):
-    """An answer larger than the client takes; `received_bytes` is how much of it arrived."""
+    """A pack larger than the client takes; `received_bytes` is how much of the answer arrived."""
 
     def __init__(self, received_bytes: int, max_bytes: int) -> None:
         super().__init__(f"the answer is larger than {max_bytes} bytes")
@@ -74,14 +74,21 @@ def fetch(
     has_object: Callable[[str], bool],
     *,
     max_bytes: int,
+    pack_bytes: int | None = None,
     timeout: float = 60.0,
 ) -> Fetched:
     """The remote's refs, and a pack of the objects the mirror lacks (with its index).
 
-    `authorization` is the value of the Authorization header (`Basic ...`).
+    `authorization` is the value of the Authorization header (`Basic ...`). `pack_bytes` (at
+    most `max_bytes`) bounds the pack's answer alone: the hand-off limit counts pack bytes, as
+    libgit2's transfer progress does, not the ref advertisement.
     """
     with _Session(url, authorization, max_bytes, timeout) as session:
-        advertised = session.advertisement()
+        try:
+            advertised = session.advertisement()
+        except Oversize as oversize:
+            raise NotHandled(str(oversize)) from None
+        session.limit(max_bytes if pack_bytes is None else min(pack_bytes, max_bytes))
         wants = sorted({oid for oid in advertised.refs.values() if not has_object(oid)})
         if not wants:
             return Fetched(advertised.refs, None, None, advertised.head)
@@ -120,6 +127,10 @@ class _Session:
 
     def __enter__(self) -> _Session:
         return self
+
+    def limit(self, max_bytes: int) -> None:
+        """The largest answer taken from now on."""
+        self._max_bytes = max_bytes
 
     def __exit__(self, *_: object) -> None:
         self._connection.close()

@@ -339,3 +339,26 @@ def test_a_first_fetch_of_a_truncated_pack_fails_for_a_retry_and_sets_no_ref(
     # And once the connection is whole again the same mirror fetches everything
     assert mirror.fetch(REPO, store.clone_url(REPO)) == refs_of(source)
     _fsck(mirror.path(REPO))
+
+
+def test_the_hand_off_limit_counts_pack_bytes_not_the_ref_advertisement(
+    tmp_path: Path, store: GitStore, server: GitServer, credentials: Credentials
+) -> None:
+    # Given a warm mirror of a repository with 300 tags (a ref advertisement of ~20 KB)
+    source = pygit2.Repository(str(store.path_for(REPO)))
+    _history(source, 3)
+    git: Any = source
+    for number in range(300):
+        git.references.create(f"refs/tags/release-{number:04d}", git.head.target)
+    mirror = GitMirror(tmp_path / "mirrors", lambda: CodeCommitCredentials(credentials, REGION))
+    mirror.fetch(REPO, store.clone_url(REPO))
+    # When one small commit is pushed and the mirror fetches with an 8 KiB limit
+    commit_into(source, "small", {"c.txt": b"c\n"})
+    before = sum(server.responses.values())
+    refs = mirror.fetch(REPO, store.clone_url(REPO), limit=8 * 1024)
+    # Then it is fetched, in two requests: only a pack past the limit is too large
+    assert refs == refs_of(source)
+    assert sum(server.responses.values()) - before == 2
+    commit_into(source, "large", {"big.bin": _noise(64 * 1024)})
+    with pytest.raises(TooLarge):
+        mirror.fetch(REPO, store.clone_url(REPO), limit=8 * 1024)
