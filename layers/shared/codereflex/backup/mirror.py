@@ -148,7 +148,7 @@ def _fetch_small(
     must then be present; refs the remote no longer has are deleted, as a pruning fetch does.
     """
     fetched = smarthttp.fetch(
-        url, authorization, current.values(), cast(Any, repo).__contains__, max_bytes=max_bytes, pack_bytes=limit
+        url, authorization, current.values(), repo.odb.exists, max_bytes=max_bytes, pack_bytes=limit
     )
     if fetched.pack is not None and fetched.index is not None:
         pack_dir = Path(repo.path) / "objects" / "pack"
@@ -160,7 +160,9 @@ def _fetch_small(
             partial.write_bytes(data)
             partial.rename(pack_dir / f"{name}{suffix}")
     updated = pygit2.Repository(repo.path)  # opened after the pack arrived, so libgit2 sees it
-    if any(oid not in cast(Any, updated) for oid in fetched.refs.values()):
+    # The object database, not `oid in repo`: that parses the object, and a commit libgit2 cannot
+    # read (an author e-mail without its '>') raised ValueError instead of being mirrored.
+    if not all(updated.odb.exists(oid) for oid in fetched.refs.values()):
         raise smarthttp.NotHandled("an advertised object is missing after the fetch")
     if current:
         collection = references(updated)

@@ -362,3 +362,37 @@ def test_the_hand_off_limit_counts_pack_bytes_not_the_ref_advertisement(
     commit_into(source, "large", {"big.bin": _noise(64 * 1024)})
     with pytest.raises(TooLarge):
         mirror.fetch(REPO, store.clone_url(REPO), limit=8 * 1024)
+
+
+def _fsck_errors(path: Path) -> set[str]:
+    result = subprocess.run(["git", "fsck", "--full"], cwd=path, capture_output=True, text=True, check=False)
+    return {line for line in (result.stdout + result.stderr).splitlines() if line.startswith("error")}
+
+
+def test_a_first_fetch_keeps_a_commit_git_fsck_faults_and_adds_no_fault(
+    tmp_path: Path, store: GitStore, server: GitServer, credentials: Credentials
+) -> None:
+    # Given a repository with a branch on a commit whose author line git fsck faults (as real ones have)
+    source = pygit2.Repository(str(store.path_for(REPO)))
+    _history(source, 3)
+    git: Any = source
+    tree = git.head.peel(pygit2.Commit).tree_id
+    author = "author Bad <bad@example.com> 01700000000 +0000"  # a zero-padded date: libgit2 reads it, fsck does not
+    body = f"tree {tree}\n{author}\ncommitter Bad <bad@example.com> 1700000000 +0000\n\nbroken\n"
+    written = subprocess.run(
+        ["git", "hash-object", "-t", "commit", "-w", "--literally", "--stdin"],
+        cwd=store.path_for(REPO),
+        input=body,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    git.references.create("refs/heads/broken", pygit2.Oid(hex=written.stdout.strip()))
+    source_errors = _fsck_errors(store.path_for(REPO))
+    assert any("zeroPaddedDate" in line for line in source_errors)
+    mirror = GitMirror(tmp_path / "mirrors", lambda: CodeCommitCredentials(credentials, REGION))
+    # When a mirror that has nothing fetches it
+    refs = mirror.fetch(REPO, store.clone_url(REPO))
+    # Then it has that commit and every ref, and git fsck finds exactly the source's faults
+    assert refs == refs_of(source)
+    assert _fsck_errors(mirror.path(REPO)) == source_errors
