@@ -1,9 +1,12 @@
-"""Repository backup: full backup, one-commit incremental and restore, against plain git on the same repository.
+"""Repository backup on generated and real history: full, one-commit and restore, beside plain git in each run.
 
 Served by the sandbox git server (SigV4 git passwords, real HTTP), S3 is moto in-process. The
-repository is a generated one of BENCH_BACKUP_COMMITS commits (default 5,000), or the bare
-repository at BENCH_BACKUP_REPO. Every measure is taken BENCH_BACKUP_RUNS times (default 7, each in a
-fresh sandbox and scratch directory) and the table shows medians.
+repositories: a generated one of BENCH_BACKUP_COMMITS commits (default 5,000), a generated one with
+BENCH_BACKUP_TAGS tags (default 3,000, half of them annotated), pallets/click from
+../shared/bench-repos/click.bundle (skipped, with a line saying so, when absent), and every bare
+repository in BENCH_BACKUP_REPO (paths separated by the OS path separator). Each is measured
+BENCH_BACKUP_RUNS times (default 5), each run in a fresh sandbox and scratch directory, with git
+and codereflex alternating which goes first (the machine is shared); the tables show medians.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ import statistics
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pygit2
@@ -26,6 +30,8 @@ from codereflex.gitauth import authenticated_url
 from codereflex.gitremote import CodeCommitCredentials
 from sandbox.local import Sandbox
 
+ROOT = Path(__file__).resolve().parents[1]
+REAL_BUNDLES = ROOT.parent / "shared" / "bench-repos"
 ENV = {
     "PATH": os.environ.get("PATH", os.defpath),
     "HOME": tempfile.gettempdir(),
@@ -39,6 +45,15 @@ ENV = {
 }
 
 
+@dataclass(frozen=True)
+class Row:
+    measure: str
+    ours: float
+    baseline: float
+    limit: float | None  # the goal's largest ratio; None: shown beside git, no goal
+    goal: str
+
+
 def _git(*args: str, cwd: Path | None = None, stdin: bytes | None = None) -> bytes:
     return subprocess.run(["git", *args], cwd=cwd, env=ENV, input=stdin, capture_output=True, check=True).stdout
 
@@ -49,8 +64,11 @@ def _timed(action: Callable[[], object]) -> float:
     return time.perf_counter() - started
 
 
-def generate(path: Path, commits: int) -> None:
-    """A bare repository of `commits` commits over 300 files in 30 directories, built with git fast-import."""
+def generate(path: Path, commits: int, *, tag_every: int = 500, annotate: bool = False) -> None:
+    """A bare repository of `commits` commits over 300 files in 30 directories, built with git fast-import.
+
+    Every `tag_every`-th commit is tagged; with `annotate`, every other tag is an annotated one.
+    """
     _git("init", "-q", "--bare", "-b", "main", str(path))
     lines: list[bytes] = []
     for number in range(1, commits + 1):
@@ -65,42 +83,85 @@ def generate(path: Path, commits: int) -> None:
             lines.append(f"from :{number - 1}\n".encode())
         lines.append(f"M 100644 inline dir{number % 30}/file{number % 300}.txt\n".encode())
         lines.append(f"data {len(content)}\n".encode() + content + b"\n")
-        if number % 500 == 0:
+        if number % tag_every == 0 and annotate and number % (2 * tag_every) == 0:
+            message = f"release {number}"
+            lines.append(
+                f"tag v{number}\nfrom :{number}\ntagger Bench <bench@example.com> {1_700_000_000 + number} +0000\n"
+                f"data {len(message)}\n{message}\n".encode()
+            )
+        elif number % tag_every == 0:
             lines.append(f"reset refs/tags/v{number}\nfrom :{number}\n\n".encode())
     _git("fast-import", "--quiet", cwd=path, stdin=b"".join(lines))
 
 
-def main() -> int:
-    given = os.environ.get("BENCH_BACKUP_REPO")
+def repositories(scratch: Path) -> Iterator[tuple[str, Path | None]]:
+    """(what, bare repository) for each repository to measure; None when it is not on this machine."""
     commits = int(os.environ.get("BENCH_BACKUP_COMMITS", "5000"))
-    runs = int(os.environ.get("BENCH_BACKUP_RUNS", "7"))
-    samples: list[list[tuple[str, float, float, float, str]]] = []
-    same = True
+    tags = int(os.environ.get("BENCH_BACKUP_TAGS", "3000"))
+    generated = scratch / "generated.git"
+    generate(generated, commits)
+    yield f"generated, {commits:,} commits, {commits // 500} tags", generated
+    tagged = scratch / "tagged.git"
+    generate(tagged, tags, tag_every=1, annotate=True)
+    yield f"generated, {tags:,} commits, {tags:,} tags", tagged
+    click = REAL_BUNDLES / "click.bundle"
+    if click.exists():
+        real = scratch / "click.git"
+        _git("init", "-q", "--bare", str(real))
+        _git("fetch", "-q", str(click), "+refs/*:refs/*", cwd=real)
+        yield "pallets/click (real history, 3,335 commits, 74 refs)", real
+    else:
+        yield f"pallets/click: skipped, {click} is not on this machine", None
+    for given in filter(None, os.environ.get("BENCH_BACKUP_REPO", "").split(os.pathsep)):
+        yield given, Path(given)
+
+
+def main() -> int:
+    runs = int(os.environ.get("BENCH_BACKUP_RUNS", "5"))
+    status = 0
     with tempfile.TemporaryDirectory(prefix="codereflex-bench-backup-") as scratch_dir:
-        original = Path(scratch_dir) / "original.git"
-        if given:
-            shutil.copytree(given, original, symlinks=True)
-        else:
-            generate(original, commits)
-        for run in range(runs):
-            scratch = Path(scratch_dir) / f"run-{run}"
-            source = scratch / "source.git"
-            shutil.copytree(original, source, symlinks=True)  # each run adds a commit to its own copy
-            with Sandbox(function_env={"POWERTOOLS_METRICS_DISABLED": "true"}) as sandbox:
-                rows, restored_same = _measure(sandbox, source, scratch)
-            samples.append(rows)
-            same = same and restored_same
-    medians = [
-        (name, statistics.median(r[i][1] for r in samples), statistics.median(r[i][2] for r in samples), limit, goal)
-        for i, (name, _, _, limit, goal) in enumerate(samples[0])
-    ]
-    _print(medians, f"{given or f'generated, {commits} commits'}; medians of {runs} runs")
-    print(f"restored refs equal the source's in every run: {'yes' if same else 'NO'}")
-    return 0 if same else 1
+        for what, original in repositories(Path(scratch_dir)):
+            if original is None:
+                print(f"repository: {what}")
+                continue
+            samples: list[list[Row]] = []
+            same = True
+            for run in range(runs):
+                scratch = Path(scratch_dir) / f"run-{run}"
+                source = scratch / "source.git"
+                shutil.copytree(original, source, symlinks=True)  # each run adds a commit to its own copy
+                with Sandbox(function_env={"POWERTOOLS_METRICS_DISABLED": "true"}) as sandbox:
+                    rows, restored_same = _measure(sandbox, source, scratch, git_first=run % 2 == 0)
+                samples.append(rows)
+                same = same and restored_same
+                shutil.rmtree(scratch)
+            medians = [
+                Row(row.measure, statistics.median(r[i].ours for r in samples), *_median_baseline(samples, i))
+                for i, row in enumerate(samples[0])
+            ]
+            _print(medians, f"{what}; medians of {runs} runs, git and codereflex alternating")
+            print(f"restored refs equal the source's in every run: {'yes' if same else 'NO'}\n")
+            status |= 0 if same else 1
+    return status
 
 
-def _measure(sandbox: Sandbox, source: Path, scratch: Path) -> tuple[list[tuple[str, float, float, float, str]], bool]:
+def _median_baseline(samples: list[list[Row]], i: int) -> tuple[float, float | None, str]:
+    first = samples[0][i]
+    return statistics.median(r[i].baseline for r in samples), first.limit, first.goal
+
+
+def _both(git_first: bool, git_action: Callable[[], object], our_action: Callable[[], object]) -> tuple[float, float]:
+    """(git's time, ours), taken in the order this run alternates to."""
+    if git_first:
+        git_time = _timed(git_action)
+        return git_time, _timed(our_action)
+    ours = _timed(our_action)
+    return _timed(git_action), ours
+
+
+def _measure(sandbox: Sandbox, source: Path, scratch: Path, *, git_first: bool) -> tuple[list[Row], bool]:
     url = sandbox.import_repository("bench", source)
+    served = sandbox.store.path_for("bench")
     s3 = sandbox.client("s3")
     s3.create_bucket(Bucket="bench-backups")
     store = S3ObjectStore(s3, "bench-backups")
@@ -108,61 +169,62 @@ def _measure(sandbox: Sandbox, source: Path, scratch: Path) -> tuple[list[tuple[
     parts = Collaborators(git=mirror, store=store, scratch=scratch / "work")
     request = BackupRequest("bench", url)
     signed = authenticated_url(url, sandbox.developer, fallback_region=sandbox.region)
-
-    # Plain git: a mirror clone plus a bundle of everything, the baseline for a first full backup.
-    git_full = _timed(lambda: _git("clone", "-q", "--mirror", signed, str(scratch / "git-mirror.git")))
-    git_full += _timed(
-        lambda: _git("bundle", "create", "-q", str(scratch / "all.bundle"), "--all", cwd=scratch / "git-mirror.git")
-    )
+    git_mirror = scratch / "git-mirror.git"
     results: list[BackupResult] = []
-    full = _timed(lambda: results.append(back_up(request, Policy(), parts)))
+
+    def git_full() -> None:
+        # Plain git: a mirror clone plus a bundle of everything, the baseline for a first full backup.
+        _git("clone", "-q", "--mirror", signed, str(git_mirror))
+        _git("bundle", "create", "-q", str(scratch / "all.bundle"), "--all", cwd=git_mirror)
+
+    git_full_time, full = _both(git_first, git_full, lambda: results.append(back_up(request, Policy(), parts)))
 
     # One commit pushed (written straight into the served repository), then a warm backup.
-    repo = pygit2.Repository(str(sandbox.store.path_for("bench")))
+    repo = pygit2.Repository(str(served))
     old_tip = repo.references["refs/heads/main"].target  # type: ignore[attr-defined]
     parent = repo[old_tip]  # type: ignore[index]
     blob = repo.create_blob(b"one more line\n")
     builder = repo.TreeBuilder(parent.tree)
     builder.insert("bench-one-more.txt", blob, pygit2.enums.FileMode.BLOB)
     signature = pygit2.Signature("Bench", "bench@example.com")
-    new_tip = repo.create_commit("refs/heads/main", signature, signature, "one more", builder.write(), [old_tip])
-    incremental = _timed(lambda: results.append(back_up(request, Policy(), parts)))
-    new_pack = subprocess.run(
-        ["git", "pack-objects", "--stdout", "-q"],
-        input=_git("rev-list", "--objects", str(new_tip), "--not", str(old_tip), cwd=sandbox.store.path_for("bench")),
-        cwd=sandbox.store.path_for("bench"),
-        capture_output=True,
-        check=True,
-        env=ENV,
-    ).stdout
-    manifest_bytes = len(store.get(f"backups/bench/manifests/{results[-1].backup_id}.json").data)  # type: ignore[union-attr]
+    repo.create_commit("refs/heads/main", signature, signature, "one more", builder.write(), [old_tip])
 
-    git_restore = _timed(
-        lambda: _git("clone", "-q", "--mirror", str(scratch / "all.bundle"), str(scratch / "git-restore.git"))
+    def git_incremental() -> None:
+        # git's own incremental: fetch into its mirror, then a bundle of the changed ref from old to new.
+        _git("fetch", "-q", "--prune", signed, "+refs/*:refs/*", cwd=git_mirror)
+        _git("bundle", "create", "-q", str(scratch / "change.bundle"), f"{old_tip}..main", cwd=git_mirror)
+
+    git_one, incremental = _both(git_first, git_incremental, lambda: results.append(back_up(request, Policy(), parts)))
+    git_change_bytes = (scratch / "change.bundle").stat().st_size
+
+    _git("bundle", "create", "-q", str(scratch / "latest.bundle"), "--all", cwd=git_mirror)
+    git_restore, ours_restore = _both(
+        git_first,
+        lambda: _git("clone", "-q", "--mirror", str(scratch / "latest.bundle"), str(scratch / "git-restore.git")),
+        lambda: restore(store, "backups/", "bench", scratch / "restored.git"),
     )
-    ours_restore = _timed(lambda: restore(store, "backups/", "bench", scratch / "restored.git"))
-    same = _git("show-ref", cwd=scratch / "restored.git") == _git("show-ref", cwd=sandbox.store.path_for("bench"))
-
-    upload_goal = 2 * (len(new_pack) + manifest_bytes)
+    same = _git("show-ref", cwd=scratch / "restored.git") == _git("show-ref", cwd=served)
     return [
-        ("first full backup (s)", full, git_full, 1.5, "<= 1.5x git clone --mirror + bundle --all"),
-        ("one-commit backup, warm (s)", incremental, full, 0.10, "<= 10% of the full backup"),
-        (
+        Row("first full backup (s)", full, git_full_time, 1.5, "<= 1.5x git clone --mirror + bundle --all"),
+        Row("one-commit backup, warm (s)", incremental, full, 0.10, "<= 10% of our full backup"),
+        Row("  the same against git (s)", incremental, git_one, None, "git fetch + bundle create old..new"),
+        Row(
             "one-commit upload (bytes)",
             results[-1].bytes_uploaded,
-            upload_goal / 2,
+            git_change_bytes,
             2.0,
-            "<= 2x new-object pack + manifest",
+            "<= 2x git's bundle of the changed ref",
         ),
-        ("restore latest (s)", ours_restore, git_restore, 1.5, "<= 1.5x git clone of the full bundle"),
+        Row("restore latest (s)", ours_restore, git_restore, 1.5, "<= 1.5x git clone --mirror of git's bundle"),
     ], same
 
 
-def _print(rows: list[tuple[str, float, float, float, str]], what: str) -> None:
+def _print(rows: list[Row], what: str) -> None:
     print(f"repository: {what}")
     print(f"| {'measure':<30} | {'codereflex':>12} | {'baseline':>12} | {'ratio':>6} | {'goal':<42} | met |")
     print(f"|{'-' * 32}|{'-' * 14}|{'-' * 14}|{'-' * 8}|{'-' * 44}|-----|")
-    for name, ours, baseline, limit, goal in rows:
-        ratio = ours / baseline if baseline else 0.0
-        met = "yes" if ratio <= limit else "NO"
-        print(f"| {name:<30} | {ours:>12.3f} | {baseline:>12.3f} | {ratio:>6.2f} | {goal:<42} | {met:<3} |")
+    for row in rows:
+        ratio = row.ours / row.baseline if row.baseline else 0.0
+        met = "-" if row.limit is None else "yes" if ratio <= row.limit else "NO"
+        figures = f"{row.ours:>12.3f} | {row.baseline:>12.3f} | {ratio:>6.2f}"
+        print(f"| {row.measure:<30} | {figures} | {row.goal:<42} | {met:<3} |")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import tracemalloc
 from pathlib import Path
 
 import pygit2
@@ -64,6 +65,28 @@ def test_the_index_equals_packbuilders_for_a_push_sized_pack(history: Git, tmp_p
     [pack] = tmp_path.glob("pack-*.pack")
     # Then ours is the same index
     assert index_pack(pack.read_bytes()) == pack.with_suffix(".idx").read_bytes()
+
+
+def test_indexing_holds_one_delta_chain_not_every_object(tmp_path: Path) -> None:
+    # Given the pack of 60 versions of a 256 KiB file (15 MiB of content), each a small delta on the last
+    git = Git(tmp_path)
+    lines = [f"line {n} of a long file\n" for n in range(10_000)]
+    for version in range(60):
+        lines[version * 97] = f"line {version * 97} changed in version {version}\n"
+        (git.work / "long.txt").write_text("".join(lines))
+        git.run("add", "-A", cwd=git.work)
+        git.run("commit", "-q", "-m", f"version {version}", cwd=git.work)
+    pack = _git_pack(git, "--delta-base-offset")
+    # When it is indexed
+    tracemalloc.start()
+    try:
+        index = index_pack(pack)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # Then the index is git's, and what it took beyond the pack is a few versions of the file, not all 60
+    assert index == _git_index(pack, tmp_path)
+    assert peak < 8 * 256 * 1024, peak
 
 
 def test_a_damaged_pack_is_refused(history: Git) -> None:

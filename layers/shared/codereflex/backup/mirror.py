@@ -24,6 +24,9 @@ from codereflex.gitremote import CodeCommitCredentials
 MIRROR_REFSPEC = "+refs/*:refs/*"
 # A warm mirror's update up to this size goes through the two-request client; larger ones through libgit2.
 SMALL_FETCH_BYTES = 8 * 1024 * 1024
+# A cold mirror's first fetch up to this size too. The answer is held in memory (twice, briefly:
+# the pack is cut from it), so larger repositories take libgit2's route, which streams to disk.
+COLD_FETCH_BYTES = 64 * 1024 * 1024
 
 # libgit2's C functions and cffi, as pygit2 calls them (untyped); see _fetch_with_headers.
 _NATIVE: Any = importlib.import_module("pygit2.ffi")
@@ -99,11 +102,18 @@ class GitMirror:
             setattr(callbacks, "transfer_progress", None)  # noqa: B010  # shadows a method on purpose
         authorization = _preemptive(callbacks, url)
         if authorization is not None:
+            # A warm mirror's tips are the haves of a one-round fetch. A cold one has none, and the
+            # answer is the complete pack: received and indexed here, click's first fetch took
+            # 0.6 s where libgit2's took 1.3 s.
             current = refs_of(repo)
-            if current:  # a warm mirror: its tips are the haves of a one-round fetch
-                small = SMALL_FETCH_BYTES if limit is None else min(SMALL_FETCH_BYTES, limit)
-                with suppress(smarthttp.NotHandled):
-                    return _fetch_small(repo, url, authorization, current, small)
+            cap = SMALL_FETCH_BYTES if current else COLD_FETCH_BYTES
+            try:
+                return _fetch_small(repo, url, authorization, current, max_bytes=cap, limit=limit)
+            except smarthttp.Oversize as oversize:
+                if limit is not None and oversize.received_bytes > limit:
+                    raise TooLarge(oversize.received_bytes) from None
+            except smarthttp.NotHandled:
+                pass  # libgit2 fetches it instead
         try:
             if authorization is not None and callbacks is not None:
                 # Credentials with the first request: libgit2 would otherwise send it without, take
@@ -124,14 +134,22 @@ def _preemptive(callbacks: RemoteCallbacks | None, url: str) -> str | None:
 
 
 def _fetch_small(
-    repo: pygit2.Repository, url: str, authorization: str, current: dict[str, str], max_bytes: int
+    repo: pygit2.Repository,
+    url: str,
+    authorization: str,
+    current: dict[str, str],
+    *,
+    max_bytes: int,
+    limit: int | None,
 ) -> dict[str, str]:
-    """Update a warm mirror with the two-request client (smarthttp); NotHandled leaves it for libgit2.
+    """Update a mirror, warm or cold, with the two-request client (smarthttp); NotHandled leaves it for libgit2.
 
     The pack and its index are put in place before any ref moves, and every advertised object
     must then be present; refs the remote no longer has are deleted, as a pruning fetch does.
     """
-    fetched = smarthttp.fetch(url, authorization, current.values(), cast(Any, repo).__contains__, max_bytes=max_bytes)
+    fetched = smarthttp.fetch(
+        url, authorization, current.values(), repo.odb.exists, max_bytes=max_bytes, pack_bytes=limit
+    )
     if fetched.pack is not None and fetched.index is not None:
         pack_dir = Path(repo.path) / "objects" / "pack"
         pack_dir.mkdir(parents=True, exist_ok=True)
@@ -142,15 +160,39 @@ def _fetch_small(
             partial.write_bytes(data)
             partial.rename(pack_dir / f"{name}{suffix}")
     updated = pygit2.Repository(repo.path)  # opened after the pack arrived, so libgit2 sees it
-    if any(oid not in cast(Any, updated) for oid in fetched.refs.values()):
+    # The object database, not `oid in repo`: that parses the object, and a commit libgit2 cannot
+    # read (an author e-mail without its '>') raised ValueError instead of being mirrored.
+    if not all(updated.odb.exists(oid) for oid in fetched.refs.values()):
         raise smarthttp.NotHandled("an advertised object is missing after the fetch")
-    collection = references(updated)
-    for name in set(current) - set(fetched.refs):
-        collection.delete(name)
-    for name, oid in fetched.refs.items():
-        if current.get(name) != oid:
-            collection.create(name, pygit2.Oid(hex=oid), force=True)
+    if current:
+        collection = references(updated)
+        for name in set(current) - set(fetched.refs):
+            collection.delete(name)
+        for name, oid in fetched.refs.items():
+            if current.get(name) != oid:
+                collection.create(name, pygit2.Oid(hex=oid), force=True)
+    elif fetched.refs:
+        _write_packed_refs(Path(updated.path), fetched.refs)
+        updated = pygit2.Repository(repo.path)  # reads the new packed-refs
+    if fetched.head in fetched.refs and _head_target(updated) != fetched.head:
+        cast(Any, updated).set_head(fetched.head)  # the mirror's HEAD names the remote's default branch, as git's does
     return refs_of(updated)
+
+
+def _write_packed_refs(git_dir: Path, refs: dict[str, str]) -> None:
+    """Every ref of a mirror that had none, in one packed-refs file, as `git clone` writes them.
+
+    A ref at a time, each a file of its own, took 0.4 s for 3,000 tags. No header: it claims no
+    sort order or peeled lines, so readers check for themselves.
+    """
+    partial = git_dir / "packed-refs.codereflex"
+    partial.write_bytes(b"".join(f"{oid} {name}\n".encode() for name, oid in sorted(refs.items())))
+    partial.rename(git_dir / "packed-refs")
+
+
+def _head_target(repo: pygit2.Repository) -> str | None:
+    head = references(repo).get("HEAD")
+    return head.target if head is not None and isinstance(head.target, str) else None
 
 
 def _fetch_with_headers(remote: Remote, refspecs: list[str], callbacks: RemoteCallbacks, headers: list[str]) -> None:
