@@ -17,6 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / ".aws-sam" / "build"
 LAYER = BUILD / "SharedLayer" / "python"
+GIT_LAYER = BUILD / "GitLayer" / "python"
 RUNS = 21
 GOAL = 1.25
 
@@ -38,8 +39,7 @@ HANDLERS = {
     "BuildResultsFunction": (
         "BuildResultsFunction",
         "import build_results.app as app; "
-        "app.default_ports(app.Settings.from_env({'IDEMPOTENCY_TABLE': 't', 'SIGNING_KEY_SECRET': 's'}))"
-        ".comments._client.client; "
+        "app.default_ports().comments._client.client; "
         "from codereflex.events.codebuild import BuildStateChangeEvent; "
         + _READ.format(model="BuildStateChangeEvent", event="build_results/pr_failed.json"),
     ),
@@ -48,6 +48,19 @@ HANDLERS = {
         "import pr_builds.app as app; app._client('codebuild').client; "
         "from codereflex.events.pull_requests import PullRequestStateChangeEvent; "
         + _READ.format(model="PullRequestStateChangeEvent", event="pr_builds/created.json"),
+    ),
+    "RepoActivityFunction": (
+        "RepoActivityFunction",
+        "import repo_activity.app as app; app._client('codecommit').client; "
+        "from codereflex.events.codecommit import RepositoryStateChangeEvent; "
+        + _READ.format(model="RepositoryStateChangeEvent", event="repo_activity/force_push_main.json"),
+    ),
+    # The backup function also loads the GitLayer (pygit2, libgit2): its own floor is higher.
+    "RepoBackupFunction": (
+        "RepoBackupFunction",
+        "import repo_backup.app as app; app._client('s3').client; "
+        "from codereflex.events.codecommit import RepositoryStateChangeEvent; "
+        + _READ.format(model="RepositoryStateChangeEvent", event="repo_backup/push_main.json"),
     ),
 }
 
@@ -60,7 +73,8 @@ def _run(code: str, function: str | None = None) -> float:
         "AWS_ACCESS_KEY_ID": "bench",
         "AWS_SECRET_ACCESS_KEY": "bench",
     }
-    env["PYTHONPATH"] = os.pathsep.join(([str(BUILD / function)] if function else []) + [str(LAYER)])
+    layers = [LAYER, GIT_LAYER] if function == "RepoBackupFunction" else [LAYER]
+    env["PYTHONPATH"] = os.pathsep.join(([str(BUILD / function)] if function else []) + [str(p) for p in layers])
     started = time.perf_counter()
     # -S: no site-packages, so nothing is imported from the dev venv instead of the build.
     subprocess.run([sys.executable, "-S", "-c", code], env=env, check=True, cwd=ROOT)

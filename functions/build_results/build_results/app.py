@@ -8,9 +8,8 @@ with collector_paused():  # a cold start's imports, without garbage collection: 
     from functools import cache, partial
     from typing import Any
 
-    from aws_lambda_powertools import Logger, Metrics
+    from aws_lambda_powertools import Logger, Metrics, Tracer
     from aws_lambda_powertools.logging import correlation_paths
-    from aws_lambda_powertools.metrics import MetricUnit
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
     from codereflex.aws.clients import lazy_client
@@ -22,22 +21,20 @@ with collector_paused():  # a cold start's imports, without garbage collection: 
     from codereflex.aws.ssm import ProjectMapping
     from codereflex.ci import ConfiguredProjects
     from codereflex.events.codebuild import BuildStateChangeEvent
-    from codereflex.handler import final_on_permanent_error
+    from codereflex.handler import emit, final_on_permanent_error
 
     from .config import Settings
     from .logic import handle
-    from .ports import Outcome, Ports, Trust
+    from .ports import Ports, Trust
     from .records import CommentClaims
 
-    logger, metrics = Logger(), Metrics()
+    logger, tracer, metrics = Logger(), Tracer(), Metrics()
 
-_METRICS = {
-    Outcome.POSTED: "CommentsPosted",
-    Outcome.UPDATED: "CommentsUpdated",
-    Outcome.DUPLICATE: "CommentsSkipped",
-    Outcome.SKIPPED: "CommentsSkipped",
-    Outcome.IGNORED: "BuildsIgnored",
-}
+
+@cache
+def settings() -> Settings:
+    # Once per execution environment: Lambda starts new ones when the function's configuration changes.
+    return Settings.from_env()
 
 
 @cache
@@ -64,8 +61,9 @@ def _trust(secret_id: str) -> Trust:
     return Trust(identity, signer_from_secret(_client("secretsmanager"), secret_id))
 
 
-def default_ports(settings: Settings) -> Ports:
-    codecommit, dynamodb, scope = _client("codecommit"), _client("dynamodb"), settings.scope
+def default_ports() -> Ports:
+    config = settings()
+    codecommit, dynamodb, scope = _client("codecommit"), _client("dynamodb"), config.scope
     return Ports(
         pull_requests=CodeCommitPullRequests(codecommit),
         comments=CodeCommitComments(codecommit),
@@ -73,34 +71,16 @@ def default_ports(settings: Settings) -> Ports:
         builds=CodeBuildResults(_client("codebuild")),
         logs=LogTail(_client("logs")),
         catalog=ConfiguredProjects(scope, _mapping(scope.mapping_parameter) if scope.mapping_parameter else None),
-        revisions=RevisionLedger(dynamodb, settings.records_table),
-        claims=CommentClaims(dynamodb, settings.records_table),
-        trust=partial(_trust, settings.signing_key_secret),
+        revisions=RevisionLedger(dynamodb, config.records_table),
+        claims=CommentClaims(dynamodb, config.records_table),
+        trust=partial(_trust, config.signing_key_secret),
     )
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE)
+@tracer.capture_lambda_handler
 @metrics.log_metrics
 @final_on_permanent_error(logger, metrics)
-def lambda_handler(event: dict[str, Any], context: LambdaContext, ports: Ports | None = None) -> dict[str, Any]:
-    settings = Settings.from_env()
-    # pydantic directly: Powertools' parser module would add its whole model zoo to the cold start.
-    envelope = BuildStateChangeEvent.read(event)
-    detail = envelope.detail
-    result = handle(envelope, ports or default_ports(settings), settings.options)
-    logger.info(
-        "Build state handled",
-        outcome=result.outcome.value,
-        reason=result.reason,
-        project=detail.project_name,
-        build_id=detail.build_id,
-        build_status=detail.build_status,
-        target=result.target,
-        vote=result.vote,
-    )
-    metrics.add_metric(name=_METRICS[result.outcome], unit=MetricUnit.Count, value=1)
-    if result.vote is not None:
-        metrics.add_metric(
-            name="Approvals" if result.vote == "APPROVE" else "Revocations", unit=MetricUnit.Count, value=1
-        )
-    return {"outcome": result.outcome.value, "reason": result.reason, "target": result.target, "vote": result.vote}
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    result = handle(BuildStateChangeEvent.read(event), default_ports(), settings().options)
+    return emit(result.report(), logger, metrics)

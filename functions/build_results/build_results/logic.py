@@ -67,10 +67,12 @@ def comment_token(target: str, project: str) -> str:
 
 def handle(envelope: BuildStateChangeEvent, ports: Ports, options: Options) -> Result:
     """Update the living comment for this build's (target, project) and vote on the PR revision."""
+    detail = envelope.detail
     try:
-        return _handle(envelope, ports, options)
+        result = _handle(envelope, ports, options)
     except _Exit as done:
-        return done.result
+        result = done.result
+    return result._replace(about=(detail.project_name, detail.build_id, detail.build_status))
 
 
 def _handle(envelope: BuildStateChangeEvent, ports: Ports, options: Options) -> Result:

@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from enum import Enum
 from typing import NamedTuple, Protocol
 
+from codereflex import report as told  # not codereflex.ci.Report, a build's test report
 from codereflex.ci import Build, Comment, PullRequest, Report, TestCase
 from codereflex.revisions import RevisionRecord, Run
 from codereflex.signing import Signer
@@ -110,8 +111,35 @@ class Ports(NamedTuple):
     pause: Callable[[float], None] = time.sleep
 
 
+_METRICS = {
+    "posted": "CommentsPosted",
+    "updated": "CommentsUpdated",
+    "duplicate": "CommentsSkipped",
+    "skipped": "CommentsSkipped",
+    "ignored": "BuildsIgnored",
+}
+
+
 class Result(NamedTuple):
     outcome: Outcome
     reason: str = ""
     target: str | None = None
     vote: str | None = None  # "APPROVE" or "REVOKE" when a vote was cast
+    about: tuple[str, str, str] = ("", "", "")  # project, build id, build status
+
+    def report(self) -> told.Report:
+        project, build_id, status = self.about
+        fields = {
+            "outcome": self.outcome.value,
+            "reason": self.reason,
+            "project": project,
+            "build_id": build_id,
+            "build_status": status,
+            "target": self.target,
+            "vote": self.vote,
+        }
+        counts = [told.Count(_METRICS[self.outcome.value])]
+        if self.vote is not None:
+            counts.append(told.Count("Approvals" if self.vote == "APPROVE" else "Revocations"))
+        response = {"outcome": self.outcome.value, "reason": self.reason, "target": self.target, "vote": self.vote}
+        return told.Report(response, (told.Line("Build state handled", fields),), tuple(counts))
