@@ -12,8 +12,8 @@ import pygit2
 
 from codereflex.aws.s3 import S3ObjectStore
 from codereflex.backup.engine import list_backups, restore
-from sandbox import demo_kit
-from sandbox.demo_kit import DemoFailure, Workspace, commit, expect, say, title
+from sandbox.demo import demo_kit
+from sandbox.demo.demo_kit import DemoFailure, Workspace, commit, expect, say, title
 from sandbox.local import Sandbox
 
 REPOSITORY = "inventory-service"
