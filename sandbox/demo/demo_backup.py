@@ -1,6 +1,6 @@
 """Demo act: pushes, a force-push and a deleted branch backed up to S3, then the state before the force-push restored.
 
-`act(sandbox, scratch)` is one act of `make demo`; `python -m sandbox.demo_backup` runs it alone.
+`act(sandbox, scratch)` is one act of `make demo`; `python -m sandbox.demo.demo_backup` runs it alone.
 """
 
 from __future__ import annotations

@@ -176,7 +176,7 @@ def _store() -> gitstore.GitStore:
     if store is None:
         raise ApiError(
             "SandboxNotConfiguredException",
-            "No git store is configured: call sandbox.gitstore.configure(GitStore(...)) before using CodeCommit",
+            "No git store is configured: call sandbox.git.gitstore.configure(GitStore(...)) before using CodeCommit",
         )
     return store
 
