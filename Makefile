@@ -39,14 +39,14 @@ format: $(VENV)/.installed ## Rewrite code to house style
 lint: $(VENV)/.installed ## ruff (lint + format check) and mypy --strict
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy layers functions sandbox tests bench
+	$(VENV)/bin/mypy layers functions sandbox packaging tests bench
 
 validate: $(SAMVENV)/.installed ## sam validate --lint
 	$(SAM) validate --lint --template template.yaml
 
 build: $(SAMVENV)/.installed ## sam build (arm64), then check native libraries are aarch64 and bytecode ships
 	$(SAM) build --template template.yaml --parallel
-	$(PY) -m sandbox.buildcheck .aws-sam/build
+	$(PY) packaging/buildcheck.py .aws-sam/build
 
 unit: $(VENV)/.installed ## Unit and contract tests only
 	$(PY) -m pytest tests/unit tests/contract

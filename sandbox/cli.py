@@ -12,10 +12,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from sandbox.demo import run as run_demo
+from sandbox.demo.demo import run as run_demo
+from sandbox.lambdas.router import Router
+from sandbox.lambdas.samples import MissingState, seed
 from sandbox.local import Credentials, Sandbox, function_credentials_env
-from sandbox.router import Router
-from sandbox.samples import MissingState, seed
 
 ROOT = Path(__file__).resolve().parents[1]
 # Where `up` says it is running (and `invoke` against it looks); SANDBOX_STATE_FILE or --state-file moves it.

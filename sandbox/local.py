@@ -28,12 +28,13 @@ from moto.server import ThreadedMotoServer
 from moto.sts.models import sts_backends
 from werkzeug.serving import make_server
 
-from sandbox import gitstore, moto_ext
-from sandbox.codecommit_events import RefWatcher
-from sandbox.gitserver import GitServer
-from sandbox.router import Invocation, Router
-from sandbox.stack import ACCOUNT_ID, Stack, create_stack
-from sandbox.template import Resolver, load_template
+from sandbox.aws import moto_ext
+from sandbox.aws.codecommit_events import RefWatcher
+from sandbox.aws.stack import ACCOUNT_ID, Stack, create_stack
+from sandbox.git import gitstore
+from sandbox.git.gitserver import GitServer
+from sandbox.lambdas.router import Invocation, Router
+from sandbox.lambdas.template import Resolver, load_template
 
 ROOT = Path(__file__).resolve().parents[1]
 # botocore loads service models per Session; one shared session makes a sandbox start in ~0.3 s, not ~1.5 s.

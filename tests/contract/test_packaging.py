@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.bytecodecheck import report
+from bytecodecheck import report
 from tests.conftest import ROOT
 
 

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from samtranslator.translator.transform import transform
 
-from sandbox.router import Router
-from sandbox.template import FunctionSpec, SamTemplate, load_template
+from sandbox.lambdas.router import Router
+from sandbox.lambdas.template import FunctionSpec, SamTemplate, load_template
 from tests.conftest import AWS_SAMPLES, EVENTS, ROOT
 
 TEMPLATE = ROOT / "template.yaml"

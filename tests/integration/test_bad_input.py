@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from aws_lambda_powertools import Metrics
 
-from sandbox.ci_scenario import CiScenario
+from sandbox.demo.ci_scenario import CiScenario
 from sandbox.local import Sandbox
 
 FUNCTIONS = ("RepoActivityFunction", "RepoBackupFunction", "PrBuildsFunction", "BuildResultsFunction")

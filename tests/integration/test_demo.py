@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sandbox import demo
+from sandbox.demo import demo
 
 
 def test_the_whole_demo_succeeds(capsys: pytest.CaptureFixture[str]) -> None:

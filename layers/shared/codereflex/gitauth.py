@@ -1,20 +1,18 @@
-"""CodeCommit's git-over-HTTPS credentials: the SigV4 "password" clients compute and servers check."""
+"""CodeCommit's git-over-HTTPS credentials: the SigV4 "password" a client computes (the sandbox checks it)."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Protocol
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from codereflex.errors import AccessDenied, ConfigurationError
+from codereflex.errors import ConfigurationError
 
 SERVICE = "codecommit"
-MAX_SKEW = timedelta(minutes=15)
 
 _TIMESTAMP_FORMAT = "%Y%m%dT%H%M%S"
 # Same host shapes the AWS CLI credential helper accepts, anchored at both ends so that
@@ -22,7 +20,6 @@ _TIMESTAMP_FORMAT = "%Y%m%dT%H%M%S"
 _REGION_HOST = re.compile(
     r"^(?:vpce-[a-z0-9-]+\.)?git-codecommit(?:-fips)?\.(?P<region>[a-z0-9-]+)\.(?:vpce\.)?amazonaws\.com(?:\.cn)?$"
 )
-_PASSWORD = re.compile(r"^(?P<timestamp>\d{8}T\d{6})Z(?P<signature>[0-9a-f]{64})$")
 
 
 class FrozenCredentials(Protocol):
@@ -40,30 +37,6 @@ class FrozenCredentials(Protocol):
 
 class CloneUrlError(ConfigurationError):
     """The clone URL cannot be signed: not http(s), no host, no path, or no region to sign for."""
-
-
-class GitPasswordRejected(AccessDenied):
-    """A server refuses the git credentials; `code` says why (safe to log and to show the client)."""
-
-    code = "rejected"
-
-
-class MalformedGitCredentials(GitPasswordRejected):
-    code = "bad-format"
-
-
-class UnknownAccessKey(GitPasswordRejected):
-    code = "unknown-key"
-
-
-class SignatureMismatch(GitPasswordRejected):
-    """Wrong secret, or signed for another host, path (repository) or region."""
-
-    code = "bad-signature"
-
-
-class ClockSkew(GitPasswordRejected):
-    code = "clock-skew"
 
 
 @dataclass(frozen=True)
@@ -158,44 +131,6 @@ def authenticated_url(
     userinfo = f"{quote(signed.username, safe='')}:{quote(signed.password, safe='')}"
     host_and_port = parts.netloc.rsplit("@", 1)[-1]
     return urlunsplit(parts._replace(netloc=f"{userinfo}@{host_and_port}", fragment=""))
-
-
-def verify_git_password(
-    username: str,
-    password: str,
-    *,
-    host: str,
-    path: str,
-    region: str,
-    secret_lookup: Callable[[str], str | None],
-    now: datetime,
-    max_skew: timedelta = MAX_SKEW,
-) -> str:
-    """Check a git username/password as CodeCommit would; return the access key id or raise GitPasswordRejected.
-
-    `username` is the access key id, optionally followed by `%` and a session token (git clients
-    send it URL-decoded). `secret_lookup` maps an access key id to its secret, or None if unknown.
-    """
-    access_key = username.split("%", 1)[0]
-    match = _PASSWORD.match(password)
-    if not access_key or not match:
-        raise MalformedGitCredentials("the git username or password is not a CodeCommit SigV4 credential")
-    timestamp = match["timestamp"]
-    try:
-        signed_at = datetime.strptime(timestamp, _TIMESTAMP_FORMAT).replace(tzinfo=UTC)
-    except ValueError:
-        raise MalformedGitCredentials("the git password's timestamp is not a date") from None
-    secret = secret_lookup(access_key)
-    if secret is None:
-        raise UnknownAccessKey(f"unknown access key id {access_key}")
-    expected = _signature(secret, host=host, path=path, region=region, timestamp=timestamp)
-    if not hmac.compare_digest(expected, match["signature"]):
-        raise SignatureMismatch(f"signature does not match for {path} on {host} in {region}")
-    # Checked after the signature so that only the key holder learns how far off their clock is.
-    skew = abs(_utc(now) - signed_at)
-    if skew > max_skew:
-        raise ClockSkew(f"password signed {int(skew.total_seconds())}s away from the server's clock")
-    return access_key
 
 
 def _signature(secret_key: str, *, host: str, path: str, region: str, timestamp: str) -> str:

@@ -22,7 +22,7 @@ from typing import Any
 import boto3
 import pytest
 
-from sandbox.ci_scenario import BUILDS_ONLY, CiScenario
+from sandbox.demo.ci_scenario import BUILDS_ONLY, CiScenario
 from sandbox.local import Sandbox
 
 FUNCTION = "BuildResultsFunction"

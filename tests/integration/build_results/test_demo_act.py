@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.demo_builds import act
-from sandbox.demo_kit import QUIET
+from sandbox.demo.demo_builds import act
+from sandbox.demo.demo_kit import QUIET
 from sandbox.local import Sandbox
 
 

@@ -18,7 +18,7 @@ import boto3
 import pytest
 
 from codereflex.signing import Signer
-from sandbox.ci_scenario import BUILDS_ONLY, CiScenario
+from sandbox.demo.ci_scenario import BUILDS_ONLY, CiScenario
 from sandbox.local import Sandbox
 
 FUNCTION = "BuildResultsFunction"

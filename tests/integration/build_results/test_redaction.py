@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from sandbox.ci_scenario import BUILDS_ONLY, CiScenario
+from sandbox.demo.ci_scenario import BUILDS_ONLY, CiScenario
 from sandbox.local import Sandbox
 from tests.secrets_corpus import SecretCase, batches, leaked, near_misses, secret_cases
 

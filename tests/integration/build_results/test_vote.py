@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from sandbox.ci_scenario import BUILDS_ONLY, CiScenario
+from sandbox.demo.ci_scenario import BUILDS_ONLY, CiScenario
 from sandbox.local import Sandbox
 
 FUNCTION = "BuildResultsFunction"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.ci_scenario import BUILDS_ONLY, CiScenario
-from sandbox.codecommit_events import pull_request_comment_event
+from sandbox.aws.codecommit_events import pull_request_comment_event
+from sandbox.demo.ci_scenario import BUILDS_ONLY, CiScenario
 from sandbox.local import Sandbox
 
 FUNCTION = "PrBuildsFunction"

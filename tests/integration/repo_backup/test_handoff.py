@@ -15,8 +15,8 @@ from codereflex.aws.codebuild import CodeBuildProjects
 from codereflex.aws.s3 import S3ObjectStore
 from codereflex.backup.engine import list_backups, load_manifest, restore
 from codereflex.cli.main import main
+from sandbox.aws.moto_ext import hold_builds, set_build_status
 from sandbox.local import Sandbox
-from sandbox.moto_ext import hold_builds, set_build_status
 from tests.integration.repo_backup.test_app import Pusher, _show_ref
 
 # A few bytes: any first fetch passes it, so the function aborts it and hands the repository off.

@@ -17,8 +17,8 @@ import pygit2
 import pytest
 
 from codereflex.gitauth import authenticated_url
+from sandbox.lambdas.router import Router
 from sandbox.local import Credentials
-from sandbox.router import Router
 from tests.conftest import EVENTS, ROOT
 
 STARTUP_SECONDS = 60

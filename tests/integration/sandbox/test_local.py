@@ -10,7 +10,7 @@ from pathlib import Path
 import pygit2
 import pytest
 
-from sandbox.demo_kit import Workspace, commit
+from sandbox.demo.demo_kit import Workspace, commit
 from sandbox.local import Sandbox
 
 

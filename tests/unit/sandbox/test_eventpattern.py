@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from sandbox.eventpattern import EventPattern, EventPatternError, matches, validate_pattern
+from sandbox.lambdas.eventpattern import EventPattern, EventPatternError, matches, validate_pattern
 
 EVENT: dict[str, Any] = {
     "version": "0",

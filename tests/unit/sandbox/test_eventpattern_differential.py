@@ -15,8 +15,8 @@ from typing import Any, Final, cast
 import pytest
 from moto.events.models import EventPattern as MotoEventPattern
 
-from sandbox.eventpattern import EventPattern, EventPatternError
-from sandbox.template import load_template
+from sandbox.lambdas.eventpattern import EventPattern, EventPatternError
+from sandbox.lambdas.template import load_template
 from tests.conftest import AWS_SAMPLES, EVENTS, ROOT
 from tests.unit.sandbox.test_eventpattern import EVENT, MATCH_CASES
 

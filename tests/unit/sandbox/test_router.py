@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from sandbox.router import (
+from sandbox.lambdas.router import (
     FunctionNotDeployedError,
     HandlerImportError,
     Invocation,
@@ -23,7 +23,7 @@ from sandbox.router import (
     UnknownFunctionError,
     event_from_entry,
 )
-from sandbox.template import Resolver, TemplateError, load_template
+from sandbox.lambdas.template import Resolver, TemplateError, load_template
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FIXTURE_TEMPLATE = FIXTURES / "template.yaml"

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from sandbox.template import (
+from sandbox.lambdas.template import (
     NO_VALUE,
     Resolver,
     SamTemplate,

@@ -14,8 +14,8 @@ from botocore.credentials import Credentials
 from pygit2.callbacks import RemoteCallbacks
 from pygit2.remotes import RemoteCollection
 
-from sandbox.gitserver import GitServer
-from sandbox.gitstore import GitStore
+from sandbox.git.gitserver import GitServer
+from sandbox.git.gitstore import GitStore
 
 ACCESS_KEY = "AKIASANDBOXGIT0001"
 SECRET = "sandbox/secret+key=="

@@ -18,8 +18,8 @@ from pygit2.enums import CredentialType
 
 from codereflex.gitauth import authenticated_url, git_password, git_username
 from codereflex.gitremote import CodeCommitCredentials, GitCredentialsRefused
-from sandbox.gitserver import REALM, GitServer
-from sandbox.gitstore import GitStore
+from sandbox.git.gitserver import REALM, GitServer
+from sandbox.git.gitstore import GitStore
 
 from .conftest import ACCESS_KEY, REGION, REPO, SECRET, Pushes, clone, commit_into, push, run_git
 

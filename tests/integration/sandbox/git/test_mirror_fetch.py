@@ -22,8 +22,8 @@ from codereflex.backup.engine import TooLarge
 from codereflex.backup.mirror import GitMirror, refs_of
 from codereflex.errors import AccessDenied, TargetGone, TransientError
 from codereflex.gitremote import CodeCommitCredentials
-from sandbox.gitserver import GitServer
-from sandbox.gitstore import GitStore
+from sandbox.git.gitserver import GitServer
+from sandbox.git.gitstore import GitStore
 
 from .conftest import ACCESS_KEY, REGION, REPO, commit_into
 

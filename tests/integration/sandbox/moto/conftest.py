@@ -13,9 +13,9 @@ from moto import mock_aws
 from moto.moto_api._internal.models import moto_api_backend
 from moto.server import ThreadedMotoServer
 
-from sandbox import gitstore
-from sandbox.gitstore import GitStore
-from sandbox.moto_ext import install
+from sandbox.aws.moto_ext import install
+from sandbox.git import gitstore
+from sandbox.git.gitstore import GitStore
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping

@@ -6,14 +6,14 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from sandbox.moto_ext import put_report, report_arn, set_build_status
+from sandbox.aws.moto_ext import put_report, report_arn, set_build_status
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from mypy_boto3_codebuild import CodeBuildClient
 
-    from sandbox.gitstore import GitStore
+    from sandbox.git.gitstore import GitStore
 
     from .conftest import Aws, GitRepo
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from botocore.exceptions import ClientError
 
-from sandbox.moto_ext import refresh_pull_request
+from sandbox.aws.moto_ext import refresh_pull_request
 
 from .conftest import open_pull_request
 

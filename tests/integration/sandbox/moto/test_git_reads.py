@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from sandbox.moto_ext import codecommit as codecommit_ext
+from sandbox.aws.moto_ext import codecommit as codecommit_ext
 
 if TYPE_CHECKING:
     from collections.abc import Callable

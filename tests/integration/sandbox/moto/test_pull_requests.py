@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from sandbox.moto_ext import refresh_pull_request, refresh_pull_requests
+from sandbox.aws.moto_ext import refresh_pull_request, refresh_pull_requests
 
 from .conftest import open_pull_request
 

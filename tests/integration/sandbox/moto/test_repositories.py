@@ -9,9 +9,9 @@ import pytest
 from botocore.exceptions import ClientError
 from moto.codecommit.exceptions import RepositoryNameExistsException
 
-from sandbox import gitstore
-from sandbox.moto_ext import codecommit as codecommit_ext
-from sandbox.moto_ext import import_repository
+from sandbox.aws.moto_ext import codecommit as codecommit_ext
+from sandbox.aws.moto_ext import import_repository
+from sandbox.git import gitstore
 
 from .conftest import GitRepo
 
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from mypy_boto3_codecommit import CodeCommitClient
 
-    from sandbox.gitstore import GitStore
+    from sandbox.git.gitstore import GitStore
 
 
 def test_create_repository_makes_a_bare_repo_behind_the_store_clone_url(

@@ -9,7 +9,7 @@ from pathlib import Path
 import pydantic_core
 import pytest
 
-from sandbox.archcheck import EM_AARCH64, report
+from archcheck import EM_AARCH64, report
 
 
 def _aarch64_stub(path: Path) -> None:

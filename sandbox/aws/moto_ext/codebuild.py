@@ -34,8 +34,8 @@ from moto.core.responses import ActionResult
 from moto.core.utils import iso_8601_datetime_with_milliseconds
 from moto.moto_api._internal import mock_random
 
-from sandbox.moto_ext import codecommit, gitrepo
-from sandbox.moto_ext._support import ApiError, caller_arn, fingerprint, graft, now, paginate
+from sandbox.aws.moto_ext import codecommit, gitrepo
+from sandbox.aws.moto_ext._support import ApiError, caller_arn, fingerprint, graft, now, paginate
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence

@@ -19,10 +19,10 @@ from pygit2.enums import FileMode
 from pygit2.remotes import RemoteCollection
 
 from codereflex.gitremote import CodeCommitCredentials
-from sandbox.codebuild_events import build_state_event
-from sandbox.codecommit_events import pull_request_comment_event, pull_request_event
+from sandbox.aws.codebuild_events import build_state_event
+from sandbox.aws.codecommit_events import pull_request_comment_event, pull_request_event
+from sandbox.aws.moto_ext import put_report, refresh_pull_request, report_arn, set_build_status
 from sandbox.local import Sandbox
-from sandbox.moto_ext import put_report, refresh_pull_request, report_arn, set_build_status
 
 AUTHOR = pygit2.Signature("Alice Developer", "alice@example.com")
 SERVICE_ROLE = "arn:aws:iam::123456789012:role/codebuild-service"

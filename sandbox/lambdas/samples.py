@@ -16,10 +16,10 @@ from typing import Any
 import pygit2
 
 from codereflex.gitremote import CodeCommitCredentials
-from sandbox import demo_kit
-from sandbox.ci_scenario import CiScenario
+from sandbox.aws.moto_ext import number_pull_requests_from
+from sandbox.demo import demo_kit
+from sandbox.demo.ci_scenario import CiScenario
 from sandbox.local import Sandbox
-from sandbox.moto_ext import number_pull_requests_from
 
 REPOSITORY = "payments-service"
 MAIN = "refs/heads/main"

@@ -15,8 +15,8 @@ from typing import Any
 
 import pygit2
 
-from sandbox.envelope import envelope
-from sandbox.gitstore import GitStore
+from sandbox.aws.envelope import envelope
+from sandbox.git.gitstore import GitStore
 
 ACCOUNT_ID = "123456789012"
 DETAIL_TYPE = "CodeCommit Repository State Change"

@@ -1,7 +1,7 @@
 """Fail `make build` when the SAM build output would break or slow the functions at run time.
 
-Two checks, both on `.aws-sam/build`: every native library is aarch64 (sandbox.archcheck), and every
-module ships bytecode a cold start can use (sandbox.bytecodecheck).
+Two checks, both on `.aws-sam/build`: every native library is aarch64 (archcheck.py), and every
+module ships bytecode a cold start can use (bytecodecheck.py).
 """
 
 from __future__ import annotations
@@ -10,7 +10,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from sandbox import archcheck, bytecodecheck
+# A script, not a package: `packaging` is also the name of a PyPI package pip and setuptools import,
+# so this folder must not shadow it; run as a path, Python puts this folder on sys.path.
+import archcheck
+import bytecodecheck
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, cast
 
-from sandbox.envelope import envelope, stamp
-from sandbox.eventpattern import EventPattern, EventPatternError
-from sandbox.template import (
+from sandbox.aws.envelope import envelope, stamp
+from sandbox.lambdas.eventpattern import EventPattern, EventPatternError
+from sandbox.lambdas.template import (
     DEFAULT_ACCOUNT_ID,
     DEFAULT_REGION,
     DEFAULT_STACK_NAME,

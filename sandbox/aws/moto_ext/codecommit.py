@@ -28,9 +28,9 @@ from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.core.responses import ActionResult, EmptyResult
 from moto.moto_api._internal import mock_random
 
-from sandbox import gitstore
-from sandbox.moto_ext import gitrepo
-from sandbox.moto_ext._support import ApiError, caller_arn, fingerprint, graft, now, paginate
+from sandbox.aws.moto_ext import gitrepo
+from sandbox.aws.moto_ext._support import ApiError, caller_arn, fingerprint, graft, now, paginate
+from sandbox.git import gitstore
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -176,7 +176,7 @@ def _store() -> gitstore.GitStore:
     if store is None:
         raise ApiError(
             "SandboxNotConfiguredException",
-            "No git store is configured: call sandbox.gitstore.configure(GitStore(...)) before using CodeCommit",
+            "No git store is configured: call sandbox.git.gitstore.configure(GitStore(...)) before using CodeCommit",
         )
     return store
 

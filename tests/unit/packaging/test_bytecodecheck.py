@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.bytecodecheck import report
+from bytecodecheck import report
 
 ZIP_EPOCH = 315532800  # 1980-01-01, the date SAM gives every file it zips (no date_time set)
 CHECKED = py_compile.PycInvalidationMode.CHECKED_HASH

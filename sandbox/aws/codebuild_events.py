@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sandbox.envelope import envelope
+from sandbox.aws.envelope import envelope
 
 ACCOUNT_ID = "123456789012"
 DETAIL_TYPE = "CodeBuild Build State Change"

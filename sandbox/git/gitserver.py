@@ -19,9 +19,10 @@ from types import TracebackType
 from typing import IO, Any, Self, cast
 from urllib.parse import urlsplit
 
-from codereflex.gitauth import CloneUrlError, GitPasswordRejected, host_without_port, verify_git_password
+from codereflex.gitauth import CloneUrlError, host_without_port
 
 from .gitstore import GitStore
+from .passwords import GitPasswordRejected, verify_git_password
 
 logger = logging.getLogger(__name__)
 

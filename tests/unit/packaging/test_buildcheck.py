@@ -9,7 +9,7 @@ from pathlib import Path
 import pydantic_core
 import pytest
 
-from sandbox.buildcheck import main
+from buildcheck import main
 
 
 def test_a_build_with_both_problems_reports_both(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

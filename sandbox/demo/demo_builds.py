@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sandbox.ci_scenario import CiScenario
-from sandbox.demo_kit import DemoFailure, expect, say, title
+from sandbox.demo.ci_scenario import CiScenario
+from sandbox.demo.demo_kit import DemoFailure, expect, say, title
 from sandbox.local import Sandbox
 
 REPOSITORY = "refunds-service"

@@ -9,8 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from codereflex.gitremote import CodeCommitCredentials
-from sandbox import demo_backup, demo_builds, demo_kit
-from sandbox.demo_kit import Workspace, commit, expect, say, title
+from sandbox.demo import demo_backup, demo_builds, demo_kit
+from sandbox.demo.demo_kit import Workspace, commit, expect, say, title
 from sandbox.local import Notice, Sandbox
 
 REPOSITORY = "payments-service"

@@ -1,6 +1,6 @@
 """Demo act: pushes, a force-push and a deleted branch backed up to S3, then the state before the force-push restored.
 
-`act(sandbox, scratch)` is one act of `make demo`; `python -m sandbox.demo_backup` runs it alone.
+`act(sandbox, scratch)` is one act of `make demo`; `python -m sandbox.demo.demo_backup` runs it alone.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import pygit2
 
 from codereflex.aws.s3 import S3ObjectStore
 from codereflex.backup.engine import list_backups, restore
-from sandbox import demo_kit
-from sandbox.demo_kit import DemoFailure, Workspace, commit, expect, say, title
+from sandbox.demo import demo_kit
+from sandbox.demo.demo_kit import DemoFailure, Workspace, commit, expect, say, title
 from sandbox.local import Sandbox
 
 REPOSITORY = "inventory-service"

@@ -6,9 +6,9 @@ boto3 clients then reach the added operations. The other names are sandbox-only 
 
 from __future__ import annotations
 
-from sandbox.moto_ext import codebuild, codecommit
-from sandbox.moto_ext.codebuild import hold_builds, put_report, report_arn, set_build_status
-from sandbox.moto_ext.codecommit import (
+from sandbox.aws.moto_ext import codebuild, codecommit
+from sandbox.aws.moto_ext.codebuild import hold_builds, put_report, report_arn, set_build_status
+from sandbox.aws.moto_ext.codecommit import (
     import_repository,
     number_pull_requests_from,
     refresh_pull_request,
