@@ -17,7 +17,7 @@ from pygit2.utils import StrArray
 
 from codereflex.backup import smarthttp
 from codereflex.backup.bundle import references
-from codereflex.backup.engine import TooLarge
+from codereflex.backup.job import TooLarge
 from codereflex.errors import AccessDenied, TargetGone, TransientError
 from codereflex.gitremote import CodeCommitCredentials
 
