@@ -1,6 +1,5 @@
 """Back up one repository into the store: the run, its bundle chain, and the hand-off of one too large.
 
-
 Write order is what makes a backup atomic: bundle and pack index first (new keys, never
 overwritten), then the manifest (created only if absent), then the catalog (compare-and-swap on
 its ETag). A run that dies before its manifest leaves unreferenced bundles and no backup; one
@@ -29,7 +28,7 @@ def back_up(request: BackupRequest, policy: Policy, parts: Collaborators) -> Bac
     """Back up the repository's current refs unless the latest backup already has exactly them.
 
     With `policy.offload_bytes` and `parts.offload`, a repository larger than the threshold is
-    handed off instead (outcome HANDED_OFF): see the module docstring.
+    handed off instead (outcome HANDED_OFF): see codereflex.backup.lease.
     """
     layout = Layout(policy.prefix, request.repository)
     try:
