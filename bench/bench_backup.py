@@ -24,8 +24,10 @@ from pathlib import Path
 import pygit2
 
 from codereflex.aws.s3 import S3ObjectStore
-from codereflex.backup.engine import BackupRequest, BackupResult, Collaborators, Policy, back_up, restore
+from codereflex.backup.backup import back_up
+from codereflex.backup.job import BackupRequest, BackupResult, Collaborators, Policy
 from codereflex.backup.mirror import GitMirror
+from codereflex.backup.restore import restore
 from codereflex.gitauth import authenticated_url
 from codereflex.gitremote import CodeCommitCredentials
 from sandbox.local import Sandbox

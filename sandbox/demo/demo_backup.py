@@ -11,7 +11,8 @@ from pathlib import Path
 import pygit2
 
 from codereflex.aws.s3 import S3ObjectStore
-from codereflex.backup.engine import list_backups, restore
+from codereflex.backup.catalog import list_backups
+from codereflex.backup.restore import restore
 from sandbox.demo import demo_kit
 from sandbox.demo.demo_kit import DemoFailure, Workspace, commit, expect, say, title
 from sandbox.local import Sandbox

@@ -20,8 +20,9 @@ with collector_paused():  # a cold start's imports, without garbage collection: 
     from codereflex.aws.codebuild import CodeBuildProjects, CodeBuildResults
     from codereflex.aws.codecommit_repositories import CodeCommitRepositories
     from codereflex.aws.s3 import S3ObjectStore
-    from codereflex.backup.engine import Collaborators, Policy, WarmCache
+    from codereflex.backup.catalog import WarmCache
     from codereflex.backup.handoff import CodeBuildOffload
+    from codereflex.backup.job import Collaborators, Policy
     from codereflex.backup.mirror import GitMirror
     from codereflex.backup.settings import Settings
     from codereflex.gitremote import CodeCommitCredentials

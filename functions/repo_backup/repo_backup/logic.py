@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any, NamedTuple, Protocol
 
-from codereflex.backup.engine import BackupRequest, BackupResult, Collaborators, Outcome, Policy, back_up, prune
+from codereflex.backup.backup import back_up
+from codereflex.backup.job import BackupRequest, BackupResult, Collaborators, Outcome, Policy
+from codereflex.backup.retention import prune
 from codereflex.errors import CodeReflexError, PermanentError
 from codereflex.events.codecommit import RepositoryStateChangeEvent
 from codereflex.events.reading import Fields

@@ -13,7 +13,8 @@ import moto
 import pytest
 
 from codereflex.aws.s3 import S3ObjectStore
-from codereflex.backup.engine import BackupRequest, BackupResult, Collaborators, Policy, back_up
+from codereflex.backup.backup import back_up
+from codereflex.backup.job import BackupRequest, BackupResult, Collaborators, Policy
 from codereflex.backup.mirror import GitMirror
 
 BUCKET = "codereflex-backups"

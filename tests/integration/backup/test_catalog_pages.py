@@ -9,8 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from codereflex.backup.engine import BackupRequest, NoBackup, Outcome, back_up, list_backups, restore, verify
+from codereflex.backup.backup import back_up
+from codereflex.backup.catalog import list_backups
+from codereflex.backup.job import BackupRequest, Outcome
 from codereflex.backup.model import Layout
+from codereflex.backup.restore import NoBackup, restore, verify
 from codereflex.errors import TransientError
 from tests.integration.backup.conftest import Backups, Git
 from tests.integration.backup.test_faults import CountingStore, RefusingStore

@@ -13,8 +13,10 @@ from pathlib import Path
 import pytest
 
 from codereflex.backup.bundle import read_header
-from codereflex.backup.engine import Outcome, list_backups, restore, verify
+from codereflex.backup.catalog import list_backups
+from codereflex.backup.job import Outcome
 from codereflex.backup.model import Layout
+from codereflex.backup.restore import restore, verify
 from codereflex.errors import TargetGone
 from tests.integration.backup.conftest import Backups, Git
 

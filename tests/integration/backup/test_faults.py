@@ -12,20 +12,13 @@ from typing import Any
 import pytest
 
 from codereflex.aws.s3 import S3ObjectStore
-from codereflex.backup import engine
-from codereflex.backup.engine import (
-    BackupInProgress,
-    BackupRequest,
-    BackupResult,
-    Collaborators,
-    Outcome,
-    WarmCache,
-    back_up,
-    list_backups,
-    restore,
-    verify,
-)
+from codereflex.backup import backup as engine  # the backup run: these tests vary its bundle-index threshold
+from codereflex.backup.backup import back_up
+from codereflex.backup.catalog import WarmCache, list_backups
+from codereflex.backup.job import BackupRequest, BackupResult, Collaborators, Outcome
+from codereflex.backup.lease import BackupInProgress
 from codereflex.backup.model import Catalog, Layout, Lease
+from codereflex.backup.restore import restore, verify
 from codereflex.backup.store import Progress, Stored
 from codereflex.errors import TransientError
 from tests.integration.backup.conftest import Backups, Git

@@ -6,9 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from codereflex.backup import engine
-from codereflex.backup.engine import BackupResult, Outcome, list_backups, load_manifest, restore, verify
+from codereflex.backup import backup as engine  # the backup run: these tests vary its bundle-index threshold
+from codereflex.backup.catalog import list_backups, load_manifest
+from codereflex.backup.job import BackupResult, Outcome
 from codereflex.backup.model import Layout
+from codereflex.backup.restore import restore, verify
 from tests.integration.backup.conftest import Backups, Git
 
 LAYOUT = Layout("backups/", "source")

@@ -8,17 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from codereflex.backup.engine import (
-    BackupResult,
-    NoBackup,
-    Outcome,
-    list_backups,
-    prune,
-    read_catalog,
-    restore,
-    verify,
-)
+from codereflex.backup.catalog import list_backups, read_catalog
+from codereflex.backup.job import BackupResult, Outcome
 from codereflex.backup.model import Layout
+from codereflex.backup.restore import NoBackup, restore, verify
+from codereflex.backup.retention import prune
 from tests.integration.backup.conftest import Backups, Git
 from tests.integration.backup.test_faults import CountingStore
 

@@ -14,7 +14,7 @@ from pygit2.enums import FileMode
 from pygit2.remotes import RemoteCollection
 
 from codereflex.aws.s3 import S3ObjectStore
-from codereflex.backup.engine import list_backups
+from codereflex.backup.catalog import list_backups
 from codereflex.cli.main import main
 from codereflex.gitremote import CodeCommitCredentials
 from sandbox.local import Sandbox

@@ -11,7 +11,7 @@ import moto
 import pytest
 
 from codereflex.aws.s3 import S3ObjectStore
-from codereflex.backup.engine import Outcome
+from codereflex.backup.job import Outcome
 from codereflex.cli.main import main
 from tests.integration.backup.conftest import BUCKET, Backups, Git
 

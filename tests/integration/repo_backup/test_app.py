@@ -14,7 +14,8 @@ from pygit2.enums import FileMode
 from pygit2.remotes import RemoteCollection
 
 from codereflex.aws.s3 import S3ObjectStore
-from codereflex.backup.engine import list_backups, restore
+from codereflex.backup.catalog import list_backups
+from codereflex.backup.restore import restore
 from codereflex.errors import TransientError
 from codereflex.gitremote import CodeCommitCredentials
 from sandbox.local import Sandbox

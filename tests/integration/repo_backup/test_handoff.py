@@ -13,7 +13,8 @@ import pytest
 
 from codereflex.aws.codebuild import CodeBuildProjects
 from codereflex.aws.s3 import S3ObjectStore
-from codereflex.backup.engine import list_backups, load_manifest, restore
+from codereflex.backup.catalog import list_backups, load_manifest
+from codereflex.backup.restore import restore
 from codereflex.cli.main import main
 from sandbox.aws.moto_ext import hold_builds, set_build_status
 from sandbox.local import Sandbox

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from codereflex.backup.bundle import read_header, references
-from codereflex.backup.engine import list_backups, restore
+from codereflex.backup.catalog import list_backups
+from codereflex.backup.restore import restore
 from sandbox.local import Sandbox
 from tests.integration.repo_backup.test_app import Pusher, _show_ref, _store
 

@@ -10,16 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from codereflex.backup.engine import (
-    BackupInProgress,
-    BackupRequest,
-    Collaborators,
-    HandOffBuild,
-    Outcome,
-    Policy,
-    TooLarge,
-    back_up,
-)
+from codereflex.backup.backup import back_up
+from codereflex.backup.job import BackupRequest, Collaborators, HandOffBuild, Outcome, Policy, TooLarge
+from codereflex.backup.lease import BackupInProgress
 from codereflex.backup.store import Stored
 from codereflex.errors import TransientError
 from tests.unit.repo_backup.fakes import FakeStore, NoGit

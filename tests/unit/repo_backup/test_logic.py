@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from codereflex.backup.engine import Collaborators, Outcome, Policy
+from codereflex.backup.job import Collaborators, Outcome, Policy
 from codereflex.backup.model import Catalog, Layout, Manifest, backup_id
 from codereflex.backup.settings import Settings
 from codereflex.errors import ConfigurationError, TargetGone, TransientError

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
-from codereflex.backup.engine import BackupRequest, HandOffBuild
+from codereflex.backup.job import BackupRequest, HandOffBuild
 from codereflex.ci import Build
 
 # Per-build variables (environmentVariablesOverride); the project itself carries the settings

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import shutil
 from collections.abc import Callable
 from contextlib import suppress
@@ -10,14 +9,13 @@ from pathlib import Path
 from typing import Any, cast
 
 import pygit2
-from pygit2.callbacks import RemoteCallbacks, git_fetch_options
+from pygit2.callbacks import RemoteCallbacks
 from pygit2.enums import FetchPrune
-from pygit2.remotes import Remote, RemoteCollection, TransferProgress
-from pygit2.utils import StrArray
+from pygit2.remotes import RemoteCollection, TransferProgress
 
-from codereflex.backup import smarthttp
+from codereflex.backup import libgit2, smarthttp
 from codereflex.backup.bundle import references
-from codereflex.backup.engine import TooLarge
+from codereflex.backup.job import TooLarge
 from codereflex.errors import AccessDenied, TargetGone, TransientError
 from codereflex.gitremote import CodeCommitCredentials
 
@@ -27,10 +25,6 @@ SMALL_FETCH_BYTES = 8 * 1024 * 1024
 # A cold mirror's first fetch up to this size too. The answer is held in memory (twice, briefly:
 # the pack is cut from it), so larger repositories take libgit2's route, which streams to disk.
 COLD_FETCH_BYTES = 64 * 1024 * 1024
-
-# libgit2's C functions and cffi, as pygit2 calls them (untyped); see _fetch_with_headers.
-_NATIVE: Any = importlib.import_module("pygit2.ffi")
-_STRINGS: Any = StrArray
 
 
 class GitMirror:
@@ -96,10 +90,10 @@ class GitMirror:
         callbacks = self._callbacks()
         if limit is not None:
             callbacks = callbacks or RemoteCallbacks()  # type: ignore[no-untyped-call]
-            setattr(callbacks, "transfer_progress", _stop_after(limit))  # noqa: B010  # shadows a method on purpose
+            libgit2.set_transfer_progress(callbacks, _stop_after(limit))
         elif callbacks is not None:
             # pygit2 calls back into Python once per object received just to report progress: skip it.
-            setattr(callbacks, "transfer_progress", None)  # noqa: B010  # shadows a method on purpose
+            libgit2.set_transfer_progress(callbacks, None)
         authorization = _preemptive(callbacks, url)
         if authorization is not None:
             # A warm mirror's tips are the haves of a one-round fetch. A cold one has none, and the
@@ -118,7 +112,7 @@ class GitMirror:
             if authorization is not None and callbacks is not None:
                 # Credentials with the first request: libgit2 would otherwise send it without, take
                 # CodeCommit's 401 and ask again (one round trip more per fetch).
-                _fetch_with_headers(remote, [MIRROR_REFSPEC], callbacks, [f"Authorization: {authorization}"])
+                libgit2.fetch_with_headers(remote, [MIRROR_REFSPEC], callbacks, [f"Authorization: {authorization}"])
             else:
                 remote.fetch([MIRROR_REFSPEC], callbacks=callbacks, prune=FetchPrune.PRUNE)
         except pygit2.GitError as error:
@@ -193,22 +187,6 @@ def _write_packed_refs(git_dir: Path, refs: dict[str, str]) -> None:
 def _head_target(repo: pygit2.Repository) -> str | None:
     head = references(repo).get("HEAD")
     return head.target if head is not None and isinstance(head.target, str) else None
-
-
-def _fetch_with_headers(remote: Remote, refspecs: list[str], callbacks: RemoteCallbacks, headers: list[str]) -> None:
-    """`remote.fetch(refspecs, callbacks, prune=PRUNE)` with extra HTTP headers on every request.
-
-    pygit2 1.17 (pinned: see layers/git/requirements.txt) does not expose libgit2's
-    `custom_headers`, so this fills git_fetch_options as Remote.fetch does, plus the headers, and
-    follows no redirect, so the headers go to no other host.
-    """
-    with git_fetch_options(callbacks) as payload:
-        options = payload.fetch_options
-        options.prune = FetchPrune.PRUNE
-        options.follow_redirects = _NATIVE.C.GIT_REMOTE_REDIRECT_NONE
-        with _STRINGS(headers) as custom, _STRINGS(refspecs) as specs:
-            options.custom_headers = custom.ptr[0]
-            payload.check_error(_NATIVE.C.git_remote_fetch(remote._remote, specs.ptr, options, _NATIVE.ffi.NULL))
 
 
 def _stop_after(limit: int) -> Callable[[TransferProgress], None]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -110,7 +111,7 @@ class Manifest:
     lists them; every later one names its `base` (the key of the chain's previous manifest) and
     records only the refs added or moved, the refs deleted, its own bundle (none when refs were
     only deleted) and its metadata when that changed, so its size follows the change, not the
-    repository. Reading it means reading its base first (`codereflex.backup.engine.load_manifest`).
+    repository. Reading it means reading its base first (`codereflex.backup.catalog.load_manifest`).
     A base is named by backup id, not key, so a copied backup tree (`aws s3 sync`) still resolves.
     """
 
@@ -343,7 +344,7 @@ class Catalog:
     def at(self, when: datetime | None) -> CatalogEntry | None:
         """The last backup taken at or before `when` (the latest when None), among the inline entries.
 
-        `codereflex.backup.engine.entry_at` searches the pages too.
+        `codereflex.backup.catalog.entry_at` searches the pages too.
         """
         if when is None:
             return self.latest
@@ -384,3 +385,10 @@ class Catalog:
             )
         except (KeyError, TypeError, ValueError) as error:
             raise CatalogError(f"catalog cannot be read: {type(error).__name__}") from error
+
+
+def head_ref(refs: Mapping[str, str], default_branch: str | None) -> str | None:
+    """The branch HEAD should name: the repository's default branch, else main, master or the first one."""
+    candidates = [f"refs/heads/{default_branch}"] if default_branch else []
+    candidates += ["refs/heads/main", "refs/heads/master", *sorted(n for n in refs if n.startswith("refs/heads/"))]
+    return next((name for name in candidates if name in refs), None)

@@ -24,19 +24,12 @@ from pygit2.remotes import RemoteCollection
 
 from codereflex.aws.codecommit_repositories import CodeCommitRepositories
 from codereflex.aws.s3 import S3ObjectStore
-from codereflex.backup.engine import (
-    BackupRequest,
-    Collaborators,
-    Policy,
-    back_up,
-    choose_backup,
-    exact_time,
-    list_backups,
-    restore_entry,
-    verify,
-)
+from codereflex.backup.backup import back_up
+from codereflex.backup.catalog import exact_time, list_backups
 from codereflex.backup.handoff import BUILD_ID_VARIABLE, EVENT_VARIABLE, LEASE_OWNER_VARIABLE, REPOSITORY_VARIABLE
+from codereflex.backup.job import BackupRequest, Collaborators, Policy
 from codereflex.backup.mirror import GitMirror
+from codereflex.backup.restore import choose_backup, restore_entry, verify
 from codereflex.backup.settings import Settings
 from codereflex.backup.store import Progress
 from codereflex.errors import CodeReflexError

@@ -18,7 +18,7 @@ import pytest
 from botocore.credentials import Credentials
 
 from codereflex.backup import mirror as mirror_module
-from codereflex.backup.engine import TooLarge
+from codereflex.backup.job import TooLarge
 from codereflex.backup.mirror import GitMirror, refs_of
 from codereflex.errors import AccessDenied, TargetGone, TransientError
 from codereflex.gitremote import CodeCommitCredentials
