@@ -108,16 +108,50 @@ class GitMirror:
                     raise TooLarge(oversize.received_bytes) from None
             except smarthttp.NotHandled:
                 pass  # libgit2 fetches it instead
-        try:
-            if authorization is not None and callbacks is not None:
-                # Credentials with the first request: libgit2 would otherwise send it without, take
-                # CodeCommit's 401 and ask again (one round trip more per fetch).
-                libgit2.fetch_with_headers(remote, [MIRROR_REFSPEC], callbacks, [f"Authorization: {authorization}"])
-            else:
-                remote.fetch([MIRROR_REFSPEC], callbacks=callbacks, prune=FetchPrune.PRUNE)
-        except pygit2.GitError as error:
-            raise _translate(error, repository) from error
+        self._fetch_with_libgit2(repository, url, repo, remote, callbacks=callbacks, authorization=authorization)
         return refs_of(repo)
+
+    def _fetch_with_libgit2(
+        self,
+        repository: str,
+        url: str,
+        repo: pygit2.Repository,
+        remote: Any,
+        *,
+        callbacks: RemoteCallbacks | None,
+        authorization: str | None,
+    ) -> None:
+        try:
+            self._libgit2_fetch(remote, callbacks, authorization)
+        except pygit2.GitError as error:
+            if not _is_name_conflict(error):
+                raise _translate(error, repository) from error
+            # A ref deleted and one created below its name in one push (`old` → `old/child`):
+            # libgit2 writes new refs before it prunes, and a file cannot become a directory. Prune
+            # what the remote no longer has first, then fetch again (only then: one request more).
+            advertised = self.remote_refs(repository, url)
+            collection = references(repo)
+            for name in set(refs_of(repo)) - set(advertised):
+                collection.delete(name)
+            fresh = self._callbacks()  # a signature is spent per request
+            try:
+                self._libgit2_fetch(remote, fresh, _preemptive(fresh, url))
+            except pygit2.GitError as again:
+                raise _translate(again, repository) from again
+
+    def _libgit2_fetch(self, remote: Any, callbacks: RemoteCallbacks | None, authorization: str | None) -> None:
+        if authorization is not None and callbacks is not None:
+            # Credentials with the first request: libgit2 would otherwise send it without, take
+            # CodeCommit's 401 and ask again (one round trip more per fetch).
+            libgit2.fetch_with_headers(remote, [MIRROR_REFSPEC], callbacks, [f"Authorization: {authorization}"])
+        else:
+            remote.fetch([MIRROR_REFSPEC], callbacks=callbacks, prune=FetchPrune.PRUNE)
+
+
+def _is_name_conflict(error: pygit2.GitError) -> bool:
+    """libgit2's answer when a new ref's path runs through an existing ref's file (or the reverse)."""
+    text = str(error).lower()
+    return "not a directory" in text or "parent is not directory" in text or "is a directory" in text
 
 
 def _preemptive(callbacks: RemoteCallbacks | None, url: str) -> str | None:
