@@ -10,7 +10,8 @@ import pytest
 from botocore.stub import Stubber
 
 from codereflex.aws.ssm import ProjectMapping, parse_mapping
-from codereflex.ci import ConfiguredProjects, ProjectScope, in_scope, projects_for, repository_from_source
+from codereflex.ci.builds import repository_from_source
+from codereflex.ci.projects import ConfiguredProjects, ProjectScope, in_scope, projects_for
 from codereflex.errors import ConfigurationError, TargetGone
 
 

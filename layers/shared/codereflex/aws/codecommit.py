@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from codereflex.aws.errors import error_code, translate
-from codereflex.ci import Comment, PullRequest
+from codereflex.ci.pullrequests import Comment, PullRequest
 from codereflex.errors import NoCommonHistory, PermanentError
 
 if TYPE_CHECKING:
