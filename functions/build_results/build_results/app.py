@@ -19,7 +19,7 @@ with collector_paused():  # a cold start's imports, without garbage collection: 
     from codereflex.aws.revisions import RevisionLedger
     from codereflex.aws.secrets import signer_from_secret
     from codereflex.aws.ssm import ProjectMapping
-    from codereflex.ci import ConfiguredProjects
+    from codereflex.ci.projects import ConfiguredProjects
     from codereflex.events.codebuild import BuildStateChangeEvent
     from codereflex.handler import emit, final_on_permanent_error
 

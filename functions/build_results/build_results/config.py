@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from typing import NamedTuple
 
-from codereflex.ci import ProjectScope
+from codereflex.ci.projects import ProjectScope
 from codereflex.config import require
 from codereflex.errors import ConfigurationError
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from codereflex.ci import Build, Report, TestCase
+from codereflex.ci.builds import Build, Report, TestCase
 from codereflex.events.codebuild import BuildStateChange, BuildStateChangeEvent
 
 from .ports import Options, Ports
 from .render import FAILURES, Details, build_link
 
 if TYPE_CHECKING:
-    from codereflex.ci import PullRequest
+    from codereflex.ci.pullrequests import PullRequest
 
 
 def details(

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from codereflex.ci import (
+from codereflex.ci.builds import Build, repository_from_source
+from codereflex.ci.pullrequests import (
     VAR_PULL_REQUEST_ID,
     VAR_REPOSITORY_NAME,
     VAR_REVISION_ID,
-    Build,
     Comment,
     PullRequest,
-    repository_from_source,
     token,
 )
 from codereflex.errors import PermanentError, TransientError

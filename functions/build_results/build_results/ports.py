@@ -7,8 +7,9 @@ from collections.abc import Callable, Sequence
 from enum import Enum
 from typing import NamedTuple, Protocol
 
-from codereflex import report as told  # not codereflex.ci.Report, a build's test report
-from codereflex.ci import Build, Comment, PullRequest, Report, TestCase
+from codereflex import report as told  # not codereflex.ci.builds.Report, a build's test report
+from codereflex.ci.builds import Build, Report, TestCase
+from codereflex.ci.pullrequests import Comment, PullRequest
 from codereflex.revisions import RevisionRecord, Run
 from codereflex.signing import Signer
 

@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import NamedTuple
 from urllib.parse import quote
 
-from codereflex.ci import Build, Report, TestCase
+from codereflex.ci.builds import Build, Report, TestCase
 from codereflex.redact import redact, redact_lines
 from codereflex.signing import Signer
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from codereflex.ci import PullRequest
+from codereflex.ci.pullrequests import PullRequest
 from codereflex.revisions import RevisionRecord, Run
 
 from .ports import Ports

@@ -17,7 +17,7 @@ with collector_paused():  # a cold start's imports, without garbage collection: 
     from codereflex.aws.codecommit import CodeCommitComments, CodeCommitPullRequests
     from codereflex.aws.revisions import RevisionLedger
     from codereflex.aws.ssm import ProjectMapping
-    from codereflex.ci import ConfiguredProjects
+    from codereflex.ci.projects import ConfiguredProjects
     from codereflex.handler import emit, final_on_permanent_error
     from codereflex.idempotency import DynamoDBOnce
 

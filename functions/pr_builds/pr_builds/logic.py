@@ -8,7 +8,7 @@ from enum import Enum
 from fnmatch import fnmatchcase
 from typing import Any, NamedTuple, Protocol
 
-from codereflex.ci import (
+from codereflex.ci.pullrequests import (
     VAR_DESTINATION_COMMIT,
     VAR_PROJECTS,
     VAR_PULL_REQUEST_ID,
@@ -67,7 +67,7 @@ class Ports(NamedTuple):
 
 
 class Options(NamedTuple):
-    """What the settings tell the logic (codereflex.ci.ProjectScope is read by the catalog)."""
+    """What the settings tell the logic (codereflex.ci.projects.ProjectScope is read by the catalog)."""
 
     bot_roles: tuple[str, ...] = ()  # codereflex's commenting roles: their comments are never commands
     startable: tuple[str, ...] = ("*",)  # project names this function may start (its IAM policy's)

@@ -13,7 +13,10 @@ class Once(Protocol):
 
 
 class ProjectCatalog(Protocol):
-    """Which repositories are in scope and which CodeBuild projects build each (codereflex.ci.ConfiguredProjects)."""
+    """Which repositories are in scope and which CodeBuild projects build each.
+
+    Implemented by codereflex.ci.projects.ConfiguredProjects.
+    """
 
     def in_scope(self, repository: str) -> bool: ...
 

@@ -312,3 +312,57 @@ def _served_refs(sandbox_up: dict[str, Any], name: str) -> str:
     url = authenticated_url(sandbox_up["repositories"][name], creds, fallback_region=sandbox_up["region"])
     listed = [line.split("\t") for line in _git("ls-remote", url).splitlines()]
     return "".join(f"{oid} {ref}\n" for oid, ref in sorted(listed, key=lambda pair: pair[1]) if ref != "HEAD")
+
+
+def _bare_shell(**extra: str) -> dict[str, str]:
+    """A shell that holds no AWS settings and no bucket: what a newcomer has after `make setup`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CODEREFLEX_", "SANDBOX_"))}
+    return {**env, "AWS_EC2_METADATA_DISABLED": "true", "AWS_SHARED_CREDENTIALS_FILE": os.devnull, **extra}
+
+
+def _codereflex(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    command = Path(sys.executable).parent / "codereflex"
+    return subprocess.run(
+        [str(command), "backup", *args], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def test_the_codereflex_command_finds_the_running_sandbox_by_itself(
+    sandbox_up: dict[str, Any], aws: boto3.Session, seed_repo: Path, tmp_path: Path, state_file: Path
+) -> None:
+    # Given the imported repository backed up in the running sandbox
+    backed_up = _invoke("RepoBackupFunction", _legacy_push_event(seed_repo, tmp_path), running=state_file)
+    assert backed_up.returncode == 0, backed_up.stderr
+    # When `codereflex` runs from a shell with no AWS keys, region, endpoint or bucket, the sandbox's state file
+    # where it looks (here named by SANDBOX_STATE_FILE, as `up` was told)
+    listed = _codereflex(_bare_shell(SANDBOX_STATE_FILE=str(state_file)), "list", "legacy")
+    # Then it lists the sandbox's backups, and says on stderr which endpoint it used
+    assert listed.returncode == 0, listed.stderr
+    assert "00000001-" in listed.stdout
+    assert f"using the sandbox at {sandbox_up['endpoint_url']} ({state_file})" in listed.stderr
+
+
+def test_the_codereflex_command_uses_the_sandbox_when_asked_even_with_aws_keys(
+    sandbox_up: dict[str, Any], aws: boto3.Session, seed_repo: Path, tmp_path: Path, state_file: Path
+) -> None:
+    backed_up = _invoke("RepoBackupFunction", _legacy_push_event(seed_repo, tmp_path), running=state_file)
+    assert backed_up.returncode == 0, backed_up.stderr
+    # A shell configured for some AWS account: only --sandbox (with the state file's path) sends it to the sandbox
+    shell = _bare_shell(AWS_ACCESS_KEY_ID="AKIDELSEWHERE", AWS_SECRET_ACCESS_KEY="x", AWS_DEFAULT_REGION="eu-west-1")
+    verified = _codereflex(shell, "verify", "legacy", "--state-file", str(state_file))
+    assert verified.returncode == 0, verified.stderr
+    assert "problem" in verified.stdout
+    assert f"using the sandbox at {sandbox_up['endpoint_url']}" in verified.stderr
+
+
+def test_the_codereflex_command_says_when_the_sandbox_it_names_is_gone(tmp_path: Path) -> None:
+    # A state file left by a sandbox that was killed: the endpoint no longer answers
+    stale = tmp_path / "up.json"
+    with _up("--state-file", str(stale)) as (_, description):
+        kept = stale.read_text()
+    stale.write_text(kept)
+    done = _codereflex(_bare_shell(), "list", "legacy", "--sandbox", "--state-file", str(stale))
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert f"cannot reach {description['endpoint_url']}" in done.stderr.splitlines()[-1]
+    assert "still running" in done.stderr

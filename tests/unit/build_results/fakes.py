@@ -6,7 +6,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from codereflex.aws.revisions import order
-from codereflex.ci import Build, Comment, PullRequest, Report, TestCase
+from codereflex.ci.builds import Build, Report, TestCase
+from codereflex.ci.pullrequests import Comment, PullRequest
 from codereflex.revisions import RevisionRecord, Run, StartedFor
 
 BOT = "arn:aws:sts::123456789012:assumed-role/codereflex-BuildResultsFunctionRole/codereflex-BuildResults"

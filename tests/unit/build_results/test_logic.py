@@ -12,7 +12,8 @@ from build_results.logic import handle
 from build_results.ports import CommentPolicy, Options, Outcome, Ports, Trust
 from build_results.render import BUDGET, STATUS_ICONS, Details, Summary, render
 from build_results.state import CommentState
-from codereflex.ci import Build, Comment, Phase, PullRequest, Report, TestCase
+from codereflex.ci.builds import Build, Phase, Report, TestCase
+from codereflex.ci.pullrequests import Comment, PullRequest
 from codereflex.errors import PermanentError
 from codereflex.events.codebuild import BuildStateChangeEvent
 from codereflex.revisions import Run, StartedFor

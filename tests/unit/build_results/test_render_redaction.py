@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from build_results.render import Details, Summary, render
 from build_results.state import CommentState
-from codereflex.ci import Report, TestCase
+from codereflex.ci.builds import Report, TestCase
 from codereflex.redact import MASK
 from codereflex.revisions import Run
 from codereflex.signing import Signer

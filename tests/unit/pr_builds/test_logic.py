@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from codereflex.ci import Comment, ConfiguredProjects, ProjectScope, PullRequest
+from codereflex.ci.projects import ConfiguredProjects, ProjectScope
+from codereflex.ci.pullrequests import Comment, PullRequest
 from codereflex.errors import TargetGone
 from codereflex.events.pull_requests import CommentEvent, PullRequestStateChangeEvent
 from codereflex.revisions import StartedFor

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from codereflex.aws.errors import translate
-from codereflex.ci import Build, Phase, Report, TestCase
+from codereflex.ci.builds import Build, Phase, Report, TestCase
 from codereflex.errors import TargetGone
 
 if TYPE_CHECKING:

@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from codereflex.aws.errors import error_code, translate
-from codereflex.ci import Comment, PullRequest
+from codereflex.ci.pullrequests import Comment, PullRequest
 from codereflex.errors import NoCommonHistory, PermanentError
 
 if TYPE_CHECKING:
     from mypy_boto3_codecommit import CodeCommitClient
+    from mypy_boto3_codecommit.type_defs import PaginatorConfigTypeDef
 
 # Codes meaning "these commits cannot be compared", which is an answer, not a failure.
 _UNCOMPARABLE = frozenset(
@@ -127,40 +128,42 @@ class CodeCommitPullRequests:
 
 
 class CodeCommitComments:
-    """Comments on pull requests and on commits; each method makes one call per page."""
+    """Comments on pull requests and on commits; listings read every page through boto3's paginators."""
 
-    def __init__(self, client: CodeCommitClient) -> None:
+    def __init__(self, client: CodeCommitClient, page_size: int = COMMENTS_PAGE) -> None:
         self._client = client
+        self._pages: PaginatorConfigTypeDef = {"PageSize": page_size}
 
     def pull_request_comments(self, pull_request_id: str) -> list[Comment]:
-        found: list[Comment] = []
-        kwargs: dict[str, Any] = {"pullRequestId": pull_request_id, "maxResults": COMMENTS_PAGE}
-        while True:
-            try:
-                response = self._client.get_comments_for_pull_request(**kwargs)
-            except ClientError as error:
-                raise _comment_error(error, f"GetCommentsForPullRequest {pull_request_id}") from error
-            for thread in response.get("commentsForPullRequestData") or []:
-                found += [_comment(raw) for raw in thread.get("comments") or []]
-            if not response.get("nextToken"):
-                return found
-            kwargs["nextToken"] = response["nextToken"]
+        pages = self._client.get_paginator("get_comments_for_pull_request").paginate(
+            pullRequestId=pull_request_id, PaginationConfig=self._pages
+        )
+        try:
+            return [
+                _comment(raw)
+                for page in pages
+                for thread in page.get("commentsForPullRequestData") or []
+                for raw in thread.get("comments") or []
+            ]
+        except ClientError as error:
+            raise _comment_error(error, f"GetCommentsForPullRequest {pull_request_id}") from error
 
     def commit_comments(self, repository: str, before: str | None, after: str) -> list[Comment]:
-        found: list[Comment] = []
-        kwargs: dict[str, Any] = {"repositoryName": repository, "afterCommitId": after, "maxResults": COMMENTS_PAGE}
+        compared: dict[str, Any] = {"repositoryName": repository, "afterCommitId": after}
         if before is not None:
-            kwargs["beforeCommitId"] = before
-        while True:
-            try:
-                response = self._client.get_comments_for_compared_commit(**kwargs)
-            except ClientError as error:
-                raise _comment_error(error, f"GetCommentsForComparedCommit {repository}") from error
-            for thread in response.get("commentsForComparedCommitData") or []:
-                found += [_comment(raw) for raw in thread.get("comments") or []]
-            if not response.get("nextToken"):
-                return found
-            kwargs["nextToken"] = response["nextToken"]
+            compared["beforeCommitId"] = before
+        pages = self._client.get_paginator("get_comments_for_compared_commit").paginate(
+            **compared, PaginationConfig=self._pages
+        )
+        try:
+            return [
+                _comment(raw)
+                for page in pages
+                for thread in page.get("commentsForComparedCommitData") or []
+                for raw in thread.get("comments") or []
+            ]
+        except ClientError as error:
+            raise _comment_error(error, f"GetCommentsForComparedCommit {repository}") from error
 
     def post_on_pull_request(self, pull_request: PullRequest, content: str, client_request_token: str) -> Comment:
         """A general comment on the PR's current difference (before = destination, after = source tip)."""

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from codereflex.backup.job import BackupRequest, HandOffBuild
-from codereflex.ci import Build
+from codereflex.ci.builds import Build
 
 # Per-build variables (environmentVariablesOverride); the project itself carries the settings
 # the function has (BACKUP_BUCKET, BACKUP_PREFIX, BACKUP_KMS_KEY_ARN, FULL_BACKUP_EVERY).

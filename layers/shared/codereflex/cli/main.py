@@ -1,7 +1,8 @@
 """`codereflex backup list|restore|verify|run`: read the repository backups in S3, restore them, take one.
 
-Works against AWS with the usual credential chain, or against the local sandbox by setting
-AWS_ENDPOINT_URL (boto3 honours it). Progress of long downloads goes to stderr. `backup run` is
+Works against AWS with the usual credential chain, or against a running `python -m sandbox up`: with
+--sandbox, or by itself when no AWS endpoint or credentials are configured and the sandbox's state file
+exists (it then says so on stderr). Progress of long downloads goes to stderr. `backup run` is
 what the CodeBuild hand-off project executes: one backup of one repository, configured by the
 same environment variables as the backup function.
 """
@@ -16,9 +17,10 @@ import tempfile
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NamedTuple, TextIO
 
 import boto3
+import botocore.exceptions
 import pygit2
 from pygit2.remotes import RemoteCollection
 
@@ -36,12 +38,27 @@ from codereflex.errors import CodeReflexError
 from codereflex.gitremote import CodeCommitCredentials
 
 BUCKET_ENV = "CODEREFLEX_BACKUP_BUCKET"
+# Where `python -m sandbox up` describes itself (its --state-file / SANDBOX_STATE_FILE), from the checkout's root.
+SANDBOX_STATE_ENV = "SANDBOX_STATE_FILE"
+SANDBOX_STATE_FILE = Path(".sandbox") / "up.json"
+SANDBOX_HINT = "or start `python -m sandbox up` and pass --sandbox"
+NO_CREDENTIALS = f"no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE), {SANDBOX_HINT}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return int(args.run(args))
+    except MissingConfiguration as missing:
+        print(f"codereflex: {missing}", file=sys.stderr)
+        return 2
+    except botocore.exceptions.NoCredentialsError:
+        # Checked before the first call; this is for credentials that vanish in between (an expired profile).
+        print(f"codereflex: {NO_CREDENTIALS}", file=sys.stderr)
+        return 2
+    except botocore.exceptions.EndpointConnectionError as error:
+        print(f"codereflex: cannot reach {error.kwargs.get('endpoint_url')}: {_stale_hint(args)}", file=sys.stderr)
+        return 1
     except CodeReflexError as error:
         print(f"codereflex: {error}", file=sys.stderr)
         return 1
@@ -57,6 +74,21 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("repository", help="CodeCommit repository name")
         sub.add_argument("--bucket", default=os.environ.get(BUCKET_ENV), help=f"backup bucket (default ${BUCKET_ENV})")
         sub.add_argument("--prefix", default="backups/", help="key prefix of the backups (default backups/)")
+        sandbox_options(sub)
+
+    def sandbox_options(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--sandbox",
+            action="store_true",
+            help="use the running `python -m sandbox up` (its endpoint, developer keys, region and bucket)",
+        )
+        sub.add_argument(
+            "--state-file",
+            type=Path,
+            default=None,
+            help=f"the running sandbox's state file; implies --sandbox (default ${SANDBOX_STATE_ENV}, "
+            f"else {SANDBOX_STATE_FILE})",
+        )
 
     listing = actions.add_parser("list", help="every backup of a repository, oldest first")
     common(listing)
@@ -91,12 +123,75 @@ def _parser() -> argparse.ArgumentParser:
         default=os.environ.get(REPOSITORY_VARIABLE),
         help=f"CodeCommit repository name (default ${REPOSITORY_VARIABLE})",
     )
+    sandbox_options(running)
     running.set_defaults(run=_run)
     return parser
 
 
 class BadArgument(CodeReflexError):
     """A command-line value the command cannot use: one sentence on stderr, exit status 1."""
+
+
+class MissingConfiguration(CodeReflexError):
+    """No credentials, region, bucket or sandbox to use: one sentence naming what to set, exit status 2."""
+
+
+class Aws(NamedTuple):
+    """Where the command's calls go: a session, its endpoint (None: boto3's own choice) and a default bucket."""
+
+    session: boto3.Session
+    endpoint_url: str | None
+    bucket: str | None
+
+    def client(self, name: str) -> Any:
+        return self.session.client(name, endpoint_url=self.endpoint_url)  # type: ignore[call-overload]
+
+
+def _state_file(args: argparse.Namespace) -> Path:
+    given: Path | None = args.state_file
+    return given or Path(os.environ.get(SANDBOX_STATE_ENV) or SANDBOX_STATE_FILE)
+
+
+def _stale_hint(args: argparse.Namespace) -> str:
+    return f"is `python -m sandbox up` still running? ({_state_file(args)} may be left from one that is not)"
+
+
+def _connect(args: argparse.Namespace) -> Aws:
+    """The sandbox when asked for, or when nothing else is configured and it is up; else AWS, checked.
+
+    A shell with AWS credentials or an endpoint of its own is never switched to the sandbox silently:
+    only an explicit --sandbox, or the same endpoint the state file names, fills in what it lacks.
+    """
+    state_file = _state_file(args)
+    explicit = args.sandbox or args.state_file is not None
+    session = boto3.Session()
+    endpoint = os.environ.get("AWS_ENDPOINT_URL") or None
+    state: dict[str, Any] | None = None
+    if explicit:
+        if not state_file.is_file():
+            raise MissingConfiguration(
+                f"no running sandbox: {state_file} is missing; start `python -m sandbox up` "
+                f"(or name its state file with --state-file or ${SANDBOX_STATE_ENV})"
+            )
+        state = json.loads(state_file.read_text(encoding="utf-8"))
+    elif state_file.is_file():
+        found = json.loads(state_file.read_text(encoding="utf-8"))
+        if endpoint == found.get("endpoint_url") or (endpoint is None and session.get_credentials() is None):
+            state = found
+    if state is not None:
+        developer = state["developer"]
+        print(f"codereflex: using the sandbox at {state['endpoint_url']} ({state_file})", file=sys.stderr)
+        sandbox = boto3.Session(
+            aws_access_key_id=developer["aws_access_key_id"],
+            aws_secret_access_key=developer["aws_secret_access_key"],
+            region_name=state["region"],
+        )
+        return Aws(sandbox, state["endpoint_url"], state.get("resources", {}).get("BackupBucket"))
+    if session.get_credentials() is None:
+        raise MissingConfiguration(NO_CREDENTIALS)
+    if not session.region_name:
+        raise MissingConfiguration(f"no AWS region: set AWS_DEFAULT_REGION (or a profile's region), {SANDBOX_HINT}")
+    return Aws(session, endpoint, None)
 
 
 def _timestamp(text: str) -> datetime:
@@ -114,10 +209,12 @@ def _timestamp(text: str) -> datetime:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
-def _store(args: argparse.Namespace) -> S3ObjectStore:
-    if not args.bucket:
-        raise SystemExit(f"codereflex: name the backup bucket with --bucket or ${BUCKET_ENV}")
-    return S3ObjectStore(boto3.client("s3"), args.bucket)
+def _store(args: argparse.Namespace, aws: Aws | None = None) -> S3ObjectStore:
+    aws = aws or _connect(args)
+    bucket = args.bucket or aws.bucket
+    if not bucket:
+        raise MissingConfiguration(f"no backup bucket: pass --bucket or set ${BUCKET_ENV}, {SANDBOX_HINT}")
+    return S3ObjectStore(aws.client("s3"), bucket)
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -138,7 +235,8 @@ def _restore(args: argparse.Namespace) -> int:
     if destination.exists() and any(destination.iterdir()):
         raise SystemExit(f"codereflex: {destination} exists and is not empty")
     at = _timestamp(args.at) if args.at is not None else None
-    store = _store(args)
+    aws = _connect(args)
+    store = _store(args, aws)
     entry = choose_backup(store, args.prefix, args.repository, at=at, backup=args.backup)
     if args.backup is not None:
         why = "by its id"
@@ -152,7 +250,7 @@ def _restore(args: argparse.Namespace) -> int:
     print(f"restored {args.repository} as of {exact_time(manifest.time)} ({manifest.backup_id}) into {destination}")
     print(f"{len(manifest.refs)} refs, {len(manifest.chain)} bundle(s) applied")
     if args.push_to:
-        _push(destination, args.push_to, manifest.refs)
+        _push(aws, destination, args.push_to, manifest.refs)
     return 0
 
 
@@ -168,17 +266,22 @@ def _verify(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     if not args.repository:
         raise SystemExit(f"codereflex: name the repository, or set ${REPOSITORY_VARIABLE}")
-    env = os.environ
+    aws = _connect(args)
+    env = dict(os.environ)
+    if not env.get("BACKUP_BUCKET"):
+        if not aws.bucket:
+            raise MissingConfiguration(f"no backup bucket: set BACKUP_BUCKET, {SANDBOX_HINT}")
+        env["BACKUP_BUCKET"] = aws.bucket
     settings = Settings.from_env(env)
-    session = boto3.Session()
-    repositories = CodeCommitRepositories(session.client("codecommit"))
+    session = aws.session
+    repositories = CodeCommitRepositories(aws.client("codecommit"))
 
     def credentials() -> CodeCommitCredentials:
         return CodeCommitCredentials(session.get_credentials(), session.region_name)  # type: ignore[arg-type]
 
     parts = Collaborators(
         git=GitMirror(settings.work_dir / "mirrors", credentials),
-        store=S3ObjectStore(session.client("s3"), settings.bucket, settings.kms_key_id),
+        store=S3ObjectStore(aws.client("s3"), settings.bucket, settings.kms_key_id),
         scratch=settings.work_dir / "scratch",
         metadata=repositories,
         build_id=env.get(BUILD_ID_VARIABLE) or None,
@@ -205,10 +308,10 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _push(source: Path, repository: str, refs: dict[str, str]) -> None:
-    codecommit: Any = boto3.client("codecommit")
+def _push(aws: Aws, source: Path, repository: str, refs: dict[str, str]) -> None:
+    codecommit = aws.client("codecommit")
     url = codecommit.create_repository(repositoryName=repository)["repositoryMetadata"]["cloneUrlHttp"]
-    session = boto3.Session()
+    session = aws.session
     remote = RemoteCollection(pygit2.Repository(str(source))).create_anonymous(url)  # type: ignore[arg-type,no-untyped-call]
     remote.push(
         [f"+{name}:{name}" for name in sorted(refs)],

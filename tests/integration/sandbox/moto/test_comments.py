@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from botocore.exceptions import ClientError
 
+from codereflex.aws.codecommit import CodeCommitComments
+from codereflex.errors import CodeReflexError
 from sandbox.aws.moto_ext import refresh_pull_request
 
 from .conftest import open_pull_request
@@ -314,3 +316,24 @@ def test_compared_commit_comment_validation(codecommit: CodeCommitClient, featur
         codecommit.post_comment_for_compared_commit(
             repositoryName="app", beforeCommitId=later, afterCommitId=later, content="Hi"
         )
+
+
+def test_the_comments_adapter_reads_every_page(codecommit: CodeCommitClient, feature_branch: FeatureBranch) -> None:
+    # Given five comments on a pull request and three on a compared commit
+    pull_request = open_pull_request(codecommit)
+    on_pull_request = [_post(codecommit, pull_request, f"PR {n}")["comment"]["content"] for n in range(5)]
+    before, after = feature_branch.main, feature_branch.feature
+    on_commit = [
+        codecommit.post_comment_for_compared_commit(
+            repositoryName="app", beforeCommitId=before, afterCommitId=after, content=f"Commit {n}"
+        )["comment"]["content"]
+        for n in range(3)
+    ]
+    # When codereflex's adapter lists them two to a page, Then it returns every comment once, in order
+    comments = CodeCommitComments(codecommit, page_size=2)
+    listed = comments.pull_request_comments(pull_request["pullRequestId"])
+    assert [comment.content for comment in listed] == on_pull_request
+    assert [comment.content for comment in comments.commit_comments("app", before, after)] == on_commit
+    # And a listing the service refuses is codereflex's own error, not botocore's
+    with pytest.raises(CodeReflexError):
+        comments.commit_comments("no-such-repository", before, after)
