@@ -11,6 +11,7 @@ from codereflex.backup.catalog import list_backups, load_manifest
 from codereflex.backup.job import BackupResult, Outcome
 from codereflex.backup.model import Layout
 from codereflex.backup.restore import restore, verify
+from codereflex.errors import PermanentError
 from tests.integration.backup.conftest import Backups, Git
 
 LAYOUT = Layout("backups/", "source")
@@ -123,3 +124,19 @@ def test_a_new_chain_starts_after_full_every_incrementals(backups: Backups, git:
     assert [result.full for result in results] == [True, False, False, False, True, False]
     # And backups of both chains restore to the source's refs of their moment
     _restore_each(backups, tmp_path, expected)
+
+
+def test_a_restore_never_mixes_its_refs_into_a_repository_that_has_some(
+    backups: Backups, git: Git, tmp_path: Path
+) -> None:
+    # Given a backup restored once (its refs are written all at once, as one packed-refs file)
+    git.commit("only")
+    git.push("HEAD:refs/heads/main", "HEAD:refs/heads/topic")
+    backups.run()
+    target = tmp_path / "restored"
+    restore(backups.store, "backups/", "source", target)
+    assert backups.git.show_ref(target) == git.show_ref(git.source)
+    # When it is restored again into the same repository, Then it refuses instead of mixing refs
+    with pytest.raises(PermanentError, match="restore into a new one"):
+        restore(backups.store, "backups/", "source", target)
+    assert backups.git.show_ref(target) == git.show_ref(git.source)

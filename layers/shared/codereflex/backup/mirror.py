@@ -16,6 +16,7 @@ from pygit2.remotes import RemoteCollection, TransferProgress
 from codereflex.backup import libgit2, smarthttp
 from codereflex.backup.bundle import references
 from codereflex.backup.job import TooLarge
+from codereflex.backup.packedrefs import write_packed_refs
 from codereflex.errors import AccessDenied, TargetGone, TransientError
 from codereflex.gitremote import CodeCommitCredentials
 
@@ -200,22 +201,11 @@ def _fetch_small(
             if current.get(name) != oid:
                 collection.create(name, pygit2.Oid(hex=oid), force=True)
     elif fetched.refs:
-        _write_packed_refs(Path(updated.path), fetched.refs)
+        write_packed_refs(Path(updated.path), fetched.refs)
         updated = pygit2.Repository(repo.path)  # reads the new packed-refs
     if fetched.head in fetched.refs and _head_target(updated) != fetched.head:
         cast(Any, updated).set_head(fetched.head)  # the mirror's HEAD names the remote's default branch, as git's does
     return refs_of(updated)
-
-
-def _write_packed_refs(git_dir: Path, refs: dict[str, str]) -> None:
-    """Every ref of a mirror that had none, in one packed-refs file, as `git clone` writes them.
-
-    A ref at a time, each a file of its own, took 0.4 s for 3,000 tags. No header: it claims no
-    sort order or peeled lines, so readers check for themselves.
-    """
-    partial = git_dir / "packed-refs.codereflex"
-    partial.write_bytes(b"".join(f"{oid} {name}\n".encode() for name, oid in sorted(refs.items())))
-    partial.rename(git_dir / "packed-refs")
 
 
 def _head_target(repo: pygit2.Repository) -> str | None:

@@ -12,6 +12,7 @@ import pygit2
 from codereflex.backup.bundle import install_pack, lookup, references
 from codereflex.backup.catalog import entry_at, entry_by_id, exact_time, list_backups, load_manifest, read_catalog
 from codereflex.backup.model import CatalogEntry, Layout, Manifest, head_ref
+from codereflex.backup.packedrefs import write_packed_refs
 from codereflex.backup.store import ObjectStore, Progress
 from codereflex.errors import PermanentError, TargetGone, TransientError
 
@@ -80,7 +81,9 @@ def restore_manifest(
     progress: Callable[[str, int], Progress] | None = None,
 ) -> pygit2.Repository:
     """Install the manifest's bundle chain into a new bare repository and set its refs exactly."""
-    pygit2.init_repository(str(destination), bare=True)
+    created = pygit2.init_repository(str(destination), bare=True)
+    if any(name.startswith("refs/") for name in references(created)):
+        raise PermanentError(f"{destination} already holds a repository with refs: restore into a new one")
     scratch = destination / "codereflex-restore"
     scratch.mkdir(exist_ok=True)
     try:
@@ -96,20 +99,15 @@ def restore_manifest(
             leftover.unlink()
         scratch.rmdir()
     repo = pygit2.Repository(str(destination))  # opened after the packs arrived, so libgit2 sees them all
-    set_refs_exactly(repo, manifest.refs)
+    missing = [name for name, oid in manifest.refs.items() if not repo.odb.exists(oid)]
+    if missing:
+        raise TargetGone(f"the backup chain lacks object {manifest.refs[missing[0]]} of {missing[0]}")
+    # A new repository has no refs: all of them in one packed-refs file, not a file each (a restore
+    # of 3,000 tags took 4 s creating them one at a time, 5x `git clone` of a bundle).
+    write_packed_refs(destination, manifest.refs)
+    repo = pygit2.Repository(str(destination))
     _point_head(repo, manifest)
     return repo
-
-
-def set_refs_exactly(repo: pygit2.Repository, refs: Mapping[str, str]) -> None:
-    for name in list(references(repo)):
-        if name.startswith("refs/") and name not in refs:
-            references(repo).delete(name)
-    for name, oid in refs.items():
-        target = pygit2.Oid(hex=oid)
-        if target not in repo.odb:
-            raise TargetGone(f"the backup chain lacks object {oid} of {name}")
-        references(repo).create(name, target, force=True)
 
 
 def _point_head(repo: pygit2.Repository, manifest: Manifest) -> None:
