@@ -16,7 +16,6 @@ from codereflex.events.reading import EventBridgeEnvelope, Fields, parse_build_t
 __all__ = ["EventBridgeEnvelope", "parse_build_time"]  # re-exported: they were first defined here
 
 BUILD_STATE_CHANGE = "CodeBuild Build State Change"
-BUILD_PHASE_CHANGE = "CodeBuild Build Phase Change"
 
 BuildStatus = Literal["IN_PROGRESS", "SUCCEEDED", "FAILED", "FAULT", "STOPPED", "TIMED_OUT"]
 BUILD_STATUSES: tuple[str, ...] = get_args(BuildStatus)
@@ -154,24 +153,6 @@ class BuildStateChange(NamedTuple):
         )
 
 
-class BuildPhaseChange(NamedTuple):
-    completed_phase: str
-    project_name: str
-    build_id: str
-    completed_phase_status: str | None = None
-    additional_information: BuildInformation = BuildInformation()
-
-    @classmethod
-    def read(cls, raw: Fields) -> BuildPhaseChange:
-        return cls(
-            completed_phase=raw.required_text("completed-phase"),
-            project_name=raw.required_text("project-name", non_empty=True),
-            build_id=raw.required_text("build-id", non_empty=True),
-            completed_phase_status=raw.text("completed-phase-status"),
-            additional_information=raw.child("additional-information", BuildInformation.read),
-        )
-
-
 @dataclass(frozen=True, slots=True)
 class BuildStateChangeEvent(EventBridgeEnvelope):
     """The EventBridge envelope around a BuildStateChange."""
@@ -181,14 +162,3 @@ class BuildStateChangeEvent(EventBridgeEnvelope):
     SOURCE = "aws.codebuild"
     DETAIL_TYPES = (BUILD_STATE_CHANGE,)
     DETAIL = BuildStateChange
-
-
-@dataclass(frozen=True, slots=True)
-class BuildPhaseChangeEvent(EventBridgeEnvelope):
-    """The EventBridge envelope around a BuildPhaseChange (read for completeness; no function acts on it)."""
-
-    detail: BuildPhaseChange = field(kw_only=True)
-
-    SOURCE = "aws.codebuild"
-    DETAIL_TYPES = (BUILD_PHASE_CHANGE,)
-    DETAIL = BuildPhaseChange
