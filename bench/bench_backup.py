@@ -148,9 +148,9 @@ def main() -> int:
     return status
 
 
-def _median_baseline(samples: list[list[Row]], i: int) -> tuple[float, float | None, str]:
+def _median_baseline(samples: list[list[Row]], i: int) -> tuple[float, float | None, str, float]:
     first = samples[0][i]
-    return statistics.median(r[i].baseline for r in samples), first.limit, first.goal
+    return statistics.median(r[i].baseline for r in samples), first.limit, first.goal, first.allowance
 
 
 def _both(git_first: bool, git_action: Callable[[], object], our_action: Callable[[], object]) -> tuple[float, float]:
