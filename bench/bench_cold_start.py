@@ -8,9 +8,12 @@ packaging/Makefile compiles), on an interpreter without site-packages, as Lambda
 from __future__ import annotations
 
 import os
+import platform
 import statistics
 import subprocess
 import sys
+import sysconfig
+import tempfile
 import time
 from pathlib import Path
 
@@ -45,24 +48,42 @@ HANDLERS = {
     ),
     "PrBuildsFunction": (
         "PrBuildsFunction",
-        "import pr_builds.app as app; app._client('codebuild').client; "
+        "import pr_builds.app as app; app.settings(); app._client('codebuild').client; "
         "from codereflex.events.pull_requests import PullRequestStateChangeEvent; "
         + _READ.format(model="PullRequestStateChangeEvent", event="pr_builds/created.json"),
     ),
     "RepoActivityFunction": (
         "RepoActivityFunction",
-        "import repo_activity.app as app; app._client('codecommit').client; "
+        "import repo_activity.app as app; app.settings(); app._client('codecommit').client; "
         "from codereflex.events.codecommit import RepositoryStateChangeEvent; "
         + _READ.format(model="RepositoryStateChangeEvent", event="repo_activity/force_push_main.json"),
     ),
     # The backup function also loads the GitLayer (pygit2, libgit2): its own floor is higher.
     "RepoBackupFunction": (
         "RepoBackupFunction",
-        "import repo_backup.app as app; app._client('s3').client; "
+        "import repo_backup.app as app; app.settings(); app._client('s3').client; "
         "from codereflex.events.codecommit import RepositoryStateChangeEvent; "
         + _READ.format(model="RepositoryStateChangeEvent", event="repo_backup/push_main.json"),
     ),
 }
+
+
+def _git_layer() -> Path:
+    """The GitLayer as built where its native code runs here; else pygit2 from this machine, alone.
+
+    The layer's libgit2 is aarch64: on another machine its import fails, so the bench loads the
+    same pygit2 release built for this machine (and only it and cffi, no other site-packages).
+    """
+    if platform.machine() in ("aarch64", "arm64"):
+        return GIT_LAYER
+    here = Path(sysconfig.get_paths()["purelib"])
+    alone = Path(tempfile.gettempdir()) / "codereflex-bench-pygit2"
+    alone.mkdir(exist_ok=True)
+    for name in ("pygit2", "pygit2.libs", "cffi", "pycparser", *(p.name for p in here.glob("_cffi_backend*"))):
+        link = alone / name
+        if not link.exists() and (here / name).exists():
+            link.symlink_to(here / name)
+    return alone
 
 
 def _run(code: str, function: str | None = None) -> float:
@@ -72,8 +93,13 @@ def _run(code: str, function: str | None = None) -> float:
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_ACCESS_KEY_ID": "bench",
         "AWS_SECRET_ACCESS_KEY": "bench",
+        # The settings each function reads once per execution environment, as its template gives them.
+        "IDEMPOTENCY_TABLE": "bench-records",
+        "SIGNING_KEY_SECRET": "arn:aws:secretsmanager:us-east-1:123456789012:secret:bench",
+        "NOTIFICATION_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:bench",
+        "BACKUP_BUCKET": "bench-backups",
     }
-    layers = [LAYER, GIT_LAYER] if function == "RepoBackupFunction" else [LAYER]
+    layers = [LAYER, _git_layer()] if function == "RepoBackupFunction" else [LAYER]
     env["PYTHONPATH"] = os.pathsep.join(([str(BUILD / function)] if function else []) + [str(p) for p in layers])
     started = time.perf_counter()
     # -S: no site-packages, so nothing is imported from the dev venv instead of the build.
