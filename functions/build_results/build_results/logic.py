@@ -131,8 +131,8 @@ def _resolve(envelope: BuildStateChangeEvent, ports: Ports) -> tuple[_Target, Ru
     pull_request_id = variables.get(VAR_PULL_REQUEST_ID, "").strip()
     if pull_request_id:
         # The variables are only a hint of where to look: anybody can start a build with them.
-        target = _pull_request_target(envelope, ports, source_repository, pull_request_id)
-        return target, _run(envelope, target.commit), None
+        target, run = _pull_request_target(envelope, ports, source_repository, pull_request_id)
+        return target, run, None
     repository = source_repository
     if not repository:
         raise _Exit(Result(Outcome.IGNORED, "the build names no CodeCommit repository"))
@@ -156,7 +156,7 @@ def _resolve(envelope: BuildStateChangeEvent, ports: Ports) -> tuple[_Target, Ru
 
 def _pull_request_target(
     envelope: BuildStateChangeEvent, ports: Ports, source_repository: str | None, pull_request_id: str
-) -> _Target:
+) -> tuple[_Target, Run]:
     """The pull request a build was started for, believed only when the revision record names this build."""
     detail = envelope.detail
     info = detail.additional_information
@@ -172,19 +172,16 @@ def _pull_request_target(
     commit = info.resolved_source_version or info.source_version or ""
     if not _is_full_commit(commit):
         raise _Exit(Result(Outcome.IGNORED, "the build is of no commit"))
-    key = f"pr:{repository}:{pull_request_id}"
+    key, run = f"pr:{repository}:{pull_request_id}", _run(envelope, commit)
     # One conditional write: records the run only if the PR builds function started this build of
     # this project for this revision, at its source commit; returns every project's latest run.
-    record = ports.revisions.record_run(
-        revision_key(repository, pull_request_id, revision), detail.project_name, _run(envelope, commit)
-    )
+    record = ports.revisions.record_run(revision_key(repository, pull_request_id, revision), detail.project_name, run)
     started = record.started_for if record is not None else None
-    if record is None or started is None:
-        raise _Exit(Result(Outcome.IGNORED, "build not started by codereflex for this pull request revision", key))
-    if (started.repository, started.pull_request_id) != (repository, pull_request_id):
+    if started is None or (started.repository, started.pull_request_id) != (repository, pull_request_id):
         raise _Exit(Result(Outcome.IGNORED, "build not started by codereflex for this pull request revision", key))
     # The pull request as the build was started for it: enough for anything but a success (see _current).
-    return _Target(key, repository, commit, started.projects, _as_started(started), from_build=True, record=record)
+    target = _Target(key, repository, commit, started.projects, _as_started(started), from_build=True, record=record)
+    return target, run
 
 
 def _current(ports: Ports, target: _Target) -> _Target:

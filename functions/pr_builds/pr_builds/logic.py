@@ -125,11 +125,11 @@ def read(event: Any) -> PullRequestStateChangeEvent | CommentEvent:
 
 def handle(event: PullRequestStateChangeEvent | CommentEvent, ports: Ports, options: Options) -> Result:
     """Start the pull request's builds for a new revision, or again for a `/rebuild` comment."""
-    change = event.detail
     if isinstance(event, CommentEvent):
         result = on_comment(event, ports, options)
-        return replace(result, about=(event.detail.pull_request_id, event.detail.repository_name, event.detail.event))
-    result = on_revision(event, ports, options)
+    else:
+        result = on_revision(event, ports, options)
+    change = event.detail
     return replace(result, about=(change.pull_request_id, change.repository_name, change.event))
 
 
