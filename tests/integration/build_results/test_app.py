@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,22 +10,16 @@ import pytest
 
 from sandbox.demo.ci_scenario import BUILDS_ONLY, CiScenario
 from sandbox.local import Sandbox
+from tests.integration.build_results.conftest import QUIET
 
 FUNCTION = "BuildResultsFunction"
 PROJECT = "payments-service-ci"
-QUIET = {"POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "WARNING"}
 FAILING = [
     {"name": "test_partial", "prefix": "tests.refunds", "status": "FAILED", "message": "AssertionError: 3 != 4"},
     {"name": "test_full", "prefix": "tests.refunds", "status": "SUCCEEDED"},
     {"name": "test_slow", "prefix": "tests.refunds", "status": "SKIPPED"},
 ]
 LOG = ["[Container] Running command python -m pytest", "DB_PASSWORD=hunter2hunter2", "1 failed, 1 passed"]
-
-
-@pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
-    with Sandbox(function_env=QUIET, parameters=BUILDS_ONLY) as running:
-        yield running
 
 
 @pytest.fixture

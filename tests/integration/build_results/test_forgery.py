@@ -20,17 +20,11 @@ import pytest
 from codereflex.signing import Signer
 from sandbox.demo.ci_scenario import BUILDS_ONLY, CiScenario
 from sandbox.local import Sandbox
+from tests.integration.build_results.conftest import QUIET
 
 FUNCTION = "BuildResultsFunction"
 PROJECT = "payments-service-ci"
-QUIET = {"POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "WARNING"}
 FAILING = [{"name": "test_partial", "status": "FAILED", "message": "3 != 4"}]
-
-
-@pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
-    with Sandbox(function_env=QUIET, parameters=BUILDS_ONLY) as running:
-        yield running
 
 
 @pytest.fixture
