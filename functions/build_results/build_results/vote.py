@@ -29,15 +29,15 @@ def vote(ports: Ports, pull_request: PullRequest | None, record: RevisionRecord 
     if not started.revision_id or not pull_request.is_open or pull_request.revision_id != started.revision_id:
         return None  # closed, merged, or a newer revision: this revision's vote is moot
     confirmed: dict[str, str] = {}
-    approve = False
+    supported = _approvable(ports, record, project, confirmed)
     for _ in range(VOTE_ROUNDS):
-        approve = _approvable(ports, record, project, confirmed)
+        approve = supported
         if not ports.pull_requests.vote(started.pull_request_id, started.revision_id, approve):
             return None
-        record = ports.revisions.read(started.key)
-        if _approvable(ports, record, project, confirmed) == approve:
+        supported = _approvable(ports, ports.revisions.read(started.key), project, confirmed)
+        if supported == approve:
             return "APPROVE" if approve else "REVOKE"
-    if approve:
+    if approve:  # the last vote cast, which the record no longer supports
         ports.pull_requests.vote(started.pull_request_id, started.revision_id, False)
     return "REVOKE"
 
