@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from codereflex.coldstart import collector_paused
+from codereflex.coldstart import TRACED, collector_paused
 
 with collector_paused():  # a cold start's imports, without garbage collection: see codereflex.coldstart
     from functools import cache
@@ -24,7 +24,7 @@ with collector_paused():  # a cold start's imports, without garbage collection: 
     from .config import Settings
     from .logic import Ports, handle, read
 
-    logger, tracer, metrics = Logger(), Tracer(), Metrics()
+    logger, tracer, metrics = Logger(), Tracer(patch_modules=TRACED), Metrics()
 
 
 @cache

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from codereflex.coldstart import collector_paused
+from codereflex.coldstart import TRACED, collector_paused
 
 with collector_paused():  # a cold start's imports, without garbage collection: see codereflex.coldstart
     import os
@@ -30,7 +30,7 @@ with collector_paused():  # a cold start's imports, without garbage collection: 
 
     from .logic import Ports, Scope, handle, read
 
-    logger, tracer, metrics = Logger(), Tracer(), Metrics()
+    logger, tracer, metrics = Logger(), Tracer(patch_modules=TRACED), Metrics()
 
 
 @cache
