@@ -21,13 +21,13 @@ from codereflex.errors import TargetGone
 from tests.integration.backup.conftest import Backups, Git
 
 LAYOUT = Layout("backups/", "source")
-README = Path(__file__).parents[3] / "README.md"
+GUIDE = Path(__file__).parents[3] / "docs" / "architecture.md"
 FORMAT1 = Path(__file__).parents[2] / "data" / "backup_format1"
 
 
-def _readme_plain_git_commands() -> str:
-    """The README's plain-git restore, exactly (its first line, `aws s3 sync`, is what `_sync` does)."""
-    section = README.read_text().split("### Restoring with plain git", 1)[1]
+def _documented_plain_git_commands() -> str:
+    """The plain-git restore in docs/architecture.md, exactly (its first line, `aws s3 sync`, is `_sync`)."""
+    section = GUIDE.read_text().split("## Restoring with plain git", 1)[1]
     match = re.search(r"```bash\n(.*?)```", section, re.DOTALL)
     assert match is not None
     lines = match.group(1).splitlines()
@@ -45,11 +45,11 @@ def _sync(backups: Backups, target: Path) -> None:
 
 
 def _plain_git_restore(backups: Backups, tmp_path: Path, backup_id: str) -> Path:
-    """Run the README's commands with bash and git alone, for one backup; the restored repository."""
+    """Run the documented commands with bash and git alone, for one backup; the restored repository."""
     work = tmp_path / f"plain-{backup_id}"
     work.mkdir()
     _sync(backups, work / "backup")
-    script = _readme_plain_git_commands().replace("id=00000003-20261123T121000Z", f"id={backup_id}", 1)
+    script = _documented_plain_git_commands().replace("id=00000003-20261123T121000Z", f"id={backup_id}", 1)
     assert f"id={backup_id}" in script
     done = subprocess.run(
         ["bash", "-c", script], cwd=work, env=backups.git.env, capture_output=True, text=True, timeout=120, check=False
@@ -73,11 +73,11 @@ def _stored_manifest(backups: Backups, backup_id: str) -> dict[str, object]:
     return body
 
 
-needs_jq = pytest.mark.skipif(shutil.which("jq") is None, reason="the README's plain-git restore uses jq")
+needs_jq = pytest.mark.skipif(shutil.which("jq") is None, reason="the documented plain-git restore uses jq")
 
 
 @needs_jq
-def test_plain_git_restores_every_backup_as_the_readme_shows(backups: Backups, git: Git, tmp_path: Path) -> None:
+def test_plain_git_restores_every_backup_as_documented(backups: Backups, git: Git, tmp_path: Path) -> None:
     # Given a chain with tags (annotated too), a deletion, a force-push, refs set to a commit backed up
     # already, and a backup that only deletes
     expected: dict[str, str] = {}
@@ -105,7 +105,7 @@ def test_plain_git_restores_every_backup_as_the_readme_shows(backups: Backups, g
     # Then the deletion-only backup wrote no bundle, and its manifest says what went
     assert _stored_manifest(backups, deletion_only)["bundle"] is None
     assert _stored_manifest(backups, deletion_only)["deleted"] == ["refs/tags/light"]
-    # When each backup is restored with the README's commands, using git and jq alone
+    # When each backup is restored with the documented commands, using git and jq alone
     for backup_id, refs in expected.items():
         restored = _plain_git_restore(backups, tmp_path, backup_id)
         # Then git has exactly the refs of that backup, and fsck is clean
