@@ -35,13 +35,14 @@ def _envelope(detail_type: str, detail: dict[str, Any], *, account: str, region:
 
 
 def pipeline_event(execution: Execution, state: str, *, account: str, region: str, at: datetime) -> dict[str, Any]:
-    """STARTED | SUCCEEDED | FAILED | SUPERSEDED ... for the whole execution."""
-    detail = {
-        "pipeline": execution.pipeline,
-        "execution-id": execution.execution_id,
-        "state": state,
-        "version": execution.version,
-    }
+    """STARTED | SUCCEEDED | FAILED | SUPERSEDED ... for the whole execution; STARTED names its trigger."""
+    detail: dict[str, Any] = {"pipeline": execution.pipeline, "execution-id": execution.execution_id}
+    if state == "STARTED":
+        detail["execution-trigger"] = {
+            "trigger-type": execution.trigger["triggerType"],
+            "trigger-detail": execution.trigger["triggerDetail"],
+        }
+    detail |= {"state": state, "version": execution.version}
     return _envelope(PIPELINE_CHANGE, detail, account=account, region=region, at=at)
 
 

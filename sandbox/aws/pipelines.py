@@ -30,7 +30,7 @@ from urllib.parse import quote
 from botocore.exceptions import ClientError
 
 from sandbox.aws import codepipeline_events as events
-from sandbox.aws.moto_ext import codepipeline
+from sandbox.aws.moto_ext import codebuild, codepipeline
 
 if TYPE_CHECKING:
     from sandbox.aws.moto_ext.codepipeline import ActionRun, Execution, Happening
@@ -290,8 +290,11 @@ class PipelineRunner:
                 run.error = {"code": "JobFailed", "message": summary or "Failed"}
 
     def _source(self, execution: Execution, run: ActionRun, declaration: Mapping[str, Any]) -> None:
+        repository, branch = run.configuration.get("RepositoryName"), run.configuration.get("BranchName")
+        if not repository or not branch:
+            self._finish(run, "Failed", "The CodeCommit action's configuration needs RepositoryName and BranchName")
+            return
         codecommit = self._client("codecommit")
-        repository, branch = run.configuration["RepositoryName"], run.configuration["BranchName"]
         commit_id = str(codecommit.get_branch(repositoryName=repository, branchName=branch)["branch"]["commitId"])
         commit = codecommit.get_commit(repositoryName=repository, commitId=commit_id)["commit"]
         message = str(commit.get("message", "")).strip()
@@ -328,10 +331,17 @@ class PipelineRunner:
     def _build(self, execution: Execution, run: ActionRun) -> str:
         inputs = {artifact["name"] for artifact in run.input_artifacts}
         versions = [r["revisionId"] for r in execution.artifact_revisions if r["name"] in inputs]
-        project = run.configuration["ProjectName"]
+        project = run.configuration.get("ProjectName")
+        if not project:
+            self._finish(run, "Failed", "The CodeBuild action's configuration needs ProjectName")
+            return run.status
         started = self._client("codebuild").start_build(
             projectName=project, **({"sourceVersion": versions[0]} if versions else {})
         )["build"]
+        # CodeBuild names the pipeline as the initiator of the builds CodePipeline starts.
+        build = codebuild.backend_for(self.account_id, self.region).sandbox_build(str(started["id"]))
+        if build is not None:
+            build["initiator"] = f"codepipeline/{execution.pipeline}"
         with self._backend.sandbox_state.lock:
             run.external_id = str(started["id"])
             run.external_url = (

@@ -200,6 +200,7 @@ def test_an_execution_runs_source_and_build_and_waits_at_the_approval(sandbox: S
     build_id = by_action["Build"]["output"]["executionResult"]["externalExecutionId"]
     (build,) = sandbox.client("codebuild").batch_get_builds(ids=[build_id])["builds"]
     assert build["sourceVersion"] == tip
+    assert build["initiator"] == "codepipeline/app"
     assert [d["status"] for d in details["actionExecutionDetails"]] == ["InProgress", "Succeeded", "Succeeded"]
     # And the function subscribed to approval events got the STARTED event
     (delivered,) = [i for i in sandbox.deliveries if i.logical_id == "PipelineWatcher"]
@@ -233,6 +234,9 @@ def test_the_events_have_the_shapes_of_aws_samples(sandbox: Sandbox) -> None:
         for field in ("version",):
             assert type(event["detail"][field]) is type(sample["detail"][field]), (name, field)
         assert event["resources"] == [f"arn:aws:codepipeline:us-east-1:123456789012:{event['detail']['pipeline']}"]
+    trigger = emitted["CodePipeline Pipeline Execution State Change", None, "STARTED"]["detail"]["execution-trigger"]
+    assert trigger["trigger-type"] == "StartPipelineExecution"
+    assert trigger["trigger-detail"].startswith("arn:aws:")
     started = emitted["CodePipeline Action Execution State Change", "Approve", "STARTED"]["detail"]
     assert started["type"] == {"owner": "AWS", "category": "Approval", "provider": "Manual", "version": "1"}
     # A failed action carries its result as the documented FAILED sample does, minus nothing
@@ -459,3 +463,19 @@ def test_a_served_sandbox_runs_on_after_an_answer_over_http(template: Path, tmp_
         )
         assert status["pipelineExecution"]["status"] == "Succeeded"
         assert states(sandbox)[-1] == ("Pipeline", "app", "SUCCEEDED")
+
+
+def test_the_approval_stage_shows_the_previous_execution_until_a_newer_one_arrives(sandbox: Sandbox) -> None:
+    # Given an execution that waited at the approval, and a newer one still building
+    create(sandbox)
+    older = sandbox.pipelines.start("app")
+    hold_builds("app-build")
+    newer = sandbox.pipelines.start("app")
+
+    # Then the approval stage still names the older execution: its token is not the newer's
+    stage = waiting(sandbox)
+    assert stage["latestExecution"] == {"pipelineExecutionId": older, "status": "InProgress"}
+    details = sandbox.client("codepipeline").list_action_executions(
+        pipelineName="app", filter={"pipelineExecutionId": newer}
+    )["actionExecutionDetails"]
+    assert [(d["actionName"], d["status"]) for d in details] == [("Build", "InProgress"), ("Source", "Succeeded")]
