@@ -10,7 +10,14 @@ import boto3
 import moto
 import pytest
 
-from codereflex.approvals.approvers import ApproverPolicy, default_source, mapping_source, resolve, tag_source
+from codereflex.approvals.approvers import (
+    ApproverPolicy,
+    ConfiguredApprovers,
+    default_source,
+    mapping_source,
+    resolve,
+    tag_source,
+)
 from codereflex.aws.ssm import ApproverMapping
 from codereflex.errors import ConfigurationError, TargetGone
 
@@ -39,3 +46,18 @@ def test_a_missing_parameter_is_gone_and_a_malformed_one_a_configuration_error(s
     ssm.put_parameter(Name=NAME, Type="String", Value='["payments"]')
     with pytest.raises(ConfigurationError, match=NAME):
         ApproverMapping(ssm, NAME).mapping()
+
+
+def test_configured_approvers_resolve_tags_then_mapping_then_defaults(ssm: Any) -> None:
+    value = {"payments": {"approvers": ["lead@example.com", "ops@example.com"], "quorum": 2}}
+    ssm.put_parameter(Name=NAME, Type="String", Value=json.dumps(value))
+    tags = {"billing": {"codereflex:approvers": "fin@example.com"}, "payments": {"codereflex:quorum": "1"}}
+    approvers = ConfiguredApprovers(
+        defaults=("dev@example.com",), quorum=1, tags=lambda p: tags.get(p, {}), ssm=ssm, parameter=NAME
+    )
+    assert approvers.policy("payments") == ApproverPolicy(("lead@example.com", "ops@example.com"), 1, False)
+    assert approvers.policy("billing") == ApproverPolicy(("fin@example.com",), 1, False)
+    assert approvers.policy("web") == ApproverPolicy(("dev@example.com",), 1, False)
+    without_mapping = ConfiguredApprovers(defaults=(), quorum=1, tags=lambda p: {})
+    with pytest.raises(ConfigurationError, match="pipeline web has no approvers"):
+        without_mapping.policy("web")

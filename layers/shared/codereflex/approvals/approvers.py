@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
@@ -49,9 +49,10 @@ class PolicySource(NamedTuple):
         return self.labels.get(setting, self.name)
 
 
-def default_source(approvers: str, quorum: str) -> PolicySource:
-    """The stack's parameters: comma-separated addresses (may be empty) and a quorum."""
-    return PolicySource("the stack's parameters", split_list(approvers) or None, quorum or None, None)
+def default_source(approvers: str | Sequence[str], quorum: str | int) -> PolicySource:
+    """The stack's parameters: addresses (comma-separated text or a list; may be empty) and a quorum."""
+    listed = split_list(approvers) if isinstance(approvers, str) else tuple(approvers)
+    return PolicySource("the stack's parameters", listed or None, quorum or None, None)
 
 
 def tag_source(tags: Mapping[str, str]) -> PolicySource:
@@ -85,6 +86,39 @@ def mapping_source(mapping: Mapping[str, Mapping[str, Any]], pipeline: str, para
     return PolicySource(
         name, tuple(approvers) if approvers is not None else None, entry.get("quorum"), entry.get("separateDuties")
     )
+
+
+class ConfiguredApprovers:
+    """`policy(pipeline)` from the pipeline's tags, the SSM mapping (if a parameter is named) and the defaults.
+
+    Given an SSM client and a parameter name, it reads the mapping through `codereflex.aws.ssm`'s
+    cached parameter (imported only then: this module stays free of AWS for everything else).
+    """
+
+    def __init__(
+        self,
+        *,
+        defaults: str | Sequence[str],
+        quorum: str | int,
+        tags: Callable[[str], Mapping[str, str]],
+        ssm: Any = None,
+        parameter: str | None = None,
+        mapping: Callable[[], Mapping[str, Mapping[str, Any]]] | None = None,
+    ) -> None:
+        self._defaults = default_source(defaults, quorum)
+        self._tags = tags
+        self._parameter = parameter
+        self._mapping = mapping
+        if mapping is None and ssm is not None and parameter:
+            from codereflex.aws.ssm import ApproverMapping  # noqa: PLC0415 (see the docstring)
+
+            self._mapping = ApproverMapping(ssm, parameter).mapping
+
+    def policy(self, pipeline: str) -> ApproverPolicy:
+        sources = [tag_source(self._tags(pipeline))]
+        if self._mapping is not None:
+            sources.append(mapping_source(self._mapping(), pipeline, self._parameter or "the approvers mapping"))
+        return resolve(pipeline, *sources, self._defaults)
 
 
 def resolve(pipeline: str, *sources: PolicySource) -> ApproverPolicy:
