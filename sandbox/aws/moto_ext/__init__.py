@@ -1,4 +1,5 @@
-"""moto plus the CodeCommit, CodeBuild and CodePipeline operations moto lacks, and SNS email mailboxes.
+"""moto plus the CodeCommit, CodeBuild and CodePipeline operations moto lacks, SNS email mailboxes and atomic
+DynamoDB writes.
 
 Call `install()` once before using moto (in-process `mock_aws()` or `ThreadedMotoServer`); plain
 boto3 clients then reach the added operations. The other names are sandbox-only seeding hooks.
@@ -6,7 +7,7 @@ boto3 clients then reach the added operations. The other names are sandbox-only 
 
 from __future__ import annotations
 
-from sandbox.aws.moto_ext import codebuild, codecommit, codepipeline, sns
+from sandbox.aws.moto_ext import codebuild, codecommit, codepipeline, dynamodb, sns
 from sandbox.aws.moto_ext.codebuild import hold_builds, put_report, report_arn, set_build_status
 from sandbox.aws.moto_ext.codecommit import (
     import_repository,
@@ -32,8 +33,10 @@ __all__ = [
 
 
 def install() -> None:
-    """Patch moto's CodeCommit, CodeBuild, CodePipeline and SNS backends and responses (idempotent)."""
+    """Patch moto's CodeCommit, CodeBuild, CodePipeline and SNS backends and responses, and DynamoDB's writes
+    (idempotent)."""
     codecommit.patch()
     codebuild.patch()
     codepipeline.patch()
     sns.patch()
+    dynamodb.patch()
