@@ -1,4 +1,4 @@
-"""moto plus the CodeCommit, CodeBuild and CodeDeploy operations the suite needs and moto lacks.
+"""moto plus what the suite needs and moto lacks: Code* operations, Lambda code, target health, throttling.
 
 Call `install()` once before using moto (in-process `mock_aws()` or `ThreadedMotoServer`); plain
 boto3 clients then reach the added operations. The other names are sandbox-only seeding hooks.
@@ -6,7 +6,7 @@ boto3 clients then reach the added operations. The other names are sandbox-only 
 
 from __future__ import annotations
 
-from sandbox.aws.moto_ext import codebuild, codecommit, codedeploy
+from sandbox.aws.moto_ext import codebuild, codecommit, codedeploy, elbv2, lambda_versions, throttling
 from sandbox.aws.moto_ext.codebuild import hold_builds, put_report, report_arn, set_build_status
 from sandbox.aws.moto_ext.codecommit import (
     import_repository,
@@ -29,7 +29,10 @@ __all__ = [
 
 
 def install() -> None:
-    """Patch moto's CodeCommit, CodeBuild and CodeDeploy backends and responses (idempotent)."""
+    """Patch moto's backends and responses (idempotent)."""
     codecommit.patch()
     codebuild.patch()
     codedeploy.patch()
+    elbv2.patch()
+    lambda_versions.patch()
+    throttling.patch()
