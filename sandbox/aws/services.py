@@ -28,6 +28,8 @@ _HOP_BY_HOP = frozenset(
     {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te", "trailer"}
 )
 _ADDRESSES = itertools.count(10)
+# serve_forever notices shutdown() once per poll: 0.5 s by default, a second and more per stage torn down.
+_POLL = 0.02
 _ADDRESS_LOCK = threading.Lock()
 # ELBv2 routes to every registered target of a group when none is healthy ("fail open").
 _REGISTERED = frozenset({"healthy", "unhealthy", "initial", "unavailable"})
@@ -76,7 +78,9 @@ class Target:
         self._server = ThreadingHTTPServer((self.ip, 0), _target_handler(self))
         self._server.daemon_threads = True
         self.port = int(self._server.server_address[1])
-        self._thread = threading.Thread(target=self._server.serve_forever, name=f"target-{service}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(_POLL,), name=f"target-{service}", daemon=True
+        )
         self._thread.start()
 
     @property
@@ -182,7 +186,9 @@ class Listener:
         self._server = ThreadingHTTPServer(("127.0.0.1", port), _proxy_handler(self))
         self._server.daemon_threads = True
         self.port = int(self._server.server_address[1])
-        self._thread = threading.Thread(target=self._server.serve_forever, name=f"listener-{name}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(_POLL,), name=f"listener-{name}", daemon=True
+        )
         self._thread.start()
 
     @property
