@@ -316,3 +316,24 @@ def test_stop_deployment_is_recorded_and_refused_once_finished(client: Any) -> N
     assert client.stop_deployment(deploymentId=deployment_id)["status"] == "Pending"
     codedeploy.backend_for().finish_deployment(deployment_id, "Stopped")
     assert _code(lambda: client.stop_deployment(deploymentId=deployment_id)) == "DeploymentAlreadyCompletedException"
+
+
+@pytest.mark.parametrize("sample", ["codedeploy-lifecycle-hook-ecs.json", "codedeploy-lifecycle-hook-lambda.json"])
+def test_the_aws_sample_payloads_name_deployments_this_account_never_had(
+    client: Any, sample: str, aws_sample: Callable[[str], dict[str, Any]]
+) -> None:
+    # Given a hook handed one of AWS's sample payloads (placeholder ids, not nine-character deployment ids)
+    payload = aws_sample(sample)
+
+    # When it reads the deployment and reports on it
+    read = _code(lambda: client.get_deployment(deploymentId=payload["DeploymentId"]))
+    reported = _code(
+        lambda: client.put_lifecycle_event_hook_execution_status(
+            deploymentId=payload["DeploymentId"],
+            lifecycleEventHookExecutionId=payload["LifecycleEventHookExecutionId"],
+            status="Failed",
+        )
+    )
+
+    # Then both are refused as a malformed id (a hook must log this and stop, not retry for ever)
+    assert read == reported == "InvalidDeploymentIdException"
