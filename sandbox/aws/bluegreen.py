@@ -17,6 +17,8 @@ import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from moto.cloudwatch.models import cloudwatch_backends
+
 from sandbox.aws.moto_ext import elbv2, lambda_versions
 from sandbox.aws.services import Behaviour, Listener, RoundRobin, Route, Service
 
@@ -181,7 +183,7 @@ class EcsStage:
             elb.register_targets(TargetGroupArn=group, Targets=[{"Id": t.ip, "Port": t.port} for t in fleet.targets])
             self.target_groups[colour] = group
         for role in ("prod", "test"):
-            listener = Listener(role, self._route_for(role))
+            listener = Listener(role, self._route_for(role), observe=self._observe)
             self.listeners[role] = listener
             arn = elb.create_listener(
                 LoadBalancerArn=self.load_balancer_arn,
@@ -222,6 +224,20 @@ class EcsStage:
             return self._chooser.pick(elbv2.forward_weights(arn), elbv2.target_states)
 
         return choose
+
+    def _observe(self, route: Route, status: int, seconds: float) -> None:
+        """The ALB's own metrics per target group, as CloudWatch gets them (per request here, not per minute)."""
+        dimensions = [
+            {"Name": "TargetGroup", "Value": route.target_group_arn.split(":")[-1]},
+            {"Name": "LoadBalancer", "Value": self.load_balancer_arn.split(":loadbalancer/")[-1]},
+        ]
+        metrics = [
+            ("RequestCount", 1.0, "Count"),
+            ("TargetResponseTime", seconds, "Seconds"),
+            (f"HTTPCode_Target_{status // 100}XX_Count", 1.0, "Count"),
+        ]
+        data = [{"MetricName": n, "Value": v, "Unit": u, "Dimensions": dimensions} for n, v, u in metrics]
+        cloudwatch_backends[ACCOUNT_ID]["us-east-1"].put_metric_data("AWS/ApplicationELB", data)
 
     @property
     def prod_url(self) -> str:

@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import yaml
 from moto.cloudwatch.models import cloudwatch_backends
@@ -34,6 +34,9 @@ from moto.core.models import DEFAULT_ACCOUNT_ID
 from sandbox.aws.codedeploy_events import deployment_state_event
 from sandbox.aws.moto_ext import codedeploy, elbv2, lambda_versions
 from sandbox.aws.moto_ext.codedeploy import ECS_EVENTS, HOOK_TIMEOUT, LAMBDA_EVENTS, SCRIPTED, LifecycleEvent, Target
+
+if TYPE_CHECKING:
+    from sandbox.local import Sandbox
 
 DEFAULT_REGION = "us-east-1"
 HookTarget = str | Callable[[dict[str, Any]], Any]
@@ -425,6 +428,26 @@ class Deployer:
         self.emit(
             deployment_state_event(deployment, state, region=self.region, account=self.account_id, now=self.clock.now())
         )
+
+
+def router_invoker(sandbox: Sandbox) -> Invoker:
+    """Hooks named by FunctionName (or logical id) run as the template's functions, through the sandbox's router.
+
+    The handler's error is raised (a function error: the deployer retries it); each delivery is kept
+    in `sandbox.deliveries`.
+    """
+
+    def invoke(function: str, payload: dict[str, Any]) -> Any:
+        specs = [s for s in sandbox.router.enabled_functions if function in (s.function_name, s.logical_id)]
+        if not specs:
+            raise LookupError(f"no deployed function named {function} in the template")
+        invocation = sandbox.router.invoke_recorded(specs[0].logical_id, payload, env_overrides=sandbox.function_env())
+        sandbox.deliveries.append(invocation)
+        if invocation.error is not None:
+            raise invocation.error
+        return invocation.result
+
+    return invoke
 
 
 def _appspec(backend: codedeploy.SandboxCodeDeployBackend, deployment: Any) -> dict[str, Any]:

@@ -173,14 +173,17 @@ class Route:
 
 
 RouteChooser = Callable[[], Route | None]
+# Told of every forwarded request: its route, the target's status and its response time in seconds.
+Observer = Callable[[Route, int, float], None]
 
 
 class Listener:
     """A loopback reverse proxy standing in for one ALB listener; `choose` names each request's target."""
 
-    def __init__(self, name: str, choose: RouteChooser, *, port: int = 0) -> None:
+    def __init__(self, name: str, choose: RouteChooser, *, port: int = 0, observe: Observer | None = None) -> None:
         self.name = name
         self.choose = choose
+        self.observe = observe
         self.routed: dict[str, int] = {}
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", port), _proxy_handler(self))
@@ -221,10 +224,13 @@ def _proxy_handler(listener: Listener) -> type[BaseHTTPRequestHandler]:
             headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
             headers["X-Forwarded-For"] = self.client_address[0]
             connection = http.client.HTTPConnection(route.ip, route.port, timeout=60)
+            started = time.monotonic()
             try:
                 connection.request(self.command, self.path, body=body, headers=headers)
                 answer = connection.getresponse()
                 payload = answer.read()
+                if listener.observe is not None:
+                    listener.observe(route, answer.status, time.monotonic() - started)
                 kept = [(k, v) for k, v in answer.getheaders() if k.lower() not in _HOP_BY_HOP | {"content-length"}]
                 self._reply(answer.status, payload, [*kept, ("Content-Length", str(len(payload)))])
             except OSError:

@@ -6,7 +6,7 @@ boto3 clients then reach the added operations. The other names are sandbox-only 
 
 from __future__ import annotations
 
-from sandbox.aws.moto_ext import codebuild, codecommit, codedeploy, elbv2, lambda_versions, throttling
+from sandbox.aws.moto_ext import cloudwatch, codebuild, codecommit, codedeploy, elbv2, lambda_versions, throttling
 from sandbox.aws.moto_ext.codebuild import hold_builds, put_report, report_arn, set_build_status
 from sandbox.aws.moto_ext.codecommit import (
     import_repository,
@@ -33,6 +33,7 @@ def install() -> None:
     codecommit.patch()
     codebuild.patch()
     codedeploy.patch()
+    cloudwatch.patch()
     elbv2.patch()
     lambda_versions.patch()
     throttling.patch()

@@ -23,7 +23,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
-from moto.codedeploy.models import CodeDeployBackend, CodeDeployDefault, DeploymentInfo, codedeploy_backends
+from moto.codedeploy.models import (
+    CodeDeployBackend,
+    CodeDeployDefault,
+    DeploymentGroup,
+    DeploymentInfo,
+    codedeploy_backends,
+)
 from moto.codedeploy.responses import CodeDeployResponse, _deployment_group_info, _deployment_info
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.core.responses import ActionResult
@@ -394,24 +400,7 @@ class SandboxCodeDeployResponse(CodeDeployResponse):
         group = self.sandbox_backend.get_deployment_group(
             self._get_param("applicationName"), self._get_param("deploymentGroupName")
         )
-        info = _deployment_group_info(group)
-        info["alarmConfiguration"] = group.alarm_configuration or {
-            "enabled": False,
-            "ignorePollAlarmFailure": False,
-            "alarms": [],
-        }
-        platform = group.application.compute_platform
-        if isinstance(group.deployment_config_name, CodeDeployDefault):
-            info["deploymentConfigName"] = _DEFAULT_CONFIG.get(platform, str(group.deployment_config_name))
-        for placeholder in ("targetRevision", "lastSuccessfulDeployment", "lastAttemptedDeployment"):
-            info.pop(placeholder, None)
-        ours = [d for d in self.sandbox_backend.deployments.values() if d.deployment_group is group]
-        if ours:
-            info["lastAttemptedDeployment"] = _last(ours[-1])
-            succeeded = [d for d in ours if d.status == "Succeeded"]
-            if succeeded:
-                info["lastSuccessfulDeployment"] = _last(succeeded[-1])
-        return ActionResult({"deploymentGroupInfo": _without_nones(info)})
+        return ActionResult({"deploymentGroupInfo": deployment_group_info(self.sandbox_backend, group)})
 
     def get_application_revision(self) -> ActionResult:
         name = self._get_param("applicationName")
@@ -514,6 +503,29 @@ def deployment_info(backend: SandboxCodeDeployBackend, deployment: DeploymentInf
         info["errorInformation"] = dict(state.error)
     if state.rollback is not None:
         info["rollbackInfo"] = dict(state.rollback)
+    return _without_nones(info)
+
+
+def deployment_group_info(backend: SandboxCodeDeployBackend, group: DeploymentGroup) -> dict[str, Any]:
+    """GetDeploymentGroup's deploymentGroupInfo: moto's, with alarms, the platform's default config, the last runs."""
+    info = _deployment_group_info(group)
+    info["alarmConfiguration"] = group.alarm_configuration or {
+        "enabled": False,
+        "ignorePollAlarmFailure": False,
+        "alarms": [],
+    }
+    if isinstance(group.deployment_config_name, CodeDeployDefault):
+        info["deploymentConfigName"] = _DEFAULT_CONFIG.get(
+            group.application.compute_platform, str(group.deployment_config_name)
+        )
+    for placeholder in ("targetRevision", "lastSuccessfulDeployment", "lastAttemptedDeployment"):
+        info.pop(placeholder, None)
+    ours = [d for d in backend.deployments.values() if d.deployment_group is group]
+    if ours:
+        info["lastAttemptedDeployment"] = _last(ours[-1])
+        succeeded = [d for d in ours if d.status == "Succeeded"]
+        if succeeded:
+            info["lastSuccessfulDeployment"] = _last(succeeded[-1])
     return _without_nones(info)
 
 

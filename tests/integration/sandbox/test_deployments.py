@@ -12,9 +12,10 @@ import pytest
 from moto import mock_aws
 
 from sandbox.aws.bluegreen import EcsStage, LambdaStage
-from sandbox.aws.deployments import Deployer, SimulatedClock
+from sandbox.aws.deployments import Deployer, SimulatedClock, router_invoker
 from sandbox.aws.moto_ext import codedeploy, install
 from sandbox.lambdas.eventpattern import EventPattern
+from sandbox.local import Sandbox
 
 Payload = dict[str, Any]
 Client = Callable[[str], Any]
@@ -269,3 +270,61 @@ def test_deployment_events_match_the_aws_sample_and_the_templates_patterns(
         {"source": ["aws.codedeploy"], "detail-type": [sample["detail-type"]], "detail": {"state": ["SUCCESS"]}}
     )
     assert pattern.matches(events[-1]) and pattern.matches(sample)
+
+
+def unmodelled(value: Any, shape: Any, path: str = "") -> list[str]:
+    """Every key in `value` that botocore's shape does not model (botocore's parser would drop it silently)."""
+    if shape.type_name == "structure":
+        found = []
+        for key, item in value.items():
+            if key not in shape.members:
+                found.append(f"{path}.{key}")
+            else:
+                found += unmodelled(item, shape.members[key], f"{path}.{key}")
+        return found
+    if shape.type_name == "list":
+        return [miss for i, item in enumerate(value) for miss in unmodelled(item, shape.member, f"{path}[{i}]")]
+    if shape.type_name == "map":
+        return [miss for key, item in value.items() for miss in unmodelled(item, shape.value, f"{path}.{key}")]
+    return []
+
+
+def test_every_field_the_sandbox_sends_is_one_botocore_models(client: Client, ecs: EcsStage) -> None:
+    # Given an ECS deployment that failed and rolled back, and a Lambda one that succeeded
+    ecs_id = ecs.deploy()
+    Deployer(clock=SimulatedClock()).run(ecs_id, hooks={"AfterAllowTraffic": reporter(client, "Failed", [], "x")})
+    stage = LambdaStage(client, [lambda e, c: 1, lambda e, c: 2])
+    lambda_id = stage.deploy()
+    Deployer(clock=SimulatedClock()).run(lambda_id)
+    backend = codedeploy.backend_for()
+    model = client("codedeploy").meta.service_model
+
+    # When the raw answers are checked against botocore's codedeploy model (its shapes, not the parsed result)
+    missing = []
+    for deployment_id in (ecs_id, lambda_id):
+        deployment = backend.deployments[deployment_id]
+        missing += unmodelled(codedeploy.deployment_info(backend, deployment), model.shape_for("DeploymentInfo"))
+        group = codedeploy.deployment_group_info(backend, deployment.deployment_group)
+        missing += unmodelled(group, model.shape_for("DeploymentGroupInfo"))
+        target = backend.sandbox_target(deployment_id).to_api(deployment_id)
+        missing += unmodelled(target, model.shape_for("DeploymentTarget"))
+
+    # Then nothing is misspelt or invented (ECS's task sets keep botocore's `identifer`)
+    assert missing == []
+
+
+def test_hooks_named_by_the_appspec_run_as_template_functions_through_the_router() -> None:
+    # Given a running sandbox and a deployment whose hook names a template function (one that is no hook)
+    with Sandbox() as sandbox:
+        stage = LambdaStage(sandbox.client, [lambda e, c: 1, lambda e, c: 2])
+        function = sandbox.router.function("RepoActivityFunction").function_name
+        deployment_id = stage.deploy({"BeforeAllowTraffic": function})
+
+        # When CodeDeploy runs it
+        outcome = Deployer(router_invoker(sandbox), clock=SimulatedClock()).run(deployment_id)
+
+        # Then the function got CodeDeploy's payload through the router, never reported, and the hook failed closed
+        (delivery,) = [d for d in sandbox.deliveries if d.logical_id == "RepoActivityFunction"]
+        assert set(delivery.event) == {"DeploymentId", "LifecycleEventHookExecutionId"}
+        assert outcome.status == "Failed"
+        assert outcome.error is not None and "timed out" in outcome.error["message"]

@@ -176,23 +176,62 @@ def test_a_version_can_be_made_to_report_another_one(client: Client) -> None:
     assert client("lambda").invoke(FunctionName="orders", Qualifier="2")["ExecutedVersion"] == "1"
 
 
-def test_alarm_states_are_what_a_test_sets_insufficient_data_included(client: Client) -> None:
+def test_a_new_alarm_has_insufficient_data_and_then_the_states_a_test_sets(client: Client) -> None:
     cloudwatch = client("cloudwatch")
-    cloudwatch.put_metric_alarm(
-        AlarmName="orders-errors",
-        MetricName="Errors",
-        Namespace="AWS/Lambda",
-        Statistic="Sum",
-        Period=60,
-        EvaluationPeriods=1,
-        Threshold=1,
-        ComparisonOperator="GreaterThanOrEqualToThreshold",
-    )
+    alarm = {
+        "AlarmName": "orders-errors",
+        "MetricName": "Errors",
+        "Namespace": "AWS/Lambda",
+        "Statistic": "Sum",
+        "Period": 60,
+        "EvaluationPeriods": 1,
+        "Threshold": 1,
+        "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+    }
 
-    cloudwatch.set_alarm_state(AlarmName="orders-errors", StateValue="INSUFFICIENT_DATA", StateReason="no data")
+    def state() -> str:
+        return str(cloudwatch.describe_alarms(AlarmNames=["orders-errors"])["MetricAlarms"][0]["StateValue"])
 
-    alarm = cloudwatch.describe_alarms(AlarmNames=["orders-errors"])["MetricAlarms"][0]
-    assert alarm["StateValue"] == "INSUFFICIENT_DATA"
+    # Given a new alarm: CloudWatch has not evaluated it yet
+    cloudwatch.put_metric_alarm(**alarm)
+    initial = state()
+    # When a test sets it, and the alarm is then updated
+    cloudwatch.set_alarm_state(AlarmName="orders-errors", StateValue="ALARM", StateReason="errors")
+    cloudwatch.put_metric_alarm(**{**alarm, "Threshold": 2})
+
+    # Then it started INSUFFICIENT_DATA and an update kept the state it had
+    assert initial == "INSUFFICIENT_DATA"
+    assert state() == "ALARM"
+
+
+def test_the_load_balancer_publishes_per_target_group_metrics(client: Client, ecs: EcsStage) -> None:
+    # Given production routes to blue, one of whose targets fails every request
+    ecs.blue.targets[0].behave(error_rate=1.0)
+
+    # When production gets ten requests
+    for _ in range(10):
+        get(ecs.prod_url)
+
+    # Then AWS/ApplicationELB has blue's requests and 5XX counts by TargetGroup, as GetMetricData reads them
+    dimensions = [
+        {"Name": "TargetGroup", "Value": ecs.target_groups["blue"].split(":")[-1]},
+        {"Name": "LoadBalancer", "Value": ecs.load_balancer_arn.split(":loadbalancer/")[-1]},
+    ]
+    queries = [
+        {
+            "Id": name.lower(),
+            "MetricStat": {
+                "Metric": {"Namespace": "AWS/ApplicationELB", "MetricName": name, "Dimensions": dimensions},
+                "Period": 60,
+                "Stat": "Sum",
+            },
+        }
+        for name in ("RequestCount", "HTTPCode_Target_5XX_Count")
+    ]
+    now = time.time()
+    results = client("cloudwatch").get_metric_data(MetricDataQueries=queries, StartTime=now - 300, EndTime=now + 60)
+    sums = {r["Id"]: sum(r["Values"]) for r in results["MetricDataResults"]}
+    assert sums == {"requestcount": 10.0, "httpcode_target_5xx_count": 5.0}
 
 
 @pytest.mark.parametrize(
