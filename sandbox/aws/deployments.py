@@ -208,8 +208,11 @@ class Deployer:
         by_name = {g.name: g.arn for g in elbv2.backend_for(self.account_id, self.region).target_groups.values()}
         serving = {arn for arn, weight in elbv2.forward_weights(run.listeners["prod"]) if weight > 0}
         # Blue is whichever of the pair production is routed to now; CodeDeploy swaps them every deployment.
-        blue = next(name for name in names if by_name[name] in serving)
-        run.blue_group, run.green_group = by_name[blue], by_name[next(n for n in names if n != blue)]
+        blue = next((name for name in names if by_name.get(name) in serving), None)
+        green = next((name for name in names if name != blue and name in by_name), None)
+        if blue is None or green is None:
+            raise ValueError(f"the production listener forwards to neither target group of the pair {names}")
+        run.blue_group, run.green_group = by_name[blue], by_name[green]
 
     # - one lifecycle event -------------------------------------------------------------------
 

@@ -1,13 +1,14 @@
 """CodeDeploy's lifecycle hooks, deployment targets and revisions for Lambda and ECS, grafted onto moto.
 
 moto (5.2) creates applications, deployment groups and deployments, but a deployment never starts:
-it has no targets, no lifecycle events and no hook executions, so PutLifecycleEventHookExecutionStatus,
-ListDeploymentTargets, BatchGetDeploymentTargets and GetApplicationRevision are missing. Its ids are
-uuids (CodeDeploy's are `d-` and nine capitals or digits), its GetDeployment returns the AppSpec
-text (CodeDeploy never does) and empty placeholders for errorInformation and rollbackInfo, and its
-GetDeploymentGroup drops the alarm configuration. The sandbox adds the operations and corrects those
-details; `sandbox.aws.deployments` is what moves a deployment through its lifecycle events. Every field
-name follows botocore's codedeploy service-2.json (2014-10-06), including its `identifer` spelling.
+it has no targets, no lifecycle events and no hook executions, so
+PutLifecycleEventHookExecutionStatus, ListDeploymentTargets, BatchGetDeploymentTargets,
+GetDeploymentTarget and GetApplicationRevision are missing. Its ids are uuids (CodeDeploy's are `d-`
+and nine capitals or digits), its GetDeployment returns the AppSpec text (CodeDeploy never does) and
+empty placeholders for errorInformation and rollbackInfo, and its GetDeploymentGroup drops the alarm
+configuration. The sandbox adds the operations and corrects those details; `sandbox.aws.deployments`
+is what moves a deployment through its lifecycle events. Every field name follows botocore's
+codedeploy service-2.json (2014-10-06), including its `identifer` spelling.
 """
 
 from __future__ import annotations
@@ -461,6 +462,20 @@ class SandboxCodeDeployResponse(CodeDeployResponse):
                 )
         with self.sandbox_backend.sandbox_state.lock:
             return ActionResult({"deploymentTargets": [target.to_api(deployment_id)]})
+
+    def get_deployment_target(self) -> ActionResult:
+        deployment_id = self._get_param("deploymentId")
+        target = self.sandbox_backend.sandbox_target(deployment_id)
+        target_id = self._get_param("targetId")
+        if not target_id:
+            raise ApiError("DeploymentTargetIdRequiredException", "A deployment target ID was not provided.")
+        if target_id != target.target_id:
+            raise ApiError(
+                "DeploymentTargetDoesNotExistException",
+                "The provided target ID does not belong to the attempted deployment.",
+            )
+        with self.sandbox_backend.sandbox_state.lock:
+            return ActionResult({"deploymentTarget": target.to_api(deployment_id)})
 
     def put_lifecycle_event_hook_execution_status(self) -> ActionResult:
         execution_id = self.sandbox_backend.put_lifecycle_event_hook_execution_status(

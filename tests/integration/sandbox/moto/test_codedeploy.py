@@ -228,6 +228,11 @@ def test_batch_get_deployment_targets_refuses_what_is_not_this_deployments_one_t
     ) == ("InvalidTargetFilterNameException")
     listed = client.list_deployment_targets(deploymentId=deployment_id, targetFilters={"TargetStatus": ["InProgress"]})
     assert listed["targetIds"] == ["orders:live"]
+    one = client.get_deployment_target(deploymentId=deployment_id, targetId="orders:live")["deploymentTarget"]
+    assert one["lambdaTarget"]["lambdaFunctionInfo"]["targetVersion"] == "2"
+    assert _code(lambda: client.get_deployment_target(deploymentId=deployment_id, targetId="x")) == (
+        "DeploymentTargetDoesNotExistException"
+    )
 
 
 def test_get_deployment_never_returns_the_appspec_but_get_application_revision_does(client: Any) -> None:
