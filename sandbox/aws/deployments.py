@@ -437,7 +437,8 @@ def router_invoker(sandbox: Sandbox) -> Invoker:
     """Hooks named by FunctionName (or logical id) run as the template's functions, through the sandbox's router.
 
     The handler's error is raised (a function error: the deployer retries it); each delivery is kept
-    in `sandbox.deliveries`.
+    in `sandbox.deliveries`. With `Deployer(router_invoker(sandbox), emit=sandbox.deliver)` the
+    deployment's state-change events also reach the template's rules.
     """
 
     def invoke(function: str, payload: dict[str, Any]) -> Any:
