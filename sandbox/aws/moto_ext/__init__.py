@@ -1,5 +1,5 @@
-"""moto plus the CodeCommit, CodeBuild and CodePipeline operations moto lacks, SNS email mailboxes and atomic
-DynamoDB writes.
+"""moto plus what the suite needs and moto lacks: Code* operations, SNS mailboxes, atomic DynamoDB writes, Lambda
+code, target health, throttling.
 
 Call `install()` once before using moto (in-process `mock_aws()` or `ThreadedMotoServer`); plain
 boto3 clients then reach the added operations. The other names are sandbox-only seeding hooks.
@@ -7,7 +7,18 @@ boto3 clients then reach the added operations. The other names are sandbox-only 
 
 from __future__ import annotations
 
-from sandbox.aws.moto_ext import codebuild, codecommit, codepipeline, dynamodb, sns
+from sandbox.aws.moto_ext import (
+    cloudwatch,
+    codebuild,
+    codecommit,
+    codedeploy,
+    codepipeline,
+    dynamodb,
+    elbv2,
+    lambda_versions,
+    sns,
+    throttling,
+)
 from sandbox.aws.moto_ext.codebuild import hold_builds, put_report, report_arn, set_build_status
 from sandbox.aws.moto_ext.codecommit import (
     import_repository,
@@ -33,10 +44,14 @@ __all__ = [
 
 
 def install() -> None:
-    """Patch moto's CodeCommit, CodeBuild, CodePipeline and SNS backends and responses, and DynamoDB's writes
-    (idempotent)."""
+    """Patch moto's backends and responses (idempotent)."""
     codecommit.patch()
     codebuild.patch()
     codepipeline.patch()
     sns.patch()
     dynamodb.patch()
+    codedeploy.patch()
+    cloudwatch.patch()
+    elbv2.patch()
+    lambda_versions.patch()
+    throttling.patch()
