@@ -1,0 +1,231 @@
+"""What measurements mean: a check's status from its limits, and the hook's verdict (stricter than Argo/Flagger)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
+from typing import Any, Literal, NamedTuple
+
+from codereflex.validation.spec import Check
+
+Outcome = Literal["pass", "fail", "inconclusive", "error"]
+Status = Literal["running", "succeeded", "failed", "inconclusive", "error"]
+MAX_REASON = 256
+
+
+class Measurement(NamedTuple):
+    """One observation of a check, ended as exactly one outcome, with what was seen and what was wanted."""
+
+    check: str
+    index: int
+    outcome: Outcome
+    reason: str
+    value: float | str | None = None
+    threshold: str | None = None
+    aggregate: bool = False  # a statistic over samples (a percentile, a comparison): it decides by itself
+    warmup: bool = False  # taken, reported, never scored
+    duration_ms: float | None = None
+    at: float = 0.0
+    data: Mapping[str, Any] = MappingProxyType({})
+
+    def record(self) -> dict[str, Any]:
+        """The JSON-able record (one log line, one row of the report)."""
+        return {
+            "check": self.check,
+            "i": self.index,
+            "outcome": self.outcome,
+            "reason": self.reason,
+            "value": self.value,
+            "threshold": self.threshold,
+            "aggregate": self.aggregate,
+            "warmup": self.warmup,
+            "durationMs": None if self.duration_ms is None else round(self.duration_ms, 3),
+            "at": round(self.at, 3),
+            "data": dict(self.data),
+        }
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> Measurement:
+        return cls(
+            check=str(record["check"]),
+            index=int(record["i"]),
+            outcome=record["outcome"],
+            reason=str(record["reason"]),
+            value=record.get("value"),
+            threshold=record.get("threshold"),
+            aggregate=bool(record.get("aggregate")),
+            warmup=bool(record.get("warmup")),
+            duration_ms=record.get("durationMs"),
+            at=float(record.get("at", 0.0)),
+            data=dict(record.get("data") or {}),
+        )
+
+
+class Counts(NamedTuple):
+    passed: int = 0
+    failed: int = 0
+    inconclusive: int = 0
+    errors: int = 0
+    warmup: int = 0
+    aggregates: int = 0  # of passed/failed/inconclusive: statistics over samples, not samples
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(self._asdict())
+
+
+class CheckResult(NamedTuple):
+    """A check's status, the reason in one line, the measurement that decided it, and what that means for the hook."""
+
+    name: str
+    status: Status
+    reason: str
+    counts: Counts
+    deciding: Measurement | None = None
+    effective: Literal["running", "succeeded", "failed"] = "running"
+    gating: bool = True
+    warning: str | None = None
+
+    def record(self) -> dict[str, Any]:
+        return {
+            "check": self.name,
+            "status": self.status,
+            "effective": self.effective,
+            "gating": self.gating,
+            "reason": self.reason,
+            "counts": self.counts.as_dict(),
+            "deciding": None if self.deciding is None else self.deciding.record(),
+            "warning": self.warning,
+        }
+
+
+def evaluate(check: Check, measurements: Sequence[Measurement], *, complete: bool, missing: str = "") -> CheckResult:
+    """The check's status after `measurements` (in order). `complete`: no more will come (the plan ran out,
+    or the deadline came: `missing` says why some are absent). Ends at the first limit crossed."""
+    limits = check.limits
+    passed = failed = inconclusive = errors = warmup = aggregates = 0
+    fail_streak = error_streak = 0
+    for m in measurements:
+        if m.warmup:
+            warmup += 1
+            continue
+        if m.aggregate and m.outcome != "error":
+            aggregates += 1
+        counts = Counts(passed, failed, inconclusive, errors, warmup, aggregates)
+        if m.outcome == "error":
+            errors += 1
+            error_streak += 1
+            if error_streak > limits.consecutive_error_limit:
+                why = f"{error_streak} errors in a row > consecutiveErrorLimit {limits.consecutive_error_limit}"
+                return _result(check, "error", m, why, counts._replace(errors=errors))
+            continue
+        error_streak = 0
+        if m.outcome == "pass":
+            passed += 1
+            fail_streak = 0
+        elif m.outcome == "inconclusive":
+            inconclusive += 1
+            if m.aggregate or limits.on_inconclusive == "fail":
+                # Without this evidence the check cannot succeed: say so now instead of measuring on.
+                return _result(check, "inconclusive", m, "", counts._replace(inconclusive=inconclusive))
+        else:
+            failed += 1
+            fail_streak += 1
+            now = counts._replace(failed=failed)
+            if m.aggregate:
+                return _result(check, "failed", m, "", now)
+            if failed > limits.failure_limit:
+                return _result(check, "failed", m, f"{failed} failures > failureLimit {limits.failure_limit}", now)
+            if limits.consecutive_failure_limit is not None and fail_streak >= limits.consecutive_failure_limit:
+                why = f"{fail_streak} failures in a row, consecutiveFailureLimit {limits.consecutive_failure_limit}"
+                return _result(check, "failed", m, why, now)
+            scored = passed + failed
+            if limits.max_failure_rate is not None and scored >= (limits.min_samples or check.planned):
+                if failed / scored > limits.max_failure_rate:
+                    why = f"failure rate {failed}/{scored} > maxFailureRate {limits.max_failure_rate:g}"
+                    return _result(check, "failed", m, why, now)
+    counts = Counts(passed, failed, inconclusive, errors, warmup, aggregates)
+    if not complete:
+        return CheckResult(check.name, "running", "measuring", counts, gating=check.gating)
+    return _final(check, measurements, counts, missing)
+
+
+def _final(check: Check, measurements: Sequence[Measurement], counts: Counts, missing: str) -> CheckResult:
+    limits = check.limits
+    existing = counts.passed + counts.failed + counts.inconclusive
+    last = next((m for m in reversed(measurements) if not m.warmup), None)
+    if check.planned <= 0:
+        return _result(check, "inconclusive", None, "no measurements were planned", counts)
+    if existing < check.planned:
+        why = f"only {existing} of {check.planned} planned measurements" + (f" ({missing})" if missing else "")
+        status: Status = "error" if last is not None and last.outcome == "error" and not missing else "inconclusive"
+        return _result(check, status, None, why, counts)
+    if counts.inconclusive:
+        deciding = next(m for m in measurements if m.outcome == "inconclusive" and not m.warmup)
+        return _result(check, "inconclusive", deciding, f"{counts.inconclusive} inconclusive", counts)
+    scored = counts.passed + counts.failed
+    if limits.min_samples is not None and scored < limits.min_samples:
+        return _result(check, "inconclusive", None, f"{scored} samples < minSamples {limits.min_samples}", counts)
+    if counts.passed == 0:
+        return _result(check, "inconclusive", None, "no measurement passed", counts)
+    tolerated = f", {counts.failed} failure(s) within failureLimit {limits.failure_limit}" if counts.failed else ""
+    return _result(check, "succeeded", None, f"{counts.passed} of {check.planned} passed{tolerated}", counts)
+
+
+def _result(check: Check, status: Status, deciding: Measurement | None, why: str, counts: Counts) -> CheckResult:
+    samples = counts.passed + counts.failed + counts.inconclusive - counts.aggregates
+    detail = f"check {check.name}, {samples} sample{'s' if samples != 1 else ''}"
+    if deciding is not None and why:
+        reason = f"{deciding.reason} ({detail}: {why})"
+    elif deciding is not None:
+        reason = f"{deciding.reason} ({detail})"
+    else:
+        reason = f"{why} ({detail})"
+    effective, warning = _effective(check, status)
+    return CheckResult(check.name, status, _bounded(reason), counts, deciding, effective, check.gating, warning)
+
+
+def _effective(check: Check, status: Status) -> tuple[Literal["running", "succeeded", "failed"], str | None]:
+    """Error and inconclusive fail the hook unless the spec loosened them, which is said as a warning."""
+    limits = check.limits
+    if status in ("succeeded", "failed"):
+        return status, None  # type: ignore[return-value]
+    if status == "error" and limits.on_error == "fail":
+        return "failed", None
+    if limits.on_inconclusive == "succeed":
+        return "succeeded", f"check {check.name} was {status}; the spec lets that pass (onInconclusive succeed)"
+    return "failed", None
+
+
+class HookVerdict(NamedTuple):
+    status: Literal["Succeeded", "Failed"]
+    reason: str
+    deciding_check: str | None
+    checks: tuple[CheckResult, ...]
+    warnings: tuple[str, ...]
+
+
+def decide(results: Sequence[CheckResult], expected_gating: int) -> HookVerdict:
+    """Succeeded only when every gating check (all `expected_gating` of them) ended succeeded."""
+    warnings = tuple(r.warning for r in results if r.warning)
+    gating = [r for r in results if r.gating]
+    for result in gating:
+        if result.effective != "succeeded":
+            return HookVerdict("Failed", result.reason, result.name, tuple(results), warnings)
+    if expected_gating <= 0:
+        return HookVerdict("Failed", "no gating check for this hook", None, tuple(results), warnings)
+    if len(gating) < expected_gating:
+        why = f"only {len(gating)} of {expected_gating} gating checks ran"
+        return HookVerdict("Failed", why, None, tuple(results), warnings)
+    loosened = f"; {len(warnings)} loosened" if warnings else ""
+    why = f"all {len(gating)} gating check{'s' if len(gating) != 1 else ''} succeeded{loosened}"
+    return HookVerdict("Succeeded", why, None, tuple(results), warnings)
+
+
+def failed(reason: str) -> HookVerdict:
+    """The verdict of every path that is not a decided success: a bad spec, a template, a crash, the deadline."""
+    return HookVerdict("Failed", _bounded(reason), None, (), ())
+
+
+def _bounded(text: str) -> str:
+    one_line = " ".join(text.split())
+    return one_line if len(one_line) <= MAX_REASON else one_line[: MAX_REASON - 1] + "…"
