@@ -1,0 +1,33 @@
+"""Lambda for deployment validation: invoke one qualified version and say which version actually ran."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Protocol
+
+from codereflex.aws.cloudwatch import _call
+from codereflex.validation.ports import Invocation
+
+MAX_PAYLOAD = 6 * 1024 * 1024  # a synchronous response's most
+
+
+class LambdaClient(Protocol):
+    def invoke(self, **kwargs: Any) -> dict[str, Any]: ...
+
+
+class VersionInvoker:
+    def __init__(self, client: LambdaClient) -> None:
+        self._client = client
+
+    def invoke(self, function: str, qualifier: str, payload: bytes) -> Invocation:
+        started = time.perf_counter()
+        response = _call(self._client.invoke, "Invoke", FunctionName=function, Qualifier=qualifier,
+                         InvocationType="RequestResponse", Payload=payload)  # fmt: skip
+        stream = response.get("Payload")
+        body = stream.read(MAX_PAYLOAD) if stream is not None else b""
+        return Invocation(
+            executed_version=response.get("ExecutedVersion"),
+            function_error=response.get("FunctionError"),
+            payload=body,
+            duration_ms=(time.perf_counter() - started) * 1000,
+        )
