@@ -35,7 +35,7 @@ class CloudWatchMetrics:
                                        "ScanBy": "TimestampAscending"}  # fmt: skip
             if token:
                 request["NextToken"] = token
-            response = _call(self._client.get_metric_data, "GetMetricData", **request)
+            response = call(self._client.get_metric_data, "GetMetricData", **request)
             for result in response.get("MetricDataResults") or []:
                 points = series.setdefault(str(result["Id"]), [])
                 points.extend(zip(result.get("Timestamps") or [], (float(v) for v in result.get("Values") or []), strict=False))
@@ -62,7 +62,7 @@ class CloudWatchAlarms:
                                            "AlarmTypes": ["MetricAlarm", "CompositeAlarm"]}  # fmt: skip
                 if token:
                     request["NextToken"] = token
-                response = _call(self._client.describe_alarms, "DescribeAlarms", **request)
+                response = call(self._client.describe_alarms, "DescribeAlarms", **request)
                 for alarm in [*(response.get("MetricAlarms") or []), *(response.get("CompositeAlarms") or [])]:
                     name = str(alarm["AlarmName"])
                     states[name] = AlarmState(name, str(alarm["StateValue"]), str(alarm.get("StateReason", ""))[:256])
@@ -72,7 +72,8 @@ class CloudWatchAlarms:
         return states
 
 
-def _call(method: Any, operation: str, **kwargs: Any) -> dict[str, Any]:
+def call(method: Any, operation: str, **kwargs: Any) -> dict[str, Any]:
+    """One read, its ClientError (after the client's retries) an error measurement naming only the operation and code."""
     try:
         response: dict[str, Any] = method(**kwargs)
     except ClientError as error:  # after the client's own bounded retries

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from codereflex.aws.cloudwatch import _call
+from codereflex.aws.cloudwatch import call
 from codereflex.validation.ports import TargetState
 
 
@@ -17,7 +17,7 @@ class TargetHealth:
         self._client = client
 
     def target_health(self, target_group_arn: str) -> list[TargetState]:
-        response = _call(self._client.describe_target_health, "DescribeTargetHealth", TargetGroupArn=target_group_arn)
+        response = call(self._client.describe_target_health, "DescribeTargetHealth", TargetGroupArn=target_group_arn)
         states = []
         for description in response.get("TargetHealthDescriptions") or []:
             target = description.get("Target") or {}

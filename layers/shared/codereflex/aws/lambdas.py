@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any, Protocol
 
-from codereflex.aws.cloudwatch import _call
+from codereflex.aws.cloudwatch import call
 from codereflex.validation.ports import Invocation
 
 MAX_PAYLOAD = 6 * 1024 * 1024  # a synchronous response's most
@@ -21,7 +21,7 @@ class VersionInvoker:
 
     def invoke(self, function: str, qualifier: str, payload: bytes) -> Invocation:
         started = time.perf_counter()
-        response = _call(self._client.invoke, "Invoke", FunctionName=function, Qualifier=qualifier,
+        response = call(self._client.invoke, "Invoke", FunctionName=function, Qualifier=qualifier,
                          InvocationType="RequestResponse", Payload=payload)  # fmt: skip
         stream = response.get("Payload")
         body = stream.read(MAX_PAYLOAD) if stream is not None else b""

@@ -109,6 +109,10 @@ def steps(plan: HookPlan, run_budget: float) -> list[list[Segment]]:
             used += cost
         if check.slots:
             runs[-1].append(Segment(check.check, first, check.slots - 1))
+        used += check.retry_s  # the reserve for one streak of retried errors
+        while used > run_budget:
+            runs.append([])
+            used -= run_budget
     return [run for run in runs if run]
 
 
