@@ -31,14 +31,20 @@ class CloudWatchMetrics:
         status: dict[str, str] = {}
         token: str | None = None
         for _ in range(MAX_PAGES):
-            request: dict[str, Any] = {"MetricDataQueries": list(queries), "StartTime": start, "EndTime": end,
-                                       "ScanBy": "TimestampAscending"}  # fmt: skip
+            request: dict[str, Any] = {
+                "MetricDataQueries": list(queries),
+                "StartTime": start,
+                "EndTime": end,
+                "ScanBy": "TimestampAscending",
+            }
             if token:
                 request["NextToken"] = token
             response = call(self._client.get_metric_data, "GetMetricData", **request)
             for result in response.get("MetricDataResults") or []:
                 points = series.setdefault(str(result["Id"]), [])
-                points.extend(zip(result.get("Timestamps") or [], (float(v) for v in result.get("Values") or []), strict=False))
+                points.extend(
+                    zip(result.get("Timestamps") or [], (float(v) for v in result.get("Values") or []), strict=False)
+                )
                 status[str(result["Id"])] = str(result.get("StatusCode", "Complete"))
             token = response.get("NextToken")
             if not token:
@@ -58,8 +64,10 @@ class CloudWatchAlarms:
         for first in range(0, len(names), ALARMS_PER_CALL):
             token: str | None = None
             while True:
-                request: dict[str, Any] = {"AlarmNames": list(names[first : first + ALARMS_PER_CALL]),
-                                           "AlarmTypes": ["MetricAlarm", "CompositeAlarm"]}  # fmt: skip
+                request: dict[str, Any] = {
+                    "AlarmNames": list(names[first : first + ALARMS_PER_CALL]),
+                    "AlarmTypes": ["MetricAlarm", "CompositeAlarm"],
+                }
                 if token:
                     request["NextToken"] = token
                 response = call(self._client.describe_alarms, "DescribeAlarms", **request)
@@ -73,7 +81,7 @@ class CloudWatchAlarms:
 
 
 def call(method: Any, operation: str, **kwargs: Any) -> dict[str, Any]:
-    """One read, its ClientError (after the client's retries) an error measurement naming only the operation and code."""
+    """One read; its ClientError (after the client's retries) becomes a ToolError naming only operation and code."""
     try:
         response: dict[str, Any] = method(**kwargs)
     except ClientError as error:  # after the client's own bounded retries

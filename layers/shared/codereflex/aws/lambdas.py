@@ -21,8 +21,14 @@ class VersionInvoker:
 
     def invoke(self, function: str, qualifier: str, payload: bytes) -> Invocation:
         started = time.perf_counter()
-        response = call(self._client.invoke, "Invoke", FunctionName=function, Qualifier=qualifier,
-                         InvocationType="RequestResponse", Payload=payload)  # fmt: skip
+        response = call(
+            self._client.invoke,
+            "Invoke",
+            FunctionName=function,
+            Qualifier=qualifier,
+            InvocationType="RequestResponse",
+            Payload=payload,
+        )
         stream = response.get("Payload")
         body = stream.read(MAX_PAYLOAD) if stream is not None else b""
         return Invocation(

@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from codereflex.validation.plan import LAMBDA_LIMIT_S, plan_of, run_budget_s, steps
-from codereflex.validation.spec import SpecError, canonical_hook, load
 from codereflex.errors import ConfigurationError
+from codereflex.validation.plan import LAMBDA_LIMIT_S, plan_of, run_budget_s, steps
+from codereflex.validation.spec import Spec, SpecError, canonical_hook, load
 
 
 def add_parser(commands: Any) -> None:
@@ -31,6 +31,14 @@ def add_parser(commands: Any) -> None:
     check.set_defaults(run=check_spec)
 
 
+def _hook_problems(spec: Spec, hook: str) -> list[str]:
+    try:
+        canonical = canonical_hook(hook)
+    except ConfigurationError as error:
+        return [str(error)]
+    return [] if spec.for_hook(canonical) else [f"the spec has no checks for {canonical}"]
+
+
 def check_spec(args: argparse.Namespace) -> int:
     path: Path = args.spec
     try:
@@ -44,13 +52,7 @@ def check_spec(args: argparse.Namespace) -> int:
     except SpecError as error:
         problems = list(error.problems)
     if not problems and args.hook:
-        try:
-            hook = canonical_hook(args.hook)
-        except ConfigurationError as error:
-            problems = [str(error)]
-        else:
-            if not spec.for_hook(hook):
-                problems = [f"the spec has no checks for {hook}"]
+        problems = _hook_problems(spec, args.hook)
     if problems:
         for problem in problems:
             print(f"{path}: {problem}", file=sys.stderr)

@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from codereflex.validation import stats
 from codereflex.validation.assertions import comparison, remove_paths, text_assertion
 from codereflex.validation.runner import Env, Step, no_data
-from codereflex.validation.semantics import Measurement
+from codereflex.validation.semantics import Measurement, Outcome
 from codereflex.validation.spec import Check
 
 CALL_S = 10.0  # the most one AWS read may take, its bounded retries included (the client's timeouts)
@@ -25,7 +25,10 @@ class LambdaRunner:
 
     def problems(self, body: Mapping[str, Any]) -> list[str]:
         found = []
-        for key, value in (("qualifier", body["qualifier"]), ("differential.qualifier", body.get("differential", {}).get("qualifier"))):
+        for key, value in (
+            ("qualifier", body["qualifier"]),
+            ("differential.qualifier", body.get("differential", {}).get("qualifier")),
+        ):
             if value is not None and not _VERSION.match(str(value)):
                 found.append(f"{key} {str(value)[:64]!r} is not a version number (an alias could run another version)")
         return found
@@ -53,9 +56,20 @@ class LambdaRunner:
         got = env.ports.lambdas.invoke(str(body["function"]), target, payload)
         data = {"case": case["name"], "qualifier": target, "executedVersion": got.executed_version}
         reason = _broken(case.get("expect", {}), got, target)
-        outcome = "fail" if reason else "pass"
-        first = Measurement(check.name, index, outcome, f"case {case['name']}: {reason or 'as expected'}", got.executed_version,
-                            None, False, False, got.duration_ms, at, data)  # fmt: skip
+        outcome: Outcome = "fail" if reason else "pass"
+        first = Measurement(
+            check.name,
+            index,
+            outcome,
+            f"case {case['name']}: {reason or 'as expected'}",
+            got.executed_version,
+            None,
+            False,
+            False,
+            got.duration_ms,
+            at,
+            data,
+        )
         if "differential" not in body:
             return Step((first,))
         current = str(body["differential"]["qualifier"])
@@ -64,7 +78,9 @@ class LambdaRunner:
         second = _differ(check, index + 1, case["name"], got.payload, base, current, ignore, at)
         return Step((first, second))
 
-    def finish(self, check: Check, body: Mapping[str, Any], measured: Sequence[Measurement], env: Env) -> list[Measurement]:
+    def finish(
+        self, check: Check, body: Mapping[str, Any], measured: Sequence[Measurement], env: Env
+    ) -> list[Measurement]:
         return []
 
 
@@ -85,9 +101,14 @@ def _broken(expect: Mapping[str, Any], got: Any, target: str) -> str | None:
     return None
 
 
-def _differ(check: Check, index: int, case: str, green: bytes, base: Any, version: str, ignore: list[str], at: float) -> Measurement:
+def _differ(  # noqa: PLR0917 - one call site, every argument named there
+    check: Check, index: int, case: str, green: bytes, base: Any, version: str, ignore: list[str], at: float
+) -> Measurement:
     if base.executed_version != version or base.function_error:
-        why = f"case {case}: baseline version {version} gave ExecutedVersion {base.executed_version}, FunctionError {base.function_error}"
+        why = (
+            f"case {case}: baseline version {version} gave ExecutedVersion {base.executed_version}, "
+            f"FunctionError {base.function_error}"
+        )
         return Measurement(check.name, index, "error", why, at=at)
     try:
         same = remove_paths(json.loads(green), ignore) == remove_paths(json.loads(base.payload), ignore)
@@ -109,7 +130,10 @@ def metric_window(window: Mapping[str, Any], now: float) -> tuple[datetime, date
 
 def query_of(query: Mapping[str, Any], period: int, return_data: bool | None = None) -> dict[str, Any]:
     """The spec's friendlier query as GetMetricData's MetricDataQuery."""
-    shaped: dict[str, Any] = {"Id": str(query["id"]), "ReturnData": bool(query.get("returnData", True) if return_data is None else return_data)}
+    shaped: dict[str, Any] = {
+        "Id": str(query["id"]),
+        "ReturnData": bool(query.get("returnData", True) if return_data is None else return_data),
+    }
     if "expression" in query:
         shaped["Expression"] = str(query["expression"])
         shaped["Period"] = period
@@ -124,19 +148,20 @@ def query_of(query: Mapping[str, Any], period: int, return_data: bool | None = N
     return shaped
 
 
+_STATISTICS: Mapping[str, Callable[[Sequence[float]], float]] = {
+    "max": max,
+    "min": min,
+    "avg": lambda values: sum(values) / len(values),
+    "sum": lambda values: float(sum(values)),
+    "last": lambda values: values[-1],  # the window is read oldest first
+    "count": lambda values: float(len(values)),
+}
+
+
 def statistic(name: str, values: Sequence[float]) -> float:
-    if name == "max":
-        return max(values)
-    if name == "min":
-        return min(values)
-    if name == "avg":
-        return sum(values) / len(values)
-    if name == "sum":
-        return sum(values)
-    if name == "last":
-        return values[-1]
-    if name == "count":
-        return float(len(values))
+    """A statistic of the window's datapoints: max, min, avg, sum, last, count or pNN (numpy's linear percentile)."""
+    if name in _STATISTICS:
+        return float(_STATISTICS[name](values))
     return stats.percentile(values, float(name[1:]))
 
 
@@ -169,21 +194,44 @@ class MetricRunner:
         stat, query_id, bound = match.group(1), match.group(2), comparison(match.group(3))
         label = f"{stat}({query_id})"
         if not data.complete:
-            return Step((Measurement(check.name, slot, "error", f"{label}: GetMetricData returned {data.status}, not deciding", at=at),))
+            return Step(
+                (
+                    Measurement(
+                        check.name, slot, "error", f"{label}: GetMetricData returned {data.status}, not deciding", at=at
+                    ),
+                )
+            )
         values = [value for _, value in data.series.get(query_id, ())]
         if any(not math.isfinite(v) for v in values):
-            return Step((Measurement(check.name, slot, "inconclusive", f"{label}: a datapoint is not a finite number", at=at),))
+            return Step(
+                (Measurement(check.name, slot, "inconclusive", f"{label}: a datapoint is not a finite number", at=at),)
+            )
         minimum = int(body.get("minDatapoints", 1))
         if len(values) < minimum:
             return Step((no_data(check, slot, f"{label}: {len(values)} datapoint(s) < minDatapoints {minimum}", at),))
         observed = statistic(stat, values)
         fields = {"datapoints": len(values), "window": [start.isoformat(), end.isoformat()]}
         if bound.holds(observed):
-            return Step((Measurement(check.name, slot, "pass", f"{label} {observed:g} {bound}", observed, str(bound), at=at, data=fields),))
+            return Step(
+                (
+                    Measurement(
+                        check.name,
+                        slot,
+                        "pass",
+                        f"{label} {observed:g} {bound}",
+                        observed,
+                        str(bound),
+                        at=at,
+                        data=fields,
+                    ),
+                )
+            )
         reason = f"{label} {observed:g} {bound.broken()}"
         return Step((Measurement(check.name, slot, "fail", reason, observed, str(bound), at=at, data=fields),))
 
-    def finish(self, check: Check, body: Mapping[str, Any], measured: Sequence[Measurement], env: Env) -> list[Measurement]:
+    def finish(
+        self, check: Check, body: Mapping[str, Any], measured: Sequence[Measurement], env: Env
+    ) -> list[Measurement]:
         return []
 
 
@@ -226,17 +274,38 @@ class AlarmRunner:
                     return Step(pending=True, note=f"alarm {name} INSUFFICIENT_DATA within its {grace:g} s grace")
                 why = f"alarm {name} is INSUFFICIENT_DATA after {grace:g} s grace"
                 return Step((no_data(check, slot, why, at, value=state, threshold="OK", data=data),))
-            return Step((Measurement(check.name, slot, "fail", f"alarm {name} is {state}", state, " or ".join(sorted(accepted)), at=at, data=data),))
-        return Step((Measurement(check.name, slot, "pass", f"{len(names)} alarm(s) {' or '.join(sorted(accepted))}", at=at, data=data),))
+            return Step(
+                (
+                    Measurement(
+                        check.name,
+                        slot,
+                        "fail",
+                        f"alarm {name} is {state}",
+                        state,
+                        " or ".join(sorted(accepted)),
+                        at=at,
+                        data=data,
+                    ),
+                )
+            )
+        return Step(
+            (
+                Measurement(
+                    check.name, slot, "pass", f"{len(names)} alarm(s) {' or '.join(sorted(accepted))}", at=at, data=data
+                ),
+            )
+        )
 
-    def finish(self, check: Check, body: Mapping[str, Any], measured: Sequence[Measurement], env: Env) -> list[Measurement]:
+    def finish(
+        self, check: Check, body: Mapping[str, Any], measured: Sequence[Measurement], env: Env
+    ) -> list[Measurement]:
         return []
 
 
 def alarm_names(body: Mapping[str, Any], context: Mapping[str, Any]) -> list[str]:
     names: list[str] = []
     if body["alarms"].get("fromDeploymentGroup"):
-        deployment = next((v for k, v in context.items() if k.casefold() == "deployment"), {})
+        deployment: Mapping[str, Any] = next((v for k, v in context.items() if k.casefold() == "deployment"), {})
         names += [str(n) for n in (deployment.get("alarms") or [])]
     names += [str(n) for n in body["alarms"].get("names", [])]
     return list(dict.fromkeys(names))
@@ -281,8 +350,14 @@ class TargetRunner:
         if healthy >= minimum and share >= wanted:
             return Step((Measurement(check.name, slot, "pass", shown, share, f">= {wanted:g}%", at=at, data=data),))
         worst = next((t for t in targets if t.state != "healthy"), targets[0])
-        why = f"{shown} (< {minimum} or < {wanted:g}%): {worst.target} {worst.state}" + (f" {worst.reason}" if worst.reason else "")
-        return Step((Measurement(check.name, slot, "fail", why, share, f">= {wanted:g}% and >= {minimum}", at=at, data=data),))
+        why = f"{shown} (< {minimum} or < {wanted:g}%): {worst.target} {worst.state}" + (
+            f" {worst.reason}" if worst.reason else ""
+        )
+        return Step(
+            (Measurement(check.name, slot, "fail", why, share, f">= {wanted:g}% and >= {minimum}", at=at, data=data),)
+        )
 
-    def finish(self, check: Check, body: Mapping[str, Any], measured: Sequence[Measurement], env: Env) -> list[Measurement]:
+    def finish(
+        self, check: Check, body: Mapping[str, Any], measured: Sequence[Measurement], env: Env
+    ) -> list[Measurement]:
         return []

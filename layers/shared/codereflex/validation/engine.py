@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
-from types import MappingProxyType
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from codereflex.errors import CodeReflexError
 from codereflex.validation.plan import RUNNERS
 from codereflex.validation.ports import Ports
-from codereflex.validation.runner import Env, Step
+from codereflex.validation.runner import Env, Runner, Step
 from codereflex.validation.semantics import CheckResult, Counts, HookVerdict, Measurement, decide, evaluate, failed
-from codereflex.validation.spec import Spec, canonical_hook
+from codereflex.validation.spec import Check, Spec, canonical_hook
 from codereflex.validation.templates import UnresolvedTemplate, resolve
 
 STATE_VERSION = 1
@@ -119,69 +119,87 @@ def run(
         bodies = [resolve(dict(check.body), known, f"$.checks.{check.name}") for check in checks]
     except UnresolvedTemplate as error:
         return Done(failed(str(error)), state)
-    problems = [f"check {c.name}: {p}" for c, b in zip(checks, bodies, strict=True) for p in RUNNERS[c.type].problems(b)]
+    problems = [
+        f"check {c.name}: {p}" for c, b in zip(checks, bodies, strict=True) for p in RUNNERS[c.type].problems(b)
+    ]
     if problems:
         return Done(failed("; ".join(problems)), state)
-    now = ports.clock.now()
-    state = state or State(spec.sha256, hook, now)
+    state = state or State(spec.sha256, hook, ports.clock.now())
     if state.spec_sha256 != spec.sha256 or state.hook != hook:
         return Done(failed("the spec changed while this hook was being validated"), state)
-    state = state._replace(runs=state.runs + 1)
-    samples: dict[str, Any] = json.loads(json.dumps(dict(state.samples)))
-    results = list(state.results)
-    measured = list(state.measurements)
+    walk = _Walk(state._replace(runs=state.runs + 1), ports, known, run_deadline, hook_deadline)
     for index in range(state.check_index, len(checks)):
-        check, body, runner = checks[index], bodies[index], RUNNERS[checks[index].type]
-        fresh = index != state.check_index or state.check_started_at is None
-        slot = 0 if fresh else state.slot
-        started = ports.clock.now() if fresh else float(state.check_started_at or 0)
-        next_at = 0.0 if fresh else state.next_at
-        own = [m for m in measured if m.check == check.name]
-        env = Env(ports, known, started, samples)
-        result: CheckResult | None = None
-        while slot < runner.slots(body):
-            now = ports.clock.now()
-            wait = max(0.0, next_at - now)
-            if now + wait + runner.slot_s(body) > hook_deadline:
-                result = evaluate(check, own, complete=True, missing="the hook's deadline came first")
-                break
-            if now + wait + runner.slot_s(body) > run_deadline:
-                cursor = state._replace(check_index=index, slot=slot, check_started_at=started, next_at=next_at,
-                                        measurements=tuple(measured), results=tuple(results), samples=samples)  # fmt: skip
-                return Continue(cursor)
-            if wait:
-                ports.clock.sleep(wait)
-            began = ports.clock.now()
-            step = _measure(runner, check, body, slot, env, began)
-            next_at = began + runner.interval_s(body)
-            if step.pending:
-                next_at = began + max(runner.interval_s(body), 1.0)  # within a grace period: poll, never spin
-                continue
-            own += step.measurements
-            measured += step.measurements
-            result = evaluate(check, own, complete=False)
-            if result.status != "running":
-                break
-            result = None
-            if not (step.measurements and all(m.outcome == "error" for m in step.measurements)):
-                slot += 1  # an error is measured again (up to consecutiveErrorLimit in a row), a slot it is not
-        if result is None:
-            try:
-                extra = runner.finish(check, body, own, env)
-            except (CodeReflexError, ValueError) as error:
-                extra = [Measurement(check.name, len(own), "error", _error_text(error), aggregate=True, at=ports.clock.now())]
-            own += extra
-            measured += extra
-            result = evaluate(check, own, complete=True)
-        results.append(result)
+        result = walk.check(index, checks[index], bodies[index])
+        if isinstance(result, Continue):
+            return result
+        walk.results.append(result)
         if result.gating and result.effective == "failed":
             break  # the first failed gating check ends the hook at once
-    final = state._replace(check_index=len(checks), slot=0, check_started_at=None, measurements=tuple(measured),
-                           results=tuple(results), samples=samples)  # fmt: skip
-    return Done(decide(results, sum(1 for c in checks if c.gating)), final)
+    return Done(decide(walk.results, sum(1 for c in checks if c.gating)), walk.cursor(len(checks), 0, None, 0.0))
 
 
-def _measure(runner: Any, check: Any, body: Mapping[str, Any], slot: int, env: Env, at: float) -> Step:
+class _Walk:
+    """One run's progress through a hook's checks."""
+
+    def __init__(
+        self, state: State, ports: Ports, context: Mapping[str, Any], run_deadline: float, hook_deadline: float
+    ) -> None:
+        self.state, self.ports, self.context = state, ports, context
+        self.run_deadline, self.hook_deadline = run_deadline, hook_deadline
+        self.samples: dict[str, Any] = json.loads(json.dumps(dict(state.samples)))
+        self.results = list(state.results)
+        self.measured = list(state.measurements)
+
+    def cursor(self, index: int, slot: int, started: float | None, next_at: float) -> State:
+        return self.state._replace(
+            check_index=index,
+            slot=slot,
+            check_started_at=started,
+            next_at=next_at,
+            measurements=tuple(self.measured),
+            results=tuple(self.results),
+            samples=self.samples,
+        )
+
+    def check(self, index: int, check: Check, body: Mapping[str, Any]) -> CheckResult | Continue:
+        runner, clock = RUNNERS[check.type], self.ports.clock
+        resumed = index == self.state.check_index and self.state.check_started_at is not None
+        slot = self.state.slot if resumed else 0
+        started = float(self.state.check_started_at or 0) if resumed else clock.now()
+        next_at = self.state.next_at if resumed else 0.0
+        own = [m for m in self.measured if m.check == check.name]
+        env = Env(self.ports, self.context, started, self.samples)
+        while slot < runner.slots(body):
+            now = clock.now()
+            wait = max(0.0, next_at - now)
+            if now + wait + runner.slot_s(body) > self.hook_deadline:
+                return evaluate(check, own, complete=True, missing="the hook's deadline came first")
+            if now + wait + runner.slot_s(body) > self.run_deadline:
+                return Continue(self.cursor(index, slot, started, next_at))
+            if wait:
+                clock.sleep(wait)
+            began = clock.now()
+            step = _measure(runner, check, body, slot, env, began)
+            # Within a grace period the same slot is polled again, at least a second apart (never a spin).
+            next_at = began + (max(runner.interval_s(body), 1.0) if step.pending else runner.interval_s(body))
+            if step.pending:
+                continue
+            own += step.measurements
+            self.measured += step.measurements
+            result = evaluate(check, own, complete=False)
+            if result.status != "running":
+                return result
+            if not (step.measurements and all(m.outcome == "error" for m in step.measurements)):
+                slot += 1  # an error is measured again (up to consecutiveErrorLimit in a row), a slot it is not
+        try:
+            extra = runner.finish(check, body, own, env)
+        except (CodeReflexError, ValueError) as error:
+            extra = [Measurement(check.name, len(own), "error", _error_text(error), aggregate=True, at=clock.now())]
+        self.measured += extra
+        return evaluate(check, own + extra, complete=True)
+
+
+def _measure(runner: Runner, check: Check, body: Mapping[str, Any], slot: int, env: Env, at: float) -> Step:  # noqa: PLR0917
     try:
         step: Step = runner.measure(check, body, slot, env)
     except (CodeReflexError, OSError, ValueError) as error:

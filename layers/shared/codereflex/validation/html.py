@@ -1,4 +1,4 @@
-"""The hook's report as a page: per-check table and an inline SVG latency chart, every value escaped, nothing external."""
+"""The hook's report as a page: per-check table, an inline SVG latency chart, every value escaped, nothing external."""
 
 from __future__ import annotations
 
@@ -27,10 +27,13 @@ def render(report: Mapping[str, Any]) -> str:
         "<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"
         # No scripts, styles or images from anywhere: the page is read from a bucket, perhaps offline.
         "<meta http-equiv=Content-Security-Policy content=\"default-src 'none'; style-src 'unsafe-inline'\">"
-        f"<title>{_e(report.get('spec'))} {_e(report.get('hook'))}: {_e(verdict)}</title><style>{STYLE}</style></head><body>"
+        f"<title>{_e(report.get('spec'))} {_e(report.get('hook'))}: {_e(verdict)}</title>"
+        f"<style>{STYLE}</style></head><body>"
         f"<h1 class='{_e(verdict)}'>{_e(verdict)}</h1><p>{_e(report.get('reason'))}</p>"
-        f"<p>Deployment {_e(report.get('deploymentId'))}, hook {_e(report.get('hook'))}, spec {_e(report.get('spec'))} "
-        f"(sha256 {_e(str(report.get('specSha256', ''))[:12])}), {_e(report.get('durationS'))} s in {_e(report.get('runs'))} run(s)</p>"
+        f"<p>Deployment {_e(report.get('deploymentId'))}, hook {_e(report.get('hook'))}, "
+        f"spec {_e(report.get('spec'))} "
+        f"(sha256 {_e(str(report.get('specSha256', ''))[:12])}), "
+        f"{_e(report.get('durationS'))} s in {_e(report.get('runs'))} run(s)</p>"
         + (f"<h2>Warnings</h2><ul>{warnings}</ul>" if warnings else "")
         + "<h2>Checks</h2><table><tr><th>check</th><th>decides</th><th>status</th><th>pass</th><th>fail</th>"
         "<th>inconclusive</th><th>error</th><th>p50</th><th>p90</th><th>p99</th><th>max</th><th>reason</th></tr>"
@@ -44,7 +47,7 @@ def _row(check: Mapping[str, Any]) -> str:
     cells = [
         _e(check.get("check")),
         "yes" if check.get("gating") else "dry run",
-        f"<span class=\"{_e(check.get('status'))}\">{_e(check.get('status'))}</span>",
+        f'<span class="{_e(check.get("status"))}">{_e(check.get("status"))}</span>',
         *(_e(counts.get(k, 0)) for k in ("passed", "failed", "inconclusive", "errors")),
         *(_e(_ms(latency.get(k))) for k in ("p50", "p90", "p99", "max")),
         _e(check.get("reason")),
@@ -63,7 +66,10 @@ def chart(series: Mapping[str, Sequence[float]]) -> str:
     for name, values in clean.items():
         points = " ".join(f"{_x(p):.1f},{_y(stats.percentile(values, p), top):.1f}" for p in range(0, 101))
         colour = COLOURS.get(name, "#6e7781")
-        lines.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{points}"><title>{_e(name)}</title></polyline>')
+        lines.append(
+            f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{points}">'
+            f"<title>{_e(name)}</title></polyline>"
+        )
     legend = " ".join(
         f'<tspan fill="{COLOURS.get(n, "#6e7781")}">{_e(n)} (n={len(v)}, p99 {stats.percentile(v, 99):.0f} ms)</tspan>'
         for n, v in clean.items()

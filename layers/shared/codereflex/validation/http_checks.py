@@ -84,17 +84,21 @@ class HttpRunner:
                 keep(kept, sample, measurement.outcome == "fail")
         return Step(tuple(measurements))
 
-    def finish(self, check: Check, body: Mapping[str, Any], measured: Sequence[Measurement], env: Env) -> list[Measurement]:
+    def finish(
+        self, check: Check, body: Mapping[str, Any], measured: Sequence[Measurement], env: Env
+    ) -> list[Measurement]:
         wanted = body["assert"].get("latencyMs")
         if not wanted:
             return []
-        latencies = [
-            float(m.data["latencyMs"]) for m in measured if not m.warmup and m.data.get("status") is not None
-        ]
+        latencies = [float(m.data["latencyMs"]) for m in measured if not m.warmup and m.data.get("status") is not None]
         index = int(body["sampling"]["count"]) + int(body["sampling"].get("warmup", 0))
         at = env.ports.clock.now()
         if not latencies:
-            return [Measurement(check.name, index, "inconclusive", "no responses to measure latency on", aggregate=True, at=at)]
+            return [
+                Measurement(
+                    check.name, index, "inconclusive", "no responses to measure latency on", aggregate=True, at=at
+                )
+            ]
         observed = {name: round(stats.percentile(latencies, p), 3) for name, p in PERCENTILES}
         for name, _ in PERCENTILES:
             if name not in wanted:
@@ -104,7 +108,9 @@ class HttpRunner:
                 label = "max latency" if name == "max" else f"{name} latency"
                 reason = f"{label} {observed[name]:g} ms {bound.broken()} ms"
                 return [
-                    Measurement(check.name, index, "fail", reason, observed[name], str(bound), True, at=at, data=observed)
+                    Measurement(
+                        check.name, index, "fail", reason, observed[name], str(bound), True, at=at, data=observed
+                    )
                 ]
         shown = ", ".join(f"{name} {observed[name]:g} ms" for name, _ in PERCENTILES if name in wanted)
         return [Measurement(check.name, index, "pass", f"latency {shown}", None, None, True, at=at, data=observed)]
@@ -125,8 +131,22 @@ def judge_sample(
     reason = _broken(wanted, sample)
     if reason is not None:
         data["body"] = _preview(sample.body)
-        return Measurement(check.name, index, "fail", reason, sample.status, None, False, warmup, sample.latency_ms, at, data)
-    return Measurement(check.name, index, "pass", f"status {sample.status}", sample.status, None, False, warmup, sample.latency_ms, at, data)
+        return Measurement(
+            check.name, index, "fail", reason, sample.status, None, False, warmup, sample.latency_ms, at, data
+        )
+    return Measurement(
+        check.name,
+        index,
+        "pass",
+        f"status {sample.status}",
+        sample.status,
+        None,
+        False,
+        warmup,
+        sample.latency_ms,
+        at,
+        data,
+    )
 
 
 def _broken(wanted: Mapping[str, Any], sample: HttpSample) -> str | None:
@@ -156,7 +176,7 @@ def _preview(body: bytes) -> str:
 
 
 class CompareRunner:
-    """Green against blue in one aggregate measurement: Mann–Whitney U on latencies, or two proportions on errors."""
+    """Green against blue in one aggregate measurement: Mann-Whitney U on latencies, or two proportions on errors."""
 
     def problems(self, body: Mapping[str, Any]) -> list[str]:
         found: list[str] = []
@@ -194,7 +214,9 @@ class CompareRunner:
             return Step((self._mann_whitney(check, body, experiment, control, at),))
         return Step((self._proportions(check, body, experiment, control, at),))
 
-    def finish(self, check: Check, body: Mapping[str, Any], measured: Sequence[Measurement], env: Env) -> list[Measurement]:
+    def finish(
+        self, check: Check, body: Mapping[str, Any], measured: Sequence[Measurement], env: Env
+    ) -> list[Measurement]:
         return []
 
     def _side(self, source: Mapping[str, Any], env: Env) -> dict[str, Any]:
@@ -231,9 +253,19 @@ class CompareRunner:
             return Measurement(check.name, 0, "inconclusive", reason, aggregate=True, at=at, data=counts)
         result = stats.mann_whitney_greater(x, [v * allowed for v in y])
         medians = {"greenMedianMs": round(stats.median(x), 3), "blueMedianMs": round(stats.median(y), 3)}
-        data = {**counts, **medians, "u": result.u, "p": result.p_value, "method": result.method,
-                "greenLatencyMs": x, "blueLatencyMs": y}  # fmt: skip
-        shown = f"median {medians['greenMedianMs']:g} ms vs {medians['blueMedianMs']:g} ms, U={result.u:g}, p={result.p_value:.3g}"
+        data = {
+            **counts,
+            **medians,
+            "u": result.u,
+            "p": result.p_value,
+            "method": result.method,
+            "greenLatencyMs": x,
+            "blueLatencyMs": y,
+        }
+        shown = (
+            f"median {medians['greenMedianMs']:g} ms vs {medians['blueMedianMs']:g} ms, "
+            f"U={result.u:g}, p={result.p_value:.3g}"
+        )
         if result.p_value < alpha:
             reason = f"green latency above blue x{allowed:g} ({shown} < {alpha:g})"
             return Measurement(check.name, 0, "fail", reason, result.p_value, f"p >= {alpha:g}", True, at=at, data=data)
@@ -247,7 +279,7 @@ class CompareRunner:
         allowed = float(body.get("allowedIncrease", 0.0))
         alpha = 1 - float(body.get("confidence", 0.98))
         gx, gn, bx, bn = int(green["errors"]), int(green["total"]), int(blue["errors"]), int(blue["total"])
-        data = {"greenErrors": gx, "greenTotal": gn, "blueErrors": bx, "blueTotal": bn}
+        data: dict[str, Any] = {"greenErrors": gx, "greenTotal": gn, "blueErrors": bx, "blueTotal": bn}
         if min(gn, bn) < minimum:
             reason = f"requests green {gn}, blue {bn} < minSamplesPerSide {minimum}"
             return Measurement(check.name, 0, "inconclusive", reason, aggregate=True, at=at, data=data)
@@ -265,8 +297,10 @@ def _metric_sums(source: Mapping[str, Any], env: Env) -> dict[str, Any]:
     from codereflex.validation.aws_checks import metric_window, query_of  # noqa: PLC0415
 
     start, end = metric_window(source["window"], env.ports.clock.now())
-    queries = [query_of(source["errors"], int(source["window"]["periodSeconds"]), True),
-               query_of(source["total"], int(source["window"]["periodSeconds"]), True)]  # fmt: skip
+    queries = [
+        query_of(source["errors"], int(source["window"]["periodSeconds"]), True),
+        query_of(source["total"], int(source["window"]["periodSeconds"]), True),
+    ]
     data: MetricData = env.ports.metrics.metric_data(queries, start, end)
     if not data.complete:
         raise PartialData(f"GetMetricData returned {data.status}, not Complete")

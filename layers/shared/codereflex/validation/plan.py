@@ -1,4 +1,4 @@
-"""A hook's sampling plan and its time: what it takes, whether it fits CodeDeploy's hour, and its steps per Lambda run."""
+"""A hook's sampling plan and its time: how long it takes, whether it fits CodeDeploy's hour, its Lambda runs."""
 
 from __future__ import annotations
 
@@ -71,7 +71,14 @@ def plan_of(checks: tuple[Check, ...], hook: str) -> HookPlan:
         body = check.body
         retry = check.limits.consecutive_error_limit * max(runner.interval_s(body), runner.slot_s(body))
         planned.append(
-            CheckPlan(check.name, runner.slots(body), runner.slot_s(body), runner.interval_s(body), runner.grace_s(body), retry)
+            CheckPlan(
+                check.name,
+                runner.slots(body),
+                runner.slot_s(body),
+                runner.interval_s(body),
+                runner.grace_s(body),
+                retry,
+            )
         )
     return HookPlan(hook, tuple(planned))
 
@@ -93,7 +100,9 @@ def steps(plan: HookPlan, run_budget: float) -> list[list[Segment]]:
     used = 0.0
     for check in plan.checks:
         if check.slot_s > run_budget:
-            raise ValueError(f"check {check.check}: one slot takes {check.slot_s:g} s, more than a run's {run_budget:g} s")
+            raise ValueError(
+                f"check {check.check}: one slot takes {check.slot_s:g} s, more than a run's {run_budget:g} s"
+            )
         used += check.grace_s  # a grace period is waiting: it may span runs
         while used > run_budget:
             runs.append([])
@@ -116,7 +125,9 @@ def steps(plan: HookPlan, run_budget: float) -> list[list[Segment]]:
     return [run for run in runs if run]
 
 
-def plan_problems(spec: Spec, hook: str, *, hook_deadline_seconds: float = HOOK_LIMIT_S, run_seconds: float = LAMBDA_LIMIT_S) -> list[str]:
+def plan_problems(
+    spec: Spec, hook: str, *, hook_deadline_seconds: float = HOOK_LIMIT_S, run_seconds: float = LAMBDA_LIMIT_S
+) -> list[str]:
     """Why the hook's plan cannot run in the time it will have: refused when the spec is loaded."""
     plan = plan_of(spec.for_hook(hook), hook)
     problems = []
@@ -128,7 +139,8 @@ def plan_problems(spec: Spec, hook: str, *, hook_deadline_seconds: float = HOOK_
         )
     budget = run_budget_s(run_seconds, spec.run_margin_seconds)
     problems += [
-        f"hook {hook}: check {check.check}: one slot can take {check.slot_s:g} s, more than one Lambda run's {budget:g} s"
+        f"hook {hook}: check {check.check}: one slot can take {check.slot_s:g} s, "
+        f"more than one Lambda run's {budget:g} s"
         for check in plan.checks
         if check.slot_s > budget
     ]

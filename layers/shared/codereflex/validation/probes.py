@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import http.client
-import socket
 import ssl
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -45,8 +44,10 @@ class HttpProber:
         deadline = started + request.timeout_s
         for _ in range(MAX_REDIRECTS + 1):
             try:
-                status, headers, content = self._once(method, url, request, body, max(0.001, deadline - time.perf_counter()))
-            except (TimeoutError, socket.timeout):
+                status, headers, content = self._once(
+                    method, url, request, body, max(0.001, deadline - time.perf_counter())
+                )
+            except TimeoutError:
                 return HttpSample(None, _ms(started), failure="timeout")
             except ssl.SSLError as error:
                 return HttpSample(None, _ms(started), failure=f"TLS: {error.reason or type(error).__name__}")
@@ -55,7 +56,7 @@ class HttpProber:
             except (OSError, http.client.HTTPException) as error:
                 return HttpSample(None, _ms(started), failure=type(error).__name__)
             location = headers.get("location")
-            if not (request.follow_redirects and status in (301, 302, 303, 307, 308) and location):  # noqa: PLR2004
+            if not (request.follow_redirects and status in (301, 302, 303, 307, 308) and location):
                 return HttpSample(status, _ms(started), headers, content)
             url = urljoin(url, location)
             if status == 303 or (status in (301, 302) and method == "POST"):  # noqa: PLR2004

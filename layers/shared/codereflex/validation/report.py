@@ -29,8 +29,15 @@ def measurement_lines(measurements: Sequence[Measurement], meta: Meta) -> list[d
     for m in measurements:
         record = m.record()
         record["data"] = {k: v for k, v in record["data"].items() if k not in ("greenLatencyMs", "blueLatencyMs")}
-        lines.append({"deploymentId": meta.deployment_id, "hookExecutionId": meta.hook_execution_id,
-                      "hook": meta.hook, "spec": meta.spec_name, **record})  # fmt: skip
+        lines.append(
+            {
+                "deploymentId": meta.deployment_id,
+                "hookExecutionId": meta.hook_execution_id,
+                "hook": meta.hook,
+                "spec": meta.spec_name,
+                **record,
+            }
+        )
     return lines
 
 
@@ -77,9 +84,15 @@ def latency_series(measurements: Sequence[Measurement]) -> dict[str, list[float]
     """Green and blue latencies (ms): a comparison's two sides when there is one, else green's http samples."""
     for m in measurements:
         if "greenLatencyMs" in m.data and "blueLatencyMs" in m.data:
-            return {"green": [float(v) for v in m.data["greenLatencyMs"]], "blue": [float(v) for v in m.data["blueLatencyMs"]]}
-    green = [float(m.data["latencyMs"]) for m in measurements
-             if not m.warmup and not m.aggregate and m.data.get("status") is not None and "latencyMs" in m.data]  # fmt: skip
+            return {
+                "green": [float(v) for v in m.data["greenLatencyMs"]],
+                "blue": [float(v) for v in m.data["blueLatencyMs"]],
+            }
+    green = [
+        float(m.data["latencyMs"])
+        for m in measurements
+        if not m.warmup and not m.aggregate and m.data.get("status") is not None and "latencyMs" in m.data
+    ]
     return {"green": green} if green else {}
 
 

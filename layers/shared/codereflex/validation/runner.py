@@ -47,7 +47,9 @@ class Runner(Protocol):
 
     def measure(self, check: Check, body: Mapping[str, Any], slot: int, env: Env) -> Step: ...
 
-    def finish(self, check: Check, body: Mapping[str, Any], measured: Sequence[Measurement], env: Env) -> list[Measurement]:
+    def finish(
+        self, check: Check, body: Mapping[str, Any], measured: Sequence[Measurement], env: Env
+    ) -> list[Measurement]:
         """Aggregate measurements (percentiles, comparisons) once every slot is measured."""
         ...
 

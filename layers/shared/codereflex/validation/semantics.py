@@ -17,7 +17,7 @@ class Measurement(NamedTuple):
     """One observation of a check, ended as exactly one outcome, with what was seen and what was wanted."""
 
     check: str
-    index: int
+    i: int  # its place in the check (slot or sample number; aggregates after the samples)
     outcome: Outcome
     reason: str
     value: float | str | None = None
@@ -32,7 +32,7 @@ class Measurement(NamedTuple):
         """The JSON-able record (one log line, one row of the report)."""
         return {
             "check": self.check,
-            "i": self.index,
+            "i": self.i,
             "outcome": self.outcome,
             "reason": self.reason,
             "value": self.value,
@@ -48,7 +48,7 @@ class Measurement(NamedTuple):
     def from_record(cls, record: Mapping[str, Any]) -> Measurement:
         return cls(
             check=str(record["check"]),
-            index=int(record["i"]),
+            i=int(record["i"]),
             outcome=record["outcome"],
             reason=str(record["reason"]),
             value=record.get("value"),
@@ -98,7 +98,9 @@ class CheckResult(NamedTuple):
         }
 
 
-def evaluate(check: Check, measurements: Sequence[Measurement], *, complete: bool, missing: str = "") -> CheckResult:
+def evaluate(  # noqa: C901, PLR0911, PLR0912 - one branch per outcome and limit, read top to bottom
+    check: Check, measurements: Sequence[Measurement], *, complete: bool, missing: str = ""
+) -> CheckResult:
     """The check's status after `measurements` (in order). `complete`: no more will come (the plan ran out,
     or the deadline came: `missing` says why some are absent). Ends at the first limit crossed."""
     limits = check.limits
@@ -139,10 +141,10 @@ def evaluate(check: Check, measurements: Sequence[Measurement], *, complete: boo
                 why = f"{fail_streak} failures in a row, consecutiveFailureLimit {limits.consecutive_failure_limit}"
                 return _result(check, "failed", m, why, now)
             scored = passed + failed
-            if limits.max_failure_rate is not None and scored >= (limits.min_samples or check.planned):
-                if failed / scored > limits.max_failure_rate:
-                    why = f"failure rate {failed}/{scored} > maxFailureRate {limits.max_failure_rate:g}"
-                    return _result(check, "failed", m, why, now)
+            rate_judged = limits.max_failure_rate is not None and scored >= (limits.min_samples or check.planned)
+            if rate_judged and failed / scored > float(limits.max_failure_rate or 0):
+                why = f"failure rate {failed}/{scored} > maxFailureRate {limits.max_failure_rate:g}"
+                return _result(check, "failed", m, why, now)
     counts = Counts(passed, failed, inconclusive, errors, warmup, aggregates)
     if not complete:
         return CheckResult(check.name, "running", "measuring", counts, gating=check.gating)
@@ -187,8 +189,10 @@ def _result(check: Check, status: Status, deciding: Measurement | None, why: str
 def _effective(check: Check, status: Status) -> tuple[Literal["running", "succeeded", "failed"], str | None]:
     """Error and inconclusive fail the hook unless the spec loosened them, which is said as a warning."""
     limits = check.limits
-    if status in ("succeeded", "failed"):
-        return status, None  # type: ignore[return-value]
+    if status == "succeeded":
+        return "succeeded", None
+    if status == "failed":
+        return "failed", None
     if status == "error" and limits.on_error == "fail":
         return "failed", None
     if limits.on_inconclusive == "succeed":

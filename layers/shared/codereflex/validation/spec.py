@@ -15,7 +15,9 @@ MAX_SPEC_BYTES = 256 * 1024
 ECS_HOOKS = ("BeforeInstall", "AfterInstall", "AfterAllowTestTraffic", "BeforeAllowTraffic", "AfterAllowTraffic")
 LAMBDA_HOOKS = ("BeforeAllowTraffic", "AfterAllowTraffic")
 HOOKS = {"ecs": ECS_HOOKS, "lambda": LAMBDA_HOOKS}
-_CONDITION = re.compile(r"^\s*(max|min|avg|sum|last|count|p[0-9]{1,2})\(\s*([a-z][A-Za-z0-9_]*)\s*\)\s*(\S+)\s*(\S+)\s*$")
+_CONDITION = re.compile(
+    r"^\s*(max|min|avg|sum|last|count|p[0-9]{1,2})\(\s*([a-z][A-Za-z0-9_]*)\s*\)\s*(\S+)\s*(\S+)\s*$"
+)
 
 OnError = Literal["fail", "inconclusive"]
 OnInconclusive = Literal["fail", "succeed"]
@@ -126,12 +128,7 @@ def _build(document: Mapping[str, Any]) -> tuple[Spec, list[str]]:
     allowed = HOOKS[platform]
     spec_hooks = _hooks(document.get("hooks"), allowed, platform, "$.hooks", problems)
     defaults: Mapping[str, Any] = document.get("defaults", {})
-    extra_vars = frozenset(f"{name}" for name in document.get("vars", {}))
-    for name, where in templates.names_in(document.get("vars", {}), "$.vars"):
-        if not templates.is_known(name, platform):
-            problems.append(f"{where}: {{{{ {name} }}}} is not known for {platform} deployments")
-    for where in templates.malformed_in(document):
-        problems.append(f"{where}: braces that are not a {{{{ name }}}} template")
+    problems += _template_problems(document, platform)
     checks: list[Check] = []
     seen: dict[str, tuple[str, ...]] = {}
     for index, body in enumerate(document["checks"]):
@@ -139,9 +136,6 @@ def _build(document: Mapping[str, Any]) -> tuple[Spec, list[str]]:
         name = str(body["name"])
         if name in seen:
             problems.append(f"{where}: a second check named {name}")
-        for template, at in templates.names_in(body, where):
-            if not templates.is_known(template, platform, extra_vars):
-                problems.append(f"{at}: {{{{ {template} }}}} is not known for {platform} deployments")
         hooks = _hooks(body.get("hooks"), allowed, platform, f"{where}.hooks", problems) or spec_hooks
         if not hooks:
             problems.append(f"{where}: no hooks (set hooks on the spec or on the check)")
@@ -168,6 +162,23 @@ def _build(document: Mapping[str, Any]) -> tuple[Spec, list[str]]:
         warnings=tuple(warnings),
     )
     return spec, problems
+
+
+def _template_problems(document: Mapping[str, Any], platform: str) -> list[str]:
+    """Templates the deployment will not provide, and braces that are not templates (a typo would stay literal)."""
+    problems = []
+    extra_vars = frozenset(str(name) for name in document.get("vars", {}))
+    for name, where in templates.names_in(document.get("vars", {}), "$.vars"):
+        if not templates.is_known(name, platform):
+            problems.append(f"{where}: {{{{ {name} }}}} is not known for {platform} deployments")
+    for index, body in enumerate(document["checks"]):
+        for name, where in templates.names_in(body, f"$.checks[{index}]"):
+            if not templates.is_known(name, platform, extra_vars):
+                problems.append(f"{where}: {{{{ {name} }}}} is not known for {platform} deployments")
+    problems += [
+        f"{where}: braces that are not a {{{{ name }}}} template" for where in templates.malformed_in(document)
+    ]
+    return problems
 
 
 def _hooks(value: Any, allowed: tuple[str, ...], platform: str, where: str, problems: list[str]) -> tuple[str, ...]:
@@ -218,30 +229,28 @@ def planned_measurements(body: Mapping[str, Any]) -> int:
 
 
 def _rules(
-    body: Mapping[str, Any], limits: Limits, planned: int, earlier: Mapping[str, tuple[str, ...]], hooks: tuple[str, ...]
+    body: Mapping[str, Any],
+    limits: Limits,
+    planned: int,
+    earlier: Mapping[str, tuple[str, ...]],
+    hooks: tuple[str, ...],
 ) -> list[str]:
     problems: list[str] = []
     if limits.failure_limit >= planned:
-        problems.append(f"failureLimit {limits.failure_limit} tolerates all {planned} measurements: it could never fail")
+        problems.append(
+            f"failureLimit {limits.failure_limit} tolerates all {planned} measurements: it could never fail"
+        )
     if limits.consecutive_failure_limit is not None and limits.consecutive_failure_limit > planned:
         problems.append(f"consecutiveFailureLimit {limits.consecutive_failure_limit} > the {planned} measurements")
     if limits.min_samples is not None and limits.min_samples > planned:
         problems.append(f"minSamples {limits.min_samples} > the {planned} measurements planned")
-    kind = body["type"]
     for assertion in _text_assertions(body):
         problems += _assertion_problems(assertion)
+    kind = body["type"]
     if kind == "http" and "json" in body["request"] and "body" in body["request"]:
         problems.append("request has both body and json")
     if kind == "cloudwatchMetric":
-        match = _CONDITION.match(str(body["condition"]))
-        ids = {str(query["id"]) for query in body["queries"]}
-        if match and match.group(2) not in ids:
-            problems.append(f"condition names {match.group(2)}, which is not a query id ({', '.join(sorted(ids))})")
-        for query in body["queries"]:
-            if ("expression" in query) == ("metric" in query):
-                problems.append(f"query {query['id']} needs exactly one of expression and metric")
-            if "metric" in query and "stat" not in query:
-                problems.append(f"query {query['id']} needs a stat")
+        problems += _metric_problems(body)
     if kind == "cloudwatchAlarm" and not body["alarms"].get("fromDeploymentGroup") and not body["alarms"].get("names"):
         problems.append("alarms names no alarm (set fromDeploymentGroup or names)")
     if kind == "targetHealth" and isinstance(body.get("minTargets"), str) and "{{" not in body["minTargets"]:
@@ -251,7 +260,23 @@ def _rules(
     return problems
 
 
-def _compare_problems(body: Mapping[str, Any], earlier: Mapping[str, tuple[str, ...]], hooks: tuple[str, ...]) -> list[str]:
+def _metric_problems(body: Mapping[str, Any]) -> list[str]:
+    problems = []
+    match = _CONDITION.match(str(body["condition"]))
+    ids = {str(query["id"]) for query in body["queries"]}
+    if match and match.group(2) not in ids:
+        problems.append(f"condition names {match.group(2)}, which is not a query id ({', '.join(sorted(ids))})")
+    for query in body["queries"]:
+        if ("expression" in query) == ("metric" in query):
+            problems.append(f"query {query['id']} needs exactly one of expression and metric")
+        if "metric" in query and "stat" not in query:
+            problems.append(f"query {query['id']} needs a stat")
+    return problems
+
+
+def _compare_problems(
+    body: Mapping[str, Any], earlier: Mapping[str, tuple[str, ...]], hooks: tuple[str, ...]
+) -> list[str]:
     problems: list[str] = []
     for side in ("experiment", "control"):
         source: Mapping[str, Any] = body[side]

@@ -1,4 +1,4 @@
-"""Statistics for the verdict, pure Python (no scipy in a function): percentiles, Mann–Whitney U, two proportions."""
+"""Statistics for the verdict, pure Python (no scipy in a function): percentiles, Mann-Whitney U, two proportions."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import math
 from collections.abc import Sequence
 from typing import NamedTuple
 
-# Exact Mann–Whitney p-values are computed when there are no ties and the count of (x, y) pairs is at
+# Exact Mann-Whitney p-values are computed when there are no ties and the count of (x, y) pairs is at
 # most this; beyond it the normal approximation (with continuity correction) is within ~0.01 of exact.
 EXACT_PAIRS = 400
 
@@ -124,7 +124,9 @@ class TwoProportions(NamedTuple):
     p_value: float
 
 
-def two_proportion_greater(events_x: int, total_x: int, events_y: int, total_y: int, allowed: float = 0.0) -> TwoProportions:
+def two_proportion_greater(
+    events_x: int, total_x: int, events_y: int, total_y: int, allowed: float = 0.0
+) -> TwoProportions:
     """H1: p_x - p_y > allowed, with the pooled standard error of H0's p_x = p_y (the classic z-test when
     `allowed` is 0). ValueError for counts that are not counts."""
     if total_x <= 0 or total_y <= 0:

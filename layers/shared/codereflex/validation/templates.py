@@ -43,9 +43,7 @@ KNOWN: Mapping[str, frozenset[str]] = {
             "ecs.green.desiredCount",
         }
     ),
-    "lambda": frozenset(
-        {"lambda.functionName", "lambda.alias", "lambda.currentVersion", "lambda.targetVersion"}
-    ),
+    "lambda": frozenset({"lambda.functionName", "lambda.alias", "lambda.currentVersion", "lambda.targetVersion"}),
 }
 
 
