@@ -16,7 +16,9 @@ from codereflex.validation.semantics import Measurement, Outcome
 from codereflex.validation.spec import Check
 
 CALL_S = 10.0  # the most one AWS read may take, its bounded retries included (the client's timeouts)
-_CONDITION = re.compile(r"^\s*(max|min|avg|sum|last|count|p[0-9]{1,2})\(\s*([A-Za-z0-9_]+)\s*\)\s*(\S+)\s*$")
+_CONDITION = re.compile(
+    r"^\s*(max|min|avg|sum|last|count|p[0-9]{1,2})\(\s*([A-Za-z0-9_]+)\s*\)\s*((?:<=|<|>=|>|==|!=)\s*-?[0-9.]+)\s*$"
+)
 _VERSION = re.compile(r"^[1-9][0-9]*$")
 
 

@@ -112,6 +112,8 @@ def load(text: str | bytes, *, hook_deadline_seconds: float = 3600, run_seconds:
     if problems:
         raise SpecError(problems)
     spec, problems = _build(document)
+    if problems:  # the plan is computed only from a spec whose rules hold
+        raise SpecError(problems)
     from codereflex.validation.plan import plan_problems  # noqa: PLC0415 (plan imports this module)
 
     for hook in sorted({h for check in spec.checks for h in check.hooks}):
