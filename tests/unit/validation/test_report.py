@@ -20,8 +20,14 @@ def finished(green_body: bytes = b'{"status": "ok"}') -> tuple[Done, report.Meta
         http_check("latency", 20, {"status": [200], "latencyMs": {"p50": "<=100", "p99": "<=500"}}),
         http_check("dry", 2, gating=False),
     ]
-    done = engine.run(spec(checks), "AfterAllowTestTraffic", ECS_CONTEXT, ports(clock, http=http),
-                      run_deadline=START + 800, hook_deadline=START + 3000)  # fmt: skip
+    done = engine.run(
+        spec(checks),
+        "AfterAllowTestTraffic",
+        ECS_CONTEXT,
+        ports(clock, http=http),
+        run_deadline=START + 800,
+        hook_deadline=START + 3000,
+    )
     assert isinstance(done, Done) and done.state is not None
     meta = report.Meta("d-ABCDEF123", "hook-exec-1", "AfterAllowTestTraffic", "test", "ab" * 32, START, clock.t)
     return done, meta
@@ -34,7 +40,11 @@ def test_one_json_line_per_measurement_with_who_and_what() -> None:
     assert len(lines) == 21
     first = lines[0]
     assert {first["deploymentId"], first["hookExecutionId"], first["check"], first["outcome"]} == {
-        "d-ABCDEF123", "hook-exec-1", "latency", "pass"}  # fmt: skip
+        "d-ABCDEF123",
+        "hook-exec-1",
+        "latency",
+        "pass",
+    }
     json.dumps(lines, allow_nan=False)
 
 
@@ -67,11 +77,24 @@ def test_the_page_has_the_table_and_chart_and_nothing_external() -> None:
 
 def test_every_value_on_the_page_is_escaped() -> None:
     data = {
-        "verdict": HOSTILE, "reason": HOSTILE, "spec": HOSTILE, "hook": HOSTILE, "deploymentId": HOSTILE,
-        "warnings": [HOSTILE], "latencySeries": {HOSTILE: [1.0, 2.0, float("nan")]},
-        "checks": [{"check": HOSTILE, "status": HOSTILE, "reason": HOSTILE, "gating": True,
-                    "counts": {"passed": HOSTILE}, "latencyMs": {"p50": 1.0}}],
-    }  # fmt: skip
+        "verdict": HOSTILE,
+        "reason": HOSTILE,
+        "spec": HOSTILE,
+        "hook": HOSTILE,
+        "deploymentId": HOSTILE,
+        "warnings": [HOSTILE],
+        "latencySeries": {HOSTILE: [1.0, 2.0, float("nan")]},
+        "checks": [
+            {
+                "check": HOSTILE,
+                "status": HOSTILE,
+                "reason": HOSTILE,
+                "gating": True,
+                "counts": {"passed": HOSTILE},
+                "latencyMs": {"p50": 1.0},
+            }
+        ],
+    }
     page = html.render(data)
     assert "<script" not in page
     assert page.count("&lt;script&gt;") >= 8

@@ -4,21 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from codereflex.aws.errors import error_code
 from codereflex.validation.ports import AlarmState, MetricData, ToolError
 
+if TYPE_CHECKING:
+    from mypy_boto3_cloudwatch import CloudWatchClient
+
 ALARMS_PER_CALL = 100  # DescribeAlarms' AlarmNames holds at most 100
 MAX_PAGES = 50  # a window read that needs more is not one a hook should decide on
-
-
-class CloudWatchClient(Protocol):
-    def get_metric_data(self, **kwargs: Any) -> dict[str, Any]: ...
-
-    def describe_alarms(self, **kwargs: Any) -> dict[str, Any]: ...
 
 
 class CloudWatchMetrics:

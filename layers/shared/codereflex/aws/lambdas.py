@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Protocol
+from typing import TYPE_CHECKING
 
 from codereflex.aws.cloudwatch import call
 from codereflex.validation.ports import Invocation
 
+if TYPE_CHECKING:
+    from mypy_boto3_lambda import LambdaClient
+
 MAX_PAYLOAD = 6 * 1024 * 1024  # a synchronous response's most
-
-
-class LambdaClient(Protocol):
-    def invoke(self, **kwargs: Any) -> dict[str, Any]: ...
 
 
 class VersionInvoker:

@@ -176,6 +176,9 @@ def _final(check: Check, measurements: Sequence[Measurement], counts: Counts, mi
 def _result(check: Check, status: Status, deciding: Measurement | None, why: str, counts: Counts) -> CheckResult:
     samples = counts.passed + counts.failed + counts.inconclusive - counts.aggregates
     detail = f"check {check.name}, {samples} sample{'s' if samples != 1 else ''}"
+    sides = _sides(deciding)
+    if sides is not None:  # a comparison's evidence is its two sides, not samples of its own
+        detail = f"check {check.name}, green {sides[0]} vs blue {sides[1]} samples"
     if deciding is not None and why:
         reason = f"{deciding.reason} ({detail}: {why})"
     elif deciding is not None:
@@ -184,6 +187,15 @@ def _result(check: Check, status: Status, deciding: Measurement | None, why: str
         reason = f"{why} ({detail})"
     effective, warning = _effective(check, status)
     return CheckResult(check.name, status, _bounded(reason), counts, deciding, effective, check.gating, warning)
+
+
+def _sides(deciding: Measurement | None) -> tuple[Any, Any] | None:
+    if deciding is None or not deciding.aggregate:
+        return None
+    for green, blue in (("green", "blue"), ("greenTotal", "blueTotal")):
+        if green in deciding.data and blue in deciding.data:
+            return deciding.data[green], deciding.data[blue]
+    return None
 
 
 def _effective(check: Check, status: Status) -> tuple[Literal["running", "succeeded", "failed"], str | None]:
