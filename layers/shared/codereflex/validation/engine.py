@@ -11,7 +11,16 @@ from codereflex.errors import CodeReflexError
 from codereflex.validation.plan import RUNNERS
 from codereflex.validation.ports import Ports
 from codereflex.validation.runner import Env, Runner, Step
-from codereflex.validation.semantics import CheckResult, Counts, HookVerdict, Measurement, decide, evaluate, failed
+from codereflex.validation.semantics import (
+    CheckResult,
+    Counts,
+    HookVerdict,
+    Measurement,
+    Tally,
+    decide,
+    evaluate,
+    failed,
+)
 from codereflex.validation.spec import Check, Spec, canonical_hook
 from codereflex.validation.templates import UnresolvedTemplate, resolve
 
@@ -161,13 +170,19 @@ class _Walk:
             samples=self.samples,
         )
 
+    def _resume(self, index: int, check: Check) -> tuple[int, float, float, list[Measurement], Tally]:
+        """Where the check stands: from the state when this run continues it, else from its start now."""
+        own = [m for m in self.measured if m.check == check.name]
+        tally = Tally(check)
+        for m in own:  # counted again once per run: linear, however many slots
+            tally.add(m)
+        if index == self.state.check_index and self.state.check_started_at is not None:
+            return self.state.slot, float(self.state.check_started_at), self.state.next_at, own, tally
+        return 0, self.ports.clock.now(), 0.0, own, tally
+
     def check(self, index: int, check: Check, body: Mapping[str, Any]) -> CheckResult | Continue:
         runner, clock = RUNNERS[check.type], self.ports.clock
-        resumed = index == self.state.check_index and self.state.check_started_at is not None
-        slot = self.state.slot if resumed else 0
-        started = float(self.state.check_started_at or 0) if resumed else clock.now()
-        next_at = self.state.next_at if resumed else 0.0
-        own = [m for m in self.measured if m.check == check.name]
+        slot, started, next_at, own, tally = self._resume(index, check)
         env = Env(self.ports, self.context, started, self.samples)
         while slot < runner.slots(body):
             now = clock.now()
@@ -186,9 +201,10 @@ class _Walk:
                 continue
             own += step.measurements
             self.measured += step.measurements
-            result = evaluate(check, own, complete=False)
-            if result.status != "running":
-                return result
+            for m in step.measurements:
+                ended = tally.add(m)
+                if ended is not None:
+                    return ended
             if not (step.measurements and all(m.outcome == "error" for m in step.measurements)):
                 slot += 1  # an error is measured again (up to consecutiveErrorLimit in a row), a slot it is not
         try:

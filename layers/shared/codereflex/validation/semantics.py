@@ -98,57 +98,75 @@ class CheckResult(NamedTuple):
         }
 
 
-def evaluate(  # noqa: C901, PLR0911, PLR0912 - one branch per outcome and limit, read top to bottom
-    check: Check, measurements: Sequence[Measurement], *, complete: bool, missing: str = ""
-) -> CheckResult:
+def evaluate(check: Check, measurements: Sequence[Measurement], *, complete: bool, missing: str = "") -> CheckResult:
     """The check's status after `measurements` (in order). `complete`: no more will come (the plan ran out,
     or the deadline came: `missing` says why some are absent). Ends at the first limit crossed."""
-    limits = check.limits
-    passed = failed = inconclusive = errors = warmup = aggregates = 0
-    fail_streak = error_streak = 0
+    tally = Tally(check)
     for m in measurements:
+        ended = tally.add(m)
+        if ended is not None:
+            return ended
+    if not complete:
+        return tally.running()
+    return _final(check, measurements, tally.counts(), missing)
+
+
+class Tally:
+    """A check's counts and streaks, one measurement at a time (the engine adds each as it comes: linear)."""
+
+    def __init__(self, check: Check) -> None:
+        self.check = check
+        self.passed = self.failed = self.inconclusive = self.errors = self.warmup = self.aggregates = 0
+        self.fail_streak = self.error_streak = 0
+
+    def counts(self) -> Counts:
+        return Counts(self.passed, self.failed, self.inconclusive, self.errors, self.warmup, self.aggregates)
+
+    def running(self) -> CheckResult:
+        return CheckResult(self.check.name, "running", "measuring", self.counts(), gating=self.check.gating)
+
+    def add(self, m: Measurement) -> CheckResult | None:  # noqa: C901, PLR0911 - one branch per outcome and limit
+        """The check's end if `m` ends it, else None."""
+        check, limits = self.check, self.check.limits
         if m.warmup:
-            warmup += 1
-            continue
+            self.warmup += 1
+            return None
         if m.aggregate and m.outcome != "error":
-            aggregates += 1
-        counts = Counts(passed, failed, inconclusive, errors, warmup, aggregates)
+            self.aggregates += 1
         if m.outcome == "error":
-            errors += 1
-            error_streak += 1
-            if error_streak > limits.consecutive_error_limit:
-                why = f"{error_streak} errors in a row > consecutiveErrorLimit {limits.consecutive_error_limit}"
-                return _result(check, "error", m, why, counts._replace(errors=errors))
-            continue
-        error_streak = 0
+            self.errors += 1
+            self.error_streak += 1
+            if self.error_streak > limits.consecutive_error_limit:
+                why = f"{self.error_streak} errors in a row > consecutiveErrorLimit {limits.consecutive_error_limit}"
+                return _result(check, "error", m, why, self.counts())
+            return None
+        self.error_streak = 0
         if m.outcome == "pass":
-            passed += 1
-            fail_streak = 0
-        elif m.outcome == "inconclusive":
-            inconclusive += 1
+            self.passed += 1
+            self.fail_streak = 0
+            return None
+        if m.outcome == "inconclusive":
+            self.inconclusive += 1
             if m.aggregate or limits.on_inconclusive == "fail":
                 # Without this evidence the check cannot succeed: say so now instead of measuring on.
-                return _result(check, "inconclusive", m, "", counts._replace(inconclusive=inconclusive))
-        else:
-            failed += 1
-            fail_streak += 1
-            now = counts._replace(failed=failed)
-            if m.aggregate:
-                return _result(check, "failed", m, "", now)
-            if failed > limits.failure_limit:
-                return _result(check, "failed", m, f"{failed} failures > failureLimit {limits.failure_limit}", now)
-            if limits.consecutive_failure_limit is not None and fail_streak >= limits.consecutive_failure_limit:
-                why = f"{fail_streak} failures in a row, consecutiveFailureLimit {limits.consecutive_failure_limit}"
-                return _result(check, "failed", m, why, now)
-            scored = passed + failed
-            rate_judged = limits.max_failure_rate is not None and scored >= (limits.min_samples or check.planned)
-            if rate_judged and failed / scored > float(limits.max_failure_rate or 0):
-                why = f"failure rate {failed}/{scored} > maxFailureRate {limits.max_failure_rate:g}"
-                return _result(check, "failed", m, why, now)
-    counts = Counts(passed, failed, inconclusive, errors, warmup, aggregates)
-    if not complete:
-        return CheckResult(check.name, "running", "measuring", counts, gating=check.gating)
-    return _final(check, measurements, counts, missing)
+                return _result(check, "inconclusive", m, "", self.counts())
+            return None
+        self.failed += 1
+        self.fail_streak += 1
+        if m.aggregate:
+            return _result(check, "failed", m, "", self.counts())
+        if self.failed > limits.failure_limit:
+            why = f"{self.failed} failures > failureLimit {limits.failure_limit}"
+            return _result(check, "failed", m, why, self.counts())
+        if limits.consecutive_failure_limit is not None and self.fail_streak >= limits.consecutive_failure_limit:
+            why = f"{self.fail_streak} failures in a row, consecutiveFailureLimit {limits.consecutive_failure_limit}"
+            return _result(check, "failed", m, why, self.counts())
+        scored = self.passed + self.failed
+        rate_judged = limits.max_failure_rate is not None and scored >= (limits.min_samples or check.planned)
+        if rate_judged and self.failed / scored > float(limits.max_failure_rate or 0):
+            why = f"failure rate {self.failed}/{scored} > maxFailureRate {limits.max_failure_rate:g}"
+            return _result(check, "failed", m, why, self.counts())
+        return None
 
 
 def _final(check: Check, measurements: Sequence[Measurement], counts: Counts, missing: str) -> CheckResult:
