@@ -429,3 +429,25 @@ def test_state_is_json_and_refuses_another_spec() -> None:
     other = spec([http_check(count=6)])
     done = run(other, ports(clock, http=Http(clock, lambda u, n: ok())), state=State.from_json(text))
     assert done.verdict.reason == "the spec changed while this hook was being validated"
+
+
+def test_blue_is_judged_by_greens_assertions_in_an_error_comparison() -> None:
+    def answer(url: str, n: int) -> Any:
+        wrong = ("green" in url and n % 3 == 0) or ("blue" in url and n % 10 == 0)
+        return ok(body=b'{"status": "degraded"}' if wrong else b'{"status": "ok"}')
+
+    body_ok = {"status": [200], "body": [{"jsonPath": "$.status", "equals": "ok"}]}
+    green = http_check("green", 60, body_ok, gating=False, failureLimit=59)
+    errors = {
+        "name": "errors-vs-blue",
+        "type": "compare",
+        "test": "twoProportion",
+        "experiment": {"check": "green"},
+        "control": {"request": {"url": "{{ ecs.prodListener.url }}/q"}, "sampling": {"count": 60, "intervalMs": 0}},
+        "minSamplesPerSide": 50,
+    }
+    clock = Clock()
+    done = run(spec([green, errors]), ports(clock, http=Http(clock, answer)))
+    assert done.verdict.status == "Failed"
+    assert done.verdict.reason.startswith("green error rate above blue +0 (20/60 vs 6/60")
+    assert done.verdict.reason.endswith("(check errors-vs-blue, green 60 vs blue 60 samples)")

@@ -75,6 +75,8 @@ class HttpRunner:
         started = env.ports.clock.now()
         answers = env.ports.http.probe(request_of(body["request"]), count)
         kept = env.samples.setdefault(check.name, {"latencyMs": [], "errors": 0, "total": 0})
+        # What failing means for this check, so probes of blue are judged as green's samples were.
+        kept["assert"] = {k: v for k, v in body["assert"].items() if k != "latencyMs"}
         measurements = []
         for offset, sample in enumerate(answers):
             index = first + offset
@@ -170,6 +172,10 @@ def _broken(wanted: Mapping[str, Any], sample: HttpSample) -> str | None:
     return None
 
 
+def _server_error(sample: HttpSample) -> bool:
+    return sample.failure is not None or sample.status is None or sample.status >= 500  # noqa: PLR2004
+
+
 def _preview(body: bytes) -> str:
     # Bounded and decoded; the report escapes it, and the hook function redacts before logging.
     return body[:BODY_PREVIEW].decode("utf-8", errors="replace")
@@ -209,7 +215,7 @@ class CompareRunner:
     def measure(self, check: Check, body: Mapping[str, Any], slot: int, env: Env) -> Step:
         at = env.ports.clock.now()
         experiment = self._side(body["experiment"], env)
-        control = self._side(body["control"], env)
+        control = self._side(body["control"], env, experiment.get("assert"))
         if body["test"] == "mannWhitney":
             return Step((self._mann_whitney(check, body, experiment, control, at),))
         return Step((self._proportions(check, body, experiment, control, at),))
@@ -219,7 +225,7 @@ class CompareRunner:
     ) -> list[Measurement]:
         return []
 
-    def _side(self, source: Mapping[str, Any], env: Env) -> dict[str, Any]:
+    def _side(self, source: Mapping[str, Any], env: Env, wanted: Mapping[str, Any] | None = None) -> dict[str, Any]:
         if "check" in source:
             return env.samples.get(str(source["check"]), {"latencyMs": [], "errors": 0, "total": 0})
         if "metrics" in source:
@@ -234,7 +240,9 @@ class CompareRunner:
             started = env.ports.clock.now()
             batch = min(concurrency, remaining)
             for sample in env.ports.http.probe(request, batch):
-                keep(kept, sample, sample.failure is not None or sample.status is None or sample.status >= 500)  # noqa: PLR2004
+                # Judged by the other side's assertions when it has them, else: no answer or a 5xx.
+                broken = _broken(wanted, sample) is not None if wanted else _server_error(sample)
+                keep(kept, sample, broken)
             remaining -= batch
             if remaining > 0:
                 env.ports.clock.sleep(max(0.0, started + interval - env.ports.clock.now()))
