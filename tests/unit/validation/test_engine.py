@@ -416,11 +416,11 @@ def test_the_hooks_deadline_ends_the_check_inconclusive_and_failed() -> None:
 def test_state_is_json_and_refuses_another_spec() -> None:
     clock = Clock()
     first = engine.run(
-        spec([http_check(count=5)]),
+        spec([http_check(count=20)]),
         HOOK,
         ECS_CONTEXT,
         ports(clock, http=Http(clock, lambda u, n: ok())),
-        run_deadline=START + 0.25,
+        run_deadline=START + 6,
         hook_deadline=START + 3300,
     )
     assert isinstance(first, Continue)
@@ -451,3 +451,14 @@ def test_blue_is_judged_by_greens_assertions_in_an_error_comparison() -> None:
     assert done.verdict.status == "Failed"
     assert done.verdict.reason.startswith("green error rate above blue +0 (20/60 vs 6/60")
     assert done.verdict.reason.endswith("(check errors-vs-blue, green 60 vs blue 60 samples)")
+
+
+def test_a_run_too_short_for_one_slot_fails_instead_of_continuing_for_an_hour() -> None:
+    clock = Clock()
+    slow = http_check(request={"url": "{{ ecs.testListener.url }}", "timeoutMs": 30000})
+    result = engine.run(
+        spec([slow]), HOOK, ECS_CONTEXT, ports(clock), run_deadline=START + 20, hook_deadline=START + 3300
+    )
+    assert isinstance(result, Done)
+    assert result.verdict.status == "Failed"
+    assert "one slot needs 30 s, more than a run has" in result.verdict.reason

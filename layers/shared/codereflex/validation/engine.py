@@ -158,6 +158,7 @@ class _Walk:
         self.samples: dict[str, Any] = json.loads(json.dumps(dict(state.samples)))
         self.results = list(state.results)
         self.measured = list(state.measurements)
+        self.progressed = False  # whether this run has measured anything yet
 
     def cursor(self, index: int, slot: int, started: float | None, next_at: float) -> State:
         return self.state._replace(
@@ -180,21 +181,33 @@ class _Walk:
             return self.state.slot, float(self.state.check_started_at), self.state.next_at, own, tally
         return 0, self.ports.clock.now(), 0.0, own, tally
 
+    def _out_of_time(self, check: Check, own: list[Measurement], slot_s: float, wait: float) -> CheckResult | bool:
+        """Whether the next slot (after `wait`) can still end in time: the hook's deadline ends the check
+        (inconclusive: Failed); True: this run's deadline hands the rest to the next run."""
+        now = self.ports.clock.now()
+        if now + wait + slot_s > self.hook_deadline:
+            return evaluate(check, own, complete=True, missing="the hook's deadline came first")
+        if now + slot_s > self.run_deadline and not self.progressed:
+            # A run too short for even one slot: every later run would be too, until the hour is up.
+            return evaluate(check, own, complete=True, missing=f"one slot needs {slot_s:g} s, more than a run has")
+        return now + wait + slot_s > self.run_deadline
+
     def check(self, index: int, check: Check, body: Mapping[str, Any]) -> CheckResult | Continue:
         runner, clock = RUNNERS[check.type], self.ports.clock
         slot, started, next_at, own, tally = self._resume(index, check)
         env = Env(self.ports, self.context, started, self.samples)
         while slot < runner.slots(body):
-            now = clock.now()
-            wait = max(0.0, next_at - now)
-            if now + wait + runner.slot_s(body) > self.hook_deadline:
-                return evaluate(check, own, complete=True, missing="the hook's deadline came first")
-            if now + wait + runner.slot_s(body) > self.run_deadline:
+            wait = max(0.0, next_at - clock.now())
+            stop = self._out_of_time(check, own, runner.slot_s(body), wait)
+            if isinstance(stop, CheckResult):
+                return stop
+            if stop:
                 return Continue(self.cursor(index, slot, started, next_at))
             if wait:
                 clock.sleep(wait)
             began = clock.now()
             step = _measure(runner, check, body, slot, env, began)
+            self.progressed = True
             # Within a grace period the same slot is polled again, at least a second apart (never a spin).
             next_at = began + (max(runner.interval_s(body), 1.0) if step.pending else runner.interval_s(body))
             if step.pending:
