@@ -65,7 +65,14 @@ class State(NamedTuple):
 
     @classmethod
     def from_json(cls, text: str) -> State:
-        raw = json.loads(text)
+        """The state a run left; ValueError (never another exception) for anything that is not one."""
+        try:
+            return cls._read(json.loads(text))
+        except (AttributeError, KeyError, TypeError, ValueError) as error:
+            raise ValueError(f"not a validation state ({type(error).__name__}: {str(error)[:80]})") from None
+
+    @classmethod
+    def _read(cls, raw: Any) -> State:
         if raw.get("version") != STATE_VERSION:
             raise ValueError(f"state version {raw.get('version')!r} is not {STATE_VERSION}")
         return cls(
