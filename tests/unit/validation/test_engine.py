@@ -481,3 +481,13 @@ def test_a_run_too_short_for_one_slot_fails_instead_of_continuing_for_an_hour() 
 def test_a_state_that_is_not_one_is_a_value_error(text: str) -> None:
     with pytest.raises(ValueError, match="not a validation state"):
         State.from_json(text)
+
+
+def test_a_hook_that_is_not_one_fails_with_the_reason() -> None:
+    done = run(spec([http_check()]), ports(Clock()), hook="Deploy")
+    assert done.verdict.status == "Failed"
+    assert "'Deploy' is not a CodeDeploy lifecycle hook" in done.verdict.reason
+    assert (
+        run(spec([http_check()]), ports(Clock()), hook="AfterInstall").verdict.reason
+        == "the spec has no checks for AfterInstall"
+    )

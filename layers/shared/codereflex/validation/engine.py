@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-from codereflex.errors import CodeReflexError
+from codereflex.errors import CodeReflexError, ConfigurationError
 from codereflex.validation.plan import RUNNERS
 from codereflex.validation.ports import Ports
 from codereflex.validation.runner import Env, Runner, Step
@@ -126,7 +126,10 @@ def run(
     state: State | None = None,
 ) -> Done | Continue:
     """Measure until the verdict is decided or this run's deadline; every undecided path is a Failed verdict."""
-    hook = canonical_hook(hook)
+    try:
+        hook = canonical_hook(hook)
+    except ConfigurationError as error:
+        return Done(failed(str(error)), state)
     checks = spec.for_hook(hook)
     if not checks:
         return Done(failed(f"the spec has no checks for {hook}"), state)
