@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import Any, Literal, NamedTuple, Protocol
 
@@ -67,7 +67,7 @@ class Store(Protocol):
 
 
 class Publisher(Protocol):
-    def publish(self, subject: str, body: str, attributes: dict[str, str]) -> str: ...
+    def publish(self, subject: str, body: str, attributes: Mapping[str, str]) -> str: ...
 
 
 class Ports(NamedTuple):
