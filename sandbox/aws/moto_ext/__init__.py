@@ -1,4 +1,5 @@
-"""moto plus the CodeCommit, CodeBuild and CodePipeline operations moto lacks, and atomic DynamoDB writes.
+"""moto plus the CodeCommit, CodeBuild and CodePipeline operations the suite needs and moto lacks, and atomic
+DynamoDB writes.
 
 Call `install()` once before using moto (in-process `mock_aws()` or `ThreadedMotoServer`); plain
 boto3 clients then reach the added operations. The other names are sandbox-only seeding hooks.
@@ -29,7 +30,8 @@ __all__ = [
 
 
 def install() -> None:
-    """Patch moto's CodeCommit, CodeBuild and CodePipeline backends and responses, and DynamoDB's writes (idempotent)."""
+    """Patch moto's CodeCommit, CodeBuild and CodePipeline backends and responses, and DynamoDB's writes
+    (idempotent)."""
     codecommit.patch()
     codebuild.patch()
     codepipeline.patch()
