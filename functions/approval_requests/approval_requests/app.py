@@ -17,6 +17,7 @@ with collector_paused():  # a cold start's imports, without garbage collection: 
     from codereflex.approvals.links import LinkSigner
     from codereflex.aws.approvals import ApprovalStore
     from codereflex.aws.clients import lazy_client
+    from codereflex.aws.codecommit import CodeCommitCommits
     from codereflex.aws.codepipeline import CodePipelineApprovals
     from codereflex.aws.secrets import keyring_from_secret
     from codereflex.aws.sns import SnsTopic
@@ -67,7 +68,7 @@ def clock() -> datetime:
 def default_ports(context: LambdaContext) -> Ports:
     config = settings()
     return Ports(
-        pipelines=CodePipelineApprovals(_client("codepipeline"), _client("codecommit")),
+        pipelines=CodePipelineApprovals(_client("codepipeline"), CodeCommitCommits(_client("codecommit"))),
         approvers=_approvers(),
         store=ApprovalStore(_client("dynamodb"), config.table),
         mail=SnsTopic(_client("sns"), config.mail_topic_arn),

@@ -10,7 +10,7 @@ token is read only to learn that the action waits on this execution: never store
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from fnmatch import fnmatchcase
 from typing import Any
 
@@ -109,7 +109,7 @@ def new_request(
     details = ports.pipelines.action_details(ref)
     policy = ports.approvers.policy(ref.pipeline)  # a ConfigurationError names the pipeline: rejected, alarmed
     revisions, builds = ports.pipelines.execution_details(ref)
-    expires_at = (details.started_at or now) + timedelta(minutes=details.timeout_minutes)
+    expires_at = details.expires_at(now)
     custom_data, external_link = seen
     return Request(
         ref=ref,

@@ -7,23 +7,10 @@ from datetime import datetime
 from typing import Any, Literal, NamedTuple, Protocol
 
 from codereflex.approvals.links import LinkSigner
-from codereflex.approvals.model import ActionRef, BuildSummary, Ended, Request, Revision, Status
+from codereflex.approvals.model import ActionDetails, ActionRef, BuildSummary, Ended, Request, Revision, Status
 from codereflex.ports import Once
 
 Kind = Literal["request", "reminder", "closeout"]
-
-
-class ActionDetails(Protocol):
-    """What the pipeline's declaration and the action's execution say (codereflex.aws.codepipeline)."""
-
-    @property
-    def timeout_minutes(self) -> int: ...
-    @property
-    def started_at(self) -> datetime | None: ...
-    @property
-    def custom_data(self) -> str | None: ...
-    @property
-    def external_link(self) -> str | None: ...
 
 
 class Pipelines(Protocol):

@@ -7,9 +7,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from approval_requests.ports import Options, Ports
-
 from codereflex.approvals.links import Keyring, LinkSigner
-from codereflex.approvals.model import ActionRef, BuildSummary, Ended, Request, Revision, Status
+from codereflex.approvals.model import ActionDetails, ActionRef, BuildSummary, Ended, Request, Revision, Status
 from codereflex.errors import ConfigurationError
 from codereflex.signing import Signer
 from tests.fakes import FakeOnce, FakePublisher
@@ -21,20 +20,14 @@ PAGE = "https://page.example.com/"
 SIGNER = LinkSigner(Keyring(Signer(b"k" * 32)))
 
 
-@dataclass(frozen=True)
-class Details:
-    timeout_minutes: int = 60
-    started_at: datetime | None = NOW
-    custom_data: str | None = "Check the release notes"
-    external_link: str | None = None
-
-
 @dataclass
 class FakePipelines:
     """Which execution each action waits on (and with which token); what was decided."""
 
     waiting: dict[tuple[str, str, str], tuple[str, str]] = field(default_factory=dict)  # → (execution, token)
-    details: Details = field(default_factory=Details)
+    details: ActionDetails = field(
+        default_factory=lambda: ActionDetails(60, NOW, custom_data="Check the release notes")
+    )
     decided: list[tuple[ActionRef, str, Status, str]] = field(default_factory=list)
     calls: list[str] = field(default_factory=list)
 
@@ -50,7 +43,7 @@ class FakePipelines:
         execution, waiting = self.waiting.get((pipeline, stage, action), ("", ""))
         return execution if waiting == token else None
 
-    def action_details(self, ref: ActionRef) -> Details:
+    def action_details(self, ref: ActionRef) -> ActionDetails:
         self.calls.append("action_details")
         return self.details
 
@@ -141,7 +134,7 @@ class World:
     mail: FakePublisher = field(default_factory=FakePublisher)
     once: FakeOnce = field(default_factory=FakeOnce)
     now: datetime = NOW
-    options: Options = Options(PAGE, reminder_minutes=15)
+    options: Options = field(default_factory=lambda: Options(PAGE, reminder_minutes=15))
 
     @property
     def ports(self) -> Ports:

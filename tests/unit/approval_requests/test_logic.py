@@ -7,9 +7,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+
 from approval_requests.logic import handle, read
 from approval_requests.steps import Outcomes
-
 from codereflex.approvals.model import APPROVED, REJECTED, ActionRef, Answer, Outcome
 from codereflex.errors import BadEvent, ConfigurationError
 from tests.conftest import AWS_SAMPLES
@@ -17,7 +17,9 @@ from tests.unit.approval_requests.fakes import NOW, PAGE, REF, SIGNER, TOKEN, Wo
 
 
 def started(ref: ActionRef = REF, state: str = "STARTED", **detail: Any) -> dict[str, Any]:
-    event = json.loads((AWS_SAMPLES / "codepipeline-action-execution-approval-started.json").read_text())
+    event: dict[str, Any] = json.loads(
+        (AWS_SAMPLES / "codepipeline-action-execution-approval-started.json").read_text()
+    )
     event["detail"].update(
         {"pipeline": ref.pipeline, "stage": ref.stage, "action": ref.action, "execution-id": ref.execution_id}
     )
@@ -27,7 +29,7 @@ def started(ref: ActionRef = REF, state: str = "STARTED", **detail: Any) -> dict
 
 
 def notification(ref: ActionRef = REF, token: str = TOKEN) -> dict[str, Any]:
-    event = json.loads((AWS_SAMPLES / "sns-approval-lambda-event.json").read_text())
+    event: dict[str, Any] = json.loads((AWS_SAMPLES / "sns-approval-lambda-event.json").read_text())
     message = json.loads(event["Records"][0]["Sns"]["Message"])
     message["approval"].update(
         {"pipelineName": ref.pipeline, "stageName": ref.stage, "actionName": ref.action, "token": token}
