@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
 
@@ -83,7 +82,7 @@ def test_a_decision_in_the_console_is_closed_out_as_made_outside_codereflex(worl
     assert ended.how == "rejected-elsewhere"
 
 
-def test_a_reminder_goes_once_to_who_has_not_answered(tmp_path: Any, world: World) -> None:
+def test_a_reminder_goes_once_to_who_has_not_answered(world: World) -> None:
     # Given a 2-hour approval, reminders 30 minutes before, and a quorum of two with alice's approval in
     world.pipeline(tags={"codereflex:quorum": "2"})
     ref = world.start()
