@@ -14,6 +14,7 @@ import pytest
 from codereflex.approvals.links import LinkSigner
 from codereflex.aws.secrets import keyring_from_secret
 from sandbox.aws.moto_ext import hold_builds
+from tests.conftest import EVENTS
 from tests.integration.approval_requests.conftest import (
     ALICE,
     BOB,
@@ -198,3 +199,11 @@ def test_bad_input_is_rejected_with_a_reason_never_retried(world: World) -> None
         assert invocation.error is None
         assert invocation.result["outcome"] == "rejected"
         assert invocation.result["reason"] == "bad-event"
+
+
+def test_an_approval_of_a_pipeline_codepipeline_cannot_find_is_final(world: World) -> None:
+    event = json.loads((EVENTS / "approval_requests" / "action_started.json").read_text())
+    event["detail"]["pipeline"] = "no-such-pipeline"
+    (invocation,) = world.deliver(event)
+    assert (invocation.result["outcome"], invocation.result["reason"]) == ("rejected", "target-gone")
+    assert world.all_mail() == []
