@@ -182,3 +182,20 @@ def test_the_token_is_in_no_log_line_message_or_record(
         assert token not in json.dumps(items), table
     responses = [i.result for i in world.sandbox.deliveries]
     assert token not in json.dumps(responses)
+
+
+def test_a_superseded_approval_is_closed_out_and_the_new_one_asked(world: World) -> None:
+    # Given approvers were asked about execution 1
+    world.pipeline()
+    first = world.start()
+    # When execution 2 reaches the approval and supersedes execution 1 there
+    second = world.start()
+    # Then execution 1's request ended as superseded and each approver heard so once, and was asked about 2
+    ended = world.request(first).ended
+    assert ended is not None
+    assert ended.how == "superseded"
+    for approver in (ALICE, BOB):
+        (closeout,) = world.mail(approver, "closeout")
+        assert "uperseded" in (closeout.subject or "") + closeout.message
+        assert len(world.mail(approver, "request")) == 2
+    assert world.request(second).ended is None
