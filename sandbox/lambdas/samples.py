@@ -11,12 +11,18 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, cast
 
 import pygit2
 
+from codereflex.approvals.model import APPROVED, ActionRef, Answer
+from codereflex.approvals.subscriptions import filter_policy
+from codereflex.aws.approvals import ApprovalStore
+from codereflex.aws.codepipeline import CodePipelineApprovals
 from codereflex.gitremote import CodeCommitCredentials
 from sandbox.aws.moto_ext import number_pull_requests_from
+from sandbox.aws.pipelines import approval_pipeline
 from sandbox.demo import demo_kit
 from sandbox.demo.ci_scenario import CiScenario
 from sandbox.local import Sandbox
@@ -42,6 +48,9 @@ HISTORY: dict[str, tuple[str, str | None]] = {
     "4f1c2a9b8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c3b": ("Partial refunds", "9c4e0f7a1b2d3c4e5f60718293a4b5c6d7e8f901"),
     "a3d5f7b9c1e3a5c7e9b1d3f5a7c9e1b3d5f7a9c1": ("Fix partial refunds", "4f1c2a9b8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c3b"),
 }
+ACTION_CHANGE = "CodePipeline Action Execution State Change"
+# Who the seeded pipeline's tag names as approvers (the stack's default names nobody).
+APPROVERS = ("alice@example.com", "bob@example.com")
 _PULL_REQUEST_EVENTS = {"CodeCommit Pull Request State Change", "CodeCommit Comment on Pull Request"}
 
 
@@ -60,11 +69,22 @@ class Seeded:
 
 def seed(sandbox: Sandbox, event: Any) -> Seeded:
     """Create in `sandbox` what `event` refers to, without any function seeing the pushes; the event rewritten."""
+    if isinstance(event, dict) and isinstance(event.get("Records"), list):
+        with sandbox.undelivered():
+            world = _World(sandbox, REPOSITORY)
+            event = _approval_notification(world, event)
+        return _seeded(sandbox, event, world)
     if not isinstance(event, dict) or not isinstance(event.get("detail"), dict):
         return Seeded(event)
     kind, detail = event.get("detail-type"), event["detail"]
     with sandbox.undelivered():
-        if kind == "Scheduled Event":
+        if kind == "Scheduled Event" and _is_approval_sweep(event):
+            world = _World(sandbox, REPOSITORY)
+            _approval_sweep(world)
+        elif kind == ACTION_CHANGE:
+            world = _World(sandbox, REPOSITORY)
+            _approval_action(world, detail)
+        elif kind == "Scheduled Event":
             world = _World(sandbox, REPOSITORY)
             world.push({MAIN: MAIN_TIP})
         elif kind == "CodeCommit Repository State Change":
@@ -78,6 +98,10 @@ def seed(sandbox: Sandbox, event: Any) -> Seeded:
             _build(world, detail)
         else:
             return Seeded(event)
+    return _seeded(sandbox, event, world)
+
+
+def _seeded(sandbox: Sandbox, event: Any, world: _World) -> Seeded:
     # Whatever seeding made the functions publish is not the event's doing.
     sandbox.notices()
     text = json.dumps(event)
@@ -233,3 +257,105 @@ def _rewrite(value: Any, ids: Mapping[str, str]) -> Any:
     if isinstance(value, dict):
         return {key: _rewrite(item, ids) for key, item in value.items()}
     return value
+
+
+# --- approvals: a pipeline waiting at the approval the sample names ---------------------------
+
+
+def _is_approval_sweep(event: Mapping[str, Any]) -> bool:
+    return any("ApprovalRequestsFunction" in str(resource) for resource in event.get("resources") or [])
+
+
+def _waiting(
+    world: _World, pipeline: str, action: str, sample_execution: str | None, *, timeout_minutes: int
+) -> ActionRef:
+    """The pipeline (source, build, approval) with its approvers' subscriptions, and an execution waiting."""
+    sandbox = world.sandbox
+    world.push({MAIN: MAIN_TIP})
+    refs = sandbox.stack.refs
+    for approver in APPROVERS:
+        sandbox.client("sns").subscribe(
+            TopicArn=refs["ApprovalMailTopic"],
+            Protocol="email",
+            Endpoint=approver,
+            Attributes={"FilterPolicy": filter_policy(approver)},
+        )
+    approval = {"name": action, "timeoutInMinutes": timeout_minutes}
+    declaration = approval_pipeline(
+        pipeline, repository=world.scenario.repository, project=world.project, approval=approval
+    )
+    sandbox.pipelines.create(declaration, tags={"codereflex:approvers": " ".join(APPROVERS)})
+    with sandbox.undelivered():
+        execution = sandbox.pipelines.start(pipeline)
+    if sample_execution:
+        world.ids[sample_execution] = execution
+    ref = ActionRef(pipeline, "Approval", action, execution)
+    world.created.append(
+        f"pipeline {pipeline} waiting at Approval/{action} (execution {execution}), approvers {', '.join(APPROVERS)}"
+    )
+    return ref
+
+
+def _open(world: _World, ref: ActionRef) -> None:
+    """The request, opened by the function itself from the STARTED event (its emails are part of the seeding)."""
+    started = next(
+        event
+        for event in world.sandbox.pipelines.events
+        if event["detail"].get("action") == ref.action
+        and event["detail"]["state"] == "STARTED"
+        and event["detail"]["execution-id"] == ref.execution_id
+    )
+    world.sandbox.router.invoke(
+        "ApprovalRequestsFunction", started, env_overrides={**world.sandbox.function_env(), **demo_kit.QUIET}
+    )
+    world.created.append("the request, opened by ApprovalRequestsFunction")
+
+
+def _approval_action(world: _World, detail: Mapping[str, Any]) -> None:
+    pipeline, action = str(detail.get("pipeline")), str(detail.get("action"))
+    ref = _waiting(world, pipeline, action, str(detail.get("execution-id")), timeout_minutes=7 * 24 * 60)
+    if detail.get("state") == "STARTED":
+        return
+    # A terminal sample: the request was opened, and alice approved it on the page, as the page does it.
+    _open(world, ref)
+    summary = str(detail.get("execution-result", {}).get("external-execution-summary", ""))
+    reason = summary.split(": ", 1)[1] if ": " in summary else "approved"
+    sandbox = world.sandbox
+    store = ApprovalStore(sandbox.client("dynamodb"), sandbox.stack.refs["ApprovalsTable"])
+    answer = Answer(APPROVERS[0], APPROVED, reason, datetime.now(UTC))
+    request = store.answer(ref, answer)
+    outcome = request.outcome_for(answer)
+    store.claim_outcome(ref, outcome)
+    pipelines = CodePipelineApprovals(sandbox.client("codepipeline"))
+    token = pipelines.waiting_token(ref)
+    if token is None or pipelines.put_result(ref, token, outcome.status, outcome.summary) != "decided":
+        raise MissingState(f"the seeded approval {ref.key} could not be decided")
+    store.mark_reported(ref)
+    with sandbox.undelivered():
+        sandbox.pipelines.settle()
+    world.created.append(f"{APPROVERS[0]} approved it on the page: {outcome.summary}")
+
+
+def _approval_notification(world: _World, event: dict[str, Any]) -> dict[str, Any]:
+    """CodePipeline's message names no execution: the seeded one's token stands in for the sample's.
+
+    The token is put in here rather than through `ids`, whose renames are printed.
+    """
+    try:
+        message = json.loads(event["Records"][0]["Sns"]["Message"])
+        approval = message["approval"]
+        pipeline, action, token = str(approval["pipelineName"]), str(approval["actionName"]), str(approval["token"])
+    except (KeyError, IndexError, TypeError, ValueError):
+        raise MissingState("The SNS event holds no CodePipeline approval message (Records[0].Sns.Message)") from None
+    ref = _waiting(world, pipeline, action, None, timeout_minutes=7 * 24 * 60)
+    waiting = CodePipelineApprovals(world.sandbox.client("codepipeline")).waiting_token(ref)
+    if waiting is None:
+        raise MissingState(f"the seeded approval {ref.key} is not waiting")
+    world.created.append("the sample's token replaced by the waiting approval's (not printed)")
+    return cast(dict[str, Any], json.loads(json.dumps(event).replace(token, waiting)))
+
+
+def _approval_sweep(world: _World) -> None:
+    """An approval expiring in 20 minutes, inside the default reminder window: the sweep reminds its approvers."""
+    ref = _waiting(world, "payments-service-release", "ApproveRelease", None, timeout_minutes=20)
+    _open(world, ref)
