@@ -1,0 +1,1 @@
+"""Approval links: a CodePipeline manual approval decided by each approver on their own signed page."""

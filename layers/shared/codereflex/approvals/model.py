@@ -1,0 +1,180 @@
+"""What codereflex knows of one manual approval: the request, who answered, what was decided, how it ended."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from types import MappingProxyType
+from typing import Literal, NamedTuple
+
+Status = Literal["Approved", "Rejected"]
+APPROVED: Status = "Approved"
+REJECTED: Status = "Rejected"
+
+EndedHow = Literal[
+    "approved-here",
+    "rejected-here",
+    "approved-elsewhere",
+    "rejected-elsewhere",
+    "expired",
+    "superseded",
+    "abandoned",
+]
+State = Literal["waiting", "approved", "rejected", "expired", "superseded", "ended-elsewhere"]
+
+# PutApprovalResult's summary is at most 512 characters (botocore: ApprovalSummary max 512).
+SUMMARY_LIMIT = 512
+# A request is kept this long after its action expires, so a late visit still says what happened.
+KEEP_AFTER_EXPIRY = timedelta(days=30)
+
+_ENDED_STATE: Mapping[EndedHow, State] = {
+    "approved-here": "approved",
+    "rejected-here": "rejected",
+    "approved-elsewhere": "ended-elsewhere",
+    "rejected-elsewhere": "ended-elsewhere",
+    "abandoned": "ended-elsewhere",
+    "expired": "expired",
+    "superseded": "superseded",
+}
+
+
+class ActionRef(NamedTuple):
+    """One manual approval action of one pipeline execution: the unit everything here is keyed by."""
+
+    pipeline: str
+    stage: str
+    action: str
+    execution_id: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.pipeline}/{self.stage}/{self.action}/{self.execution_id}"
+
+
+class Revision(NamedTuple):
+    """A source revision of the execution (GetPipelineExecution's artifactRevisions), with its author if known."""
+
+    name: str  # the artifact's name
+    revision_id: str  # a commit id for CodeCommit
+    summary: str  # the commit message, as CodePipeline summarises it
+    url: str  # the CodeCommit console link, or ""
+    author_email: str | None = None
+    author_name: str | None = None
+
+
+class BuildSummary(NamedTuple):
+    """A Build-category action of the same execution: what the approver should know passed or failed."""
+
+    action: str
+    status: str
+    summary: str
+    url: str
+
+
+class Answer(NamedTuple):
+    """One approver's answer on the page."""
+
+    approver: str
+    status: Status
+    reason: str
+    at: datetime
+
+
+class Outcome(NamedTuple):
+    """The decision codereflex made, claimed once, then reported to CodePipeline (`reported`)."""
+
+    status: Status
+    by: tuple[str, ...]
+    reason: str
+    at: datetime
+    reported: bool = False
+
+    @property
+    def summary(self) -> str:
+        return approval_summary(self.status, self.by, self.reason)
+
+
+class Ended(NamedTuple):
+    """How the action ended: from its terminal event, or found when re-checking before a decision."""
+
+    how: EndedHow
+    at: datetime
+
+
+class Request(NamedTuple):
+    """One approval request: who is asked, what they see, what they answered, and what came of it."""
+
+    ref: ActionRef
+    approvers: tuple[str, ...]
+    quorum: int
+    separate_duties: bool
+    expires_at: datetime  # the action's own expiry (its start + timeoutInMinutes)
+    link_expires_at: datetime  # never later than expires_at
+    custom_data: str | None
+    external_link: str | None
+    revisions: tuple[Revision, ...]
+    builds: tuple[BuildSummary, ...]
+    created_at: datetime
+    answers: Mapping[str, Answer] = MappingProxyType({})
+    outcome: Outcome | None = None
+    ended: Ended | None = None
+    reminded: bool = False
+    closed_out: bool = False
+
+    def state(self, now: datetime) -> State:
+        """What a visitor is told: how it ended, else what codereflex decided, else expired or waiting."""
+        if self.ended is not None:
+            return _ENDED_STATE[self.ended.how]
+        if self.outcome is not None:
+            return "approved" if self.outcome.status == APPROVED else "rejected"
+        if now >= self.expires_at:
+            return "expired"
+        return "waiting"
+
+    def approvals(self) -> tuple[Answer, ...]:
+        """The approvals given so far, oldest first."""
+        return tuple(sorted((a for a in self.answers.values() if a.status == APPROVED), key=lambda a: a.at))
+
+    def pending(self) -> tuple[str, ...]:
+        """The approvers who have not answered, in the order they were asked."""
+        return tuple(a for a in self.approvers if a not in self.answers)
+
+    def decisive(self, answer: Answer) -> bool:
+        """Whether `answer` decides: any rejection, or the approval that reaches the quorum.
+
+        Works whether or not `answer` is already among this request's answers.
+        """
+        if answer.status == REJECTED:
+            return True
+        others = sum(1 for a in self.approvals() if a.approver != answer.approver)
+        return others + 1 >= self.quorum
+
+    def outcome_for(self, answer: Answer) -> Outcome:
+        """The outcome a decisive `answer` makes: a rejection by its approver, or every approval so far."""
+        if answer.status == REJECTED:
+            return Outcome(REJECTED, (answer.approver,), answer.reason, answer.at)
+        approvals = [a for a in self.approvals() if a.approver != answer.approver] + [answer]
+        reasons = "; ".join(a.reason for a in approvals if a.reason)
+        return Outcome(APPROVED, tuple(a.approver for a in approvals), reasons, answer.at)
+
+    def authors(self) -> frozenset[str]:
+        """The source revisions' author addresses, lowercased (separation of duties compares these)."""
+        return frozenset(r.author_email.lower() for r in self.revisions if r.author_email)
+
+    def conflicted(self, approver: str) -> bool:
+        """Separation of duties: whether `approver` authored a source revision and so may not approve."""
+        return self.separate_duties and approver.lower() in self.authors()
+
+    @property
+    def ttl(self) -> int:
+        """When DynamoDB may delete the request (epoch seconds): 30 days after the action expires."""
+        return int((self.expires_at + KEEP_AFTER_EXPIRY).timestamp())
+
+
+def approval_summary(status: Status, by: tuple[str, ...], reason: str) -> str:
+    """`Approved by alice@example.com via codereflex: <reason>`, cut to PutApprovalResult's 512 characters."""
+    text = f"{status} by {', '.join(by)} via codereflex"
+    reason = " ".join(reason.split())
+    if reason:
+        text = f"{text}: {reason}"
+    return text if len(text) <= SUMMARY_LIMIT else text[: SUMMARY_LIMIT - 3] + "..."
