@@ -1,0 +1,1 @@
+"""The approval page: an approver's signed link shows what is being approved and takes their decision."""
