@@ -1,4 +1,4 @@
-"""moto plus the CodeCommit and CodeBuild operations the suite needs and moto lacks.
+"""moto plus the CodeCommit, CodeBuild and CodePipeline operations the suite needs, and atomic DynamoDB writes.
 
 Call `install()` once before using moto (in-process `mock_aws()` or `ThreadedMotoServer`); plain
 boto3 clients then reach the added operations. The other names are sandbox-only seeding hooks.
@@ -6,7 +6,7 @@ boto3 clients then reach the added operations. The other names are sandbox-only 
 
 from __future__ import annotations
 
-from sandbox.aws.moto_ext import codebuild, codecommit
+from sandbox.aws.moto_ext import codebuild, codecommit, codepipeline, dynamodb
 from sandbox.aws.moto_ext.codebuild import hold_builds, put_report, report_arn, set_build_status
 from sandbox.aws.moto_ext.codecommit import (
     import_repository,
@@ -29,6 +29,8 @@ __all__ = [
 
 
 def install() -> None:
-    """Patch moto's CodeCommit and CodeBuild backends and responses (idempotent)."""
+    """Patch moto's CodeCommit, CodeBuild and CodePipeline backends and responses, and DynamoDB's writes."""
     codecommit.patch()
     codebuild.patch()
+    codepipeline.patch()
+    dynamodb.patch()

@@ -7,6 +7,8 @@ from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Literal, NamedTuple
 
+from codereflex.errors import CodeReflexError
+
 Status = Literal["Approved", "Rejected"]
 APPROVED: Status = "Approved"
 REJECTED: Status = "Rejected"
@@ -169,6 +171,30 @@ class Request(NamedTuple):
     def ttl(self) -> int:
         """When DynamoDB may delete the request (epoch seconds): 30 days after the action expires."""
         return int((self.expires_at + KEEP_AFTER_EXPIRY).timestamp())
+
+
+class RequestRefused(CodeReflexError):
+    """An answer or claim the request's record refused: an answer to tell the approver, not a failure."""
+
+    def __init__(self, message: str, request: Request | None) -> None:
+        super().__init__(message)
+        self.request = request  # the record as it stood, so the page can say what happened without a read
+
+
+class RequestNotFound(RequestRefused):
+    """No request for this action (never opened, or deleted by its TTL long after the action ended)."""
+
+
+class NotAsked(RequestRefused):
+    """The approver is not one of the request's approvers."""
+
+
+class AlreadyAnswered(RequestRefused):
+    """The approver has answered already; an answer is given once."""
+
+
+class AlreadyDecided(RequestRefused):
+    """The request has an outcome, or its action ended: nothing more can be answered."""
 
 
 def approval_summary(status: Status, by: tuple[str, ...], reason: str) -> str:

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
     from mypy_boto3_codebuild import CodeBuildClient
     from mypy_boto3_codecommit import CodeCommitClient
+    from mypy_boto3_codepipeline import CodePipelineClient
     from mypy_boto3_sts import STSClient
 
 T = TypeVar("T")
@@ -61,6 +62,9 @@ class Aws:
 
     def codebuild(self, credentials: Credentials | None = None) -> CodeBuildClient:
         return self.session.client("codebuild", **self._kwargs(credentials))
+
+    def codepipeline(self, credentials: Credentials | None = None) -> CodePipelineClient:
+        return self.session.client("codepipeline", **self._kwargs(credentials))
 
     def sts(self, credentials: Credentials | None = None) -> STSClient:
         return self.session.client("sts", **self._kwargs(credentials))
