@@ -175,7 +175,7 @@ def _handler_class(server: FunctionUrlServer) -> type[BaseHTTPRequestHandler]:
 
         do_GET = do_POST = do_HEAD = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _serve
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base class's name)
+        def log_message(self, format: str, *args: Any) -> None:
             pass  # no line per request: the function's own logs say what happened
 
     return Handler

@@ -23,6 +23,7 @@ from codereflex.approvals.model import (
     EndedHow,
     Outcome,
     Request,
+    RequestRefused,
 )
 from codereflex.report import Count, Line, Report
 
@@ -64,8 +65,8 @@ class Store(Protocol):
     def get(self, ref: ActionRef) -> Request | None: ...
     def answer(self, ref: ActionRef, answer: Answer) -> Request: ...
     def claim_outcome(self, ref: ActionRef, outcome: Outcome) -> bool: ...
-    def mark_reported(self, ref: ActionRef) -> None: ...
-    def mark_ended(self, ref: ActionRef, ended: Ended) -> None: ...
+    def mark_reported(self, ref: ActionRef) -> bool: ...
+    def mark_ended(self, ref: ActionRef, ended: Ended) -> bool: ...
 
 
 class Pipeline(Protocol):
@@ -78,10 +79,6 @@ class Ports(NamedTuple):
     links: Links
     store: Store
     pipeline: Pipeline
-
-
-class AnswerConflict(Exception):
-    """The store refused an answer: this approver answered already, or the request is decided or ended."""
 
 
 class Shown(NamedTuple):
@@ -164,7 +161,7 @@ def decide(token: str, path: str, form: Form, now: datetime, ports: Ports) -> Re
     answer = Answer(link.approver, status, reason, now)
     try:
         answered = ports.store.answer(ref, answer)
-    except AnswerConflict:
+    except RequestRefused:  # answered already (a replay, a second tab), or decided or ended meanwhile
         return _again(path, fields, "Approval answer not needed", "conflict")
     counts = [Count(f"Answers.{status}")]
     if not answered.decisive(answer):
