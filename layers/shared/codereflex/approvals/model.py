@@ -26,6 +26,8 @@ State = Literal["waiting", "approved", "rejected", "expired", "superseded", "end
 
 # PutApprovalResult's summary is at most 512 characters (botocore: ApprovalSummary max 512).
 SUMMARY_LIMIT = 512
+# A manual approval's timeout when its declaration sets none: 7 days (CodePipeline's default and maximum).
+DEFAULT_TIMEOUT_MINUTES = 7 * 24 * 60
 # A request is kept this long after its action expires, so a late visit still says what happened.
 KEEP_AFTER_EXPIRY = timedelta(days=30)
 
@@ -71,6 +73,20 @@ class BuildSummary(NamedTuple):
     status: str
     summary: str
     url: str
+
+
+class ActionDetails(NamedTuple):
+    """The approval action as declared (timeout, CustomData, ExternalEntityLink, NotificationArn) and started."""
+
+    timeout_minutes: int = DEFAULT_TIMEOUT_MINUTES
+    started_at: datetime | None = None
+    custom_data: str | None = None
+    external_link: str | None = None
+    notification_arn: str | None = None
+
+    def expires_at(self, fallback_start: datetime) -> datetime:
+        """When the action times out: its start (or `fallback_start` if CodePipeline did not say) + timeout."""
+        return (self.started_at or fallback_start) + timedelta(minutes=self.timeout_minutes)
 
 
 class Answer(NamedTuple):

@@ -236,6 +236,15 @@ class CodeCommitCommits:
             self._parents[key] = self._ask_first_parent(repository, commit_id)
         return self._parents[key]
 
+    def author(self, repository: str, commit_id: str) -> tuple[str | None, str | None]:
+        """The commit's author (email, name), as git recorded them (separation of duties compares the email)."""
+        try:
+            commit = self._client.get_commit(repositoryName=repository, commitId=commit_id)["commit"]
+        except ClientError as error:
+            raise translate(error, f"GetCommit {commit_id} in {repository}") from error
+        author = commit.get("author") or {}
+        return author.get("email") or None, author.get("name") or None
+
     def _ask_first_parent(self, repository: str, commit_id: str) -> str | None:
         try:
             commit = self._client.get_commit(repositoryName=repository, commitId=commit_id)["commit"]

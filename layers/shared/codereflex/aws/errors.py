@@ -66,6 +66,9 @@ INVALID_INPUT: Mapping[str, frozenset[str]] = {
         }
     ),
     "codebuild": frozenset({"InvalidInputException"}),
+    # PutApprovalResult's InvalidApprovalTokenException and ApprovalAlreadyCompletedException are
+    # not here: the CodePipeline adapter reads both as "already done" (the approval has ended).
+    "codepipeline": frozenset({"InvalidArnException", "ValidationException"}),
     "s3": frozenset({"EncryptionTypeMismatch", "InvalidObjectState", "InvalidRequest", "TooManyParts"}),
     "sns": frozenset(
         {
