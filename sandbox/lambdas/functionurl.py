@@ -1,4 +1,4 @@
-"""A Lambda function URL on loopback: each HTTP request becomes a payload 2.0 event for one function, invoked in-process.
+"""A Lambda function URL on loopback: each HTTP request becomes a payload 2.0 event for a function, run in-process.
 
 What Lambda's function URL front end does, as far as a browser can tell: the request is turned
 into the event (lowercase header names, cookies in their own list, the body base64-encoded unless
@@ -95,14 +95,14 @@ def url_event(
 
 
 class FunctionUrlServer:
-    """`http://127.0.0.1:<port>/`, serving one function; `start()` binds in the caller's thread (a taken port raises)."""
+    """`http://127.0.0.1:<port>/` serving one function; bound when made, so a taken port raises in the caller."""
 
     def __init__(self, invoke: Invoke, *, host: str = "127.0.0.1", port: int = 0) -> None:
         self._invoke = invoke
         self._server = ThreadingHTTPServer((host, port), _handler_class(self))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
-        host, port = self._server.server_address[:2]
+        host, port = str(self._server.server_address[0]), int(self._server.server_address[1])
         self.url = f"http://{host}:{port}/"  # a function URL ends with "/", as Lambda's FunctionUrl does
         self.domain = f"{host}:{port}"
 

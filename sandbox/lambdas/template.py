@@ -336,9 +336,7 @@ _NAMING: Final[Mapping[str, _Naming]] = {
     "AWS::Lambda::Function": _Naming("FunctionName", "{name}", {"Arn": _LAMBDA_ARN}),
     "AWS::Serverless::LayerVersion": _Naming("LayerName", _LAYER_ARN),
     # A function URL's id is random in AWS; the sandbox serving one gives its loopback URL instead.
-    "AWS::Lambda::Url": _Naming(
-        None, _LAMBDA_ARN, {"FunctionUrl": "https://{id_hex}.lambda-url.{region}.on.aws/"}
-    ),
+    "AWS::Lambda::Url": _Naming(None, _LAMBDA_ARN, {"FunctionUrl": "https://{id_hex}.lambda-url.{region}.on.aws/"}),
     "AWS::Lambda::LayerVersion": _Naming("LayerName", _LAYER_ARN, {"LayerVersionArn": _LAYER_ARN}),
     "AWS::DynamoDB::Table": _Naming(
         "TableName", "{name}", {"Arn": _TABLE_ARN, "StreamArn": _TABLE_ARN + "/stream/1970-01-01T00:00:00.000"}

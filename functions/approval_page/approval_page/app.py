@@ -21,7 +21,6 @@ with collector_paused():  # a cold start's imports, without garbage collection: 
     from codereflex.approvals.links import LinkSigner, link_id
     from codereflex.aws.approvals import ApprovalStore
     from codereflex.aws.clients import lazy_client
-    from codereflex.aws.codepipeline import CodePipelineApprovals
     from codereflex.aws.secrets import keyring_from_secret
     from codereflex.events.reading import shape_error
     from codereflex.handler import emit, final_on_permanent_error
@@ -77,7 +76,7 @@ def default_ports() -> logic.Ports:
     return logic.Ports(
         links=_LazyLinks(config.link_key_secret),
         store=ApprovalStore(_client("dynamodb"), config.approvals_table),
-        pipeline=PipelineDecisions(CodePipelineApprovals(_client("codepipeline"))),
+        pipeline=PipelineDecisions(_client("codepipeline")),
     )
 
 
@@ -97,7 +96,7 @@ def not_found(_: NotFoundError) -> Response[str]:
     return _respond(logic.not_found())
 
 
-@app.exception_handler(Exception)
+@app.exception_handler(Exception)  # type: ignore[untyped-decorator]
 def failed(error: Exception) -> Response[str]:
     # A failed call (DynamoDB, CodePipeline, the secret) or a bug: nothing was decided unless the
     # decision was recorded first, which the sweep then finishes. The page never shows a traceback;

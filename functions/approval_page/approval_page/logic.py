@@ -24,6 +24,7 @@ from codereflex.approvals.model import (
     Outcome,
     Request,
     RequestRefused,
+    Status,
 )
 from codereflex.report import Count, Line, Report
 
@@ -52,7 +53,7 @@ STATUS: Mapping[RefusalReason, int] = {
     "not-found": 404,
     "unavailable": 503,
 }
-_DECISIONS: Mapping[str, Literal["Approved", "Rejected"]] = {"approve": APPROVED, "reject": REJECTED}
+_DECISIONS: Mapping[str, Status] = {"approve": APPROVED, "reject": REJECTED}
 
 
 class Links(Protocol):
@@ -72,7 +73,7 @@ class Store(Protocol):
 class Pipeline(Protocol):
     def waiting_token(self, ref: ActionRef) -> str | None: ...
     def ended_how(self, ref: ActionRef) -> EndedHow: ...
-    def put_result(self, ref: ActionRef, token: str, status: str, summary: str) -> str: ...
+    def put_result(self, ref: ActionRef, token: str, status: Status, summary: str) -> str: ...
 
 
 class Ports(NamedTuple):
@@ -135,7 +136,7 @@ def show(token: str, path: str, now: datetime, ports: Ports) -> Result:
     return Result(Shown(request, link.approver, now, path, form), (Line("Approval page shown", fields),))
 
 
-def decide(token: str, path: str, form: Form, now: datetime, ports: Ports) -> Result:
+def decide(token: str, path: str, form: Form, now: datetime, ports: Ports) -> Result:  # noqa: PLR0911 - one per step
     """POST: the design's decision order. Every early return decides nothing."""
     checked = _checked(token, now, ports, form=form)
     if isinstance(checked, Result):

@@ -154,7 +154,7 @@ def _heading(shown: Shown) -> str:
     return f"{ref.action} in {ref.pipeline}"
 
 
-def _state(shown: Shown) -> str:
+def _state(shown: Shown) -> str:  # noqa: PLR0911 - one sentence per state
     request, now = shown.request, shown.now
     state = request.state(now)
     outcome, ended = request.outcome, request.ended

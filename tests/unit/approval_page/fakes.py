@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from codereflex.approvals.links import Keyring, Link, LinkSigner
 from codereflex.approvals.model import (
@@ -28,7 +29,7 @@ LINKS = LinkSigner(Keyring(Signer(KEY)))
 PATH_PREFIX = "/a/"
 
 
-def request(**changes: object) -> Request:
+def request(**changes: Any) -> Request:
     base = Request(
         ref=REF,
         approvers=(ALICE, BOB),

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import re
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -98,7 +99,7 @@ def test_the_one_inline_stylesheet_is_the_one_the_policy_allows() -> None:
         ),
     ],
 )
-def test_every_later_visit_says_what_happened(changes: dict[str, object], says: str) -> None:
+def test_every_later_visit_says_what_happened(changes: dict[str, Any], says: str) -> None:
     text = html(Shown(request(**changes), ALICE, NOW, "/a/tok", None))
     assert says in text
     assert "<form" not in text

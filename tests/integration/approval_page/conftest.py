@@ -1,0 +1,152 @@
+"""A sandbox with a pipeline waiting at a manual approval, its request opened, and links signed with the stack's key.
+
+Until the sandbox's pipeline runner opens requests through ApprovalRequestsFunction, the request is
+opened here with the store the functions use and the links are signed with the stack's own
+secret, as the requests function signs them; everything after that is the page function's, served
+over real HTTP on 127.0.0.1 by the sandbox's function URL.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from codereflex.approvals.links import Link, LinkSigner, link_url
+from codereflex.approvals.model import ActionRef, BuildSummary, Request, Revision
+from codereflex.aws.approvals import ApprovalStore
+from codereflex.aws.secrets import keyring_from_secret
+from sandbox.aws.moto_ext import codepipeline as cp
+from sandbox.local import Sandbox
+
+PIPELINE, STAGE, ACTION = "payments", "Prod", "Approve"
+ALICE, BOB, CAROL = "alice@example.com", "bob@example.com", "carol@example.com"
+_APPROVAL = {"category": "Approval", "owner": "AWS", "provider": "Manual", "version": "1"}
+
+
+class Response:
+    def __init__(self, status: int, headers: dict[str, str], body: str) -> None:
+        self.status, self.headers, self.body = status, headers, body
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None  # the tests look at the 303 itself
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
+
+
+def http(method: str, url: str, form: dict[str, str] | None = None) -> Response:
+    """One real HTTP request to the sandbox's function URL; redirects are not followed."""
+    data = urllib.parse.urlencode(form).encode() if form is not None else None
+    request = urllib.request.Request(url, data=data, method=method)  # noqa: S310 (a loopback URL)
+    if data is not None:
+        request.add_header("Content-Type", "application/x-www-form-urlencoded")
+    try:
+        with _OPENER.open(request, timeout=30) as answer:
+            return Response(answer.status, dict(answer.headers.items()), answer.read().decode())
+    except urllib.error.HTTPError as error:
+        return Response(error.code, dict(error.headers.items()), error.read().decode())
+
+
+@dataclass
+class World:
+    sandbox: Sandbox
+    store: ApprovalStore
+    links: LinkSigner
+    page_url: str
+
+    def pipeline(self, name: str = PIPELINE, *, mode: str | None = None) -> None:
+        trust = {"Statement": [{"Effect": "Allow", "Principal": {"Service": "codepipeline.amazonaws.com"}}]}
+        iam = self.sandbox.client("iam")
+        role = iam.create_role(RoleName=f"{name}-pipeline", AssumeRolePolicyDocument=json.dumps(trust))["Role"]
+        declaration: dict[str, Any] = {
+            "name": name,
+            "roleArn": role["Arn"],
+            "artifactStore": {"type": "S3", "location": "artifacts"},
+            "stages": [
+                {
+                    "name": STAGE,
+                    "actions": [
+                        {
+                            "name": ACTION,
+                            "actionTypeId": _APPROVAL,
+                            "configuration": {"CustomData": "Check the refund dashboards first"},
+                        }
+                    ],
+                },
+                {"name": "Release", "actions": [{"name": "Done", "actionTypeId": _APPROVAL}]},
+            ],
+        }
+        if mode is not None:
+            declaration["executionMode"] = mode
+        self.sandbox.client("codepipeline").create_pipeline(pipeline=declaration)
+
+    def waiting(self, pipeline: str = PIPELINE) -> ActionRef:
+        """A new execution of `pipeline`, waiting at its approval (as the runner leaves it)."""
+        execution_id = self.sandbox.client("codepipeline").start_pipeline_execution(name=pipeline)[
+            "pipelineExecutionId"
+        ]
+        backend = cp.backend_for()
+        execution = backend.sandbox_execution(pipeline, execution_id)
+        declared = backend.pipelines[pipeline].pipeline["stages"][0]["actions"][0]
+        backend.sandbox_set_stage(execution, STAGE, "InProgress")
+        backend.sandbox_begin_action(execution, STAGE, declared)
+        return ActionRef(pipeline, STAGE, ACTION, execution_id)
+
+    def open(self, ref: ActionRef, **changes: Any) -> Request:
+        now = datetime.now(UTC)
+        request = Request(
+            ref=ref,
+            approvers=(ALICE, BOB, CAROL),
+            quorum=1,
+            separate_duties=False,
+            expires_at=now + timedelta(days=7),
+            link_expires_at=now + timedelta(days=7),
+            custom_data="Check the refund dashboards first",
+            external_link=None,
+            revisions=(
+                Revision(
+                    "SourceArtifact",
+                    "4f1c2a9b8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c3b",
+                    "Partial refunds",
+                    "https://us-east-1.console.aws.amazon.com/codesuite/codecommit/repositories/payments/commit/4f1c2a9b",
+                    CAROL,
+                    "Carol",
+                ),
+            ),
+            builds=(BuildSummary("UnitTests", "Succeeded", "212 tests passed", ""),),
+            created_at=now,
+        )._replace(**changes)
+        opened, _ = self.store.open(request)
+        return opened
+
+    def link(self, ref: ActionRef, approver: str = ALICE, expires_at: datetime | None = None) -> str:
+        token = self.links.issue(Link(ref, approver, expires_at or datetime.now(UTC) + timedelta(days=7)))
+        return link_url(self.page_url, token)
+
+    def state(self, ref: ActionRef) -> dict[str, Any]:
+        """The approval action's latest execution, as GetPipelineState shows it."""
+        state = self.sandbox.client("codepipeline").get_pipeline_state(name=ref.pipeline)
+        stage = next(s for s in state["stageStates"] if s["stageName"] == ref.stage)
+        return dict(next(a for a in stage["actionStates"] if a["actionName"] == ref.action)["latestExecution"])
+
+
+@pytest.fixture
+def world() -> Iterator[World]:
+    with Sandbox(function_env={"POWERTOOLS_METRICS_DISABLED": "true"}) as sandbox:
+        refs = sandbox.stack.refs
+        links = LinkSigner(keyring_from_secret(sandbox.client("secretsmanager"), refs["ApprovalLinkKey"]))
+        store = ApprovalStore(sandbox.client("dynamodb"), refs["ApprovalsTable"])
+        assert sandbox.approval_page_url is not None
+        world = World(sandbox, store, links, sandbox.approval_page_url)
+        world.pipeline()
+        yield world

@@ -1,0 +1,25 @@
+"""The approval page over real HTTP on 127.0.0.1 (the sandbox's function URL): shows, decides once, refuses clearly."""
+
+from __future__ import annotations
+
+from .conftest import ALICE, World, http
+
+
+def test_a_link_shows_the_approval_and_its_form_post_approves_the_pipeline(world: World) -> None:
+    ref = world.waiting()
+    world.open(ref)
+    url = world.link(ref)
+
+    shown = http("GET", url)
+    assert shown.status == 200, shown.body
+    assert "Approve Approve in payments?" in shown.body and ref.execution_id in shown.body
+    assert shown.headers["Content-Security-Policy"].startswith("default-src 'none'")
+    form = shown.body.split('name="form" value="', 1)[1].split('"', 1)[0]
+
+    decided = http("POST", url, {"form": form, "decision": "approve", "reason": "dashboards are green"})
+    assert decided.status == 303 and decided.headers["Location"] == url.removeprefix(world.page_url.rstrip("/"))
+    latest = world.state(ref)
+    assert latest["status"] == "Succeeded"
+    assert latest["summary"] == f"Approved by {ALICE} via codereflex: dashboards are green"
+    again = http("GET", url)
+    assert f"Approved by {ALICE} at " in again.body and "<form" not in again.body
