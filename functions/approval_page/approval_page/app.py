@@ -5,6 +5,7 @@ from __future__ import annotations
 from codereflex.coldstart import TRACED, collector_paused
 
 with collector_paused():  # a cold start's imports, without garbage collection: see codereflex.coldstart
+    import logging
     from collections.abc import Mapping
     from datetime import UTC, datetime
     from functools import cache
@@ -30,6 +31,11 @@ with collector_paused():  # a cold start's imports, without garbage collection: 
     from .ports import PipelineDecisions
 
     logger, tracer, metrics = Logger(), Tracer(patch_modules=TRACED), Metrics()
+    # Two libraries log credentials at DEBUG: the Event Handler logs a route's arguments (the link
+    # token) and botocore logs request and response bodies (the pipeline token, the link key). A
+    # function log level of DEBUG (Lambda's advanced logging sets the root logger) must not let them out.
+    for _library in ("aws_lambda_powertools.event_handler", "botocore", "urllib3"):
+        logging.getLogger(_library).setLevel(logging.INFO)
     # debug=False always: Powertools' debug mode (POWERTOOLS_DEV) answers an error with its traceback.
     app = LambdaFunctionUrlResolver(debug=False)
 

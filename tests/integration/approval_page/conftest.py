@@ -150,3 +150,21 @@ def world() -> Iterator[World]:
         world = World(sandbox, store, links, sandbox.approval_page_url)
         world.pipeline()
         yield world
+
+
+@pytest.fixture
+def decisions(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, str]]:
+    """Every PutApprovalResult the sandbox's CodePipeline backend received: (execution's action, status, summary)."""
+    received: list[tuple[str, str, str]] = []
+    original = cp.SandboxCodePipelineBackend.put_approval_result
+
+    def counted(self: cp.SandboxCodePipelineBackend, name: str, stage: str, action: str, **kwargs: Any) -> datetime:
+        received.append((f"{name}/{stage}/{action}", kwargs["status"], kwargs["summary"]))
+        return original(self, name, stage, action, **kwargs)
+
+    monkeypatch.setattr(cp.SandboxCodePipelineBackend, "put_approval_result", counted)
+    return received
+
+
+def form_token(body: str) -> str:
+    return body.split('name="form" value="', 1)[1].split('"', 1)[0]
