@@ -101,10 +101,7 @@ def approval(shown: Shown) -> str:
     request, now = shown.request, shown.now
     ref = request.ref
     title = f"{ref.action} in {ref.pipeline}"
-    parts = [f"<h1>{escape(_heading(shown))}</h1>", _state(shown)]
-    if shown.form_token is not None:
-        parts.append(_form(shown))
-    parts.append("<h2>What is being approved</h2>")
+    parts = [f"<h1>{escape(_heading(shown))}</h1>", _state(shown), "<h2>What is being approved</h2>"]
     parts.append(
         _definitions(
             [
@@ -143,15 +140,16 @@ def approval(shown: Shown) -> str:
     parts.append(f"<h2>Approvers ({_needed(request)})</h2><ul>")
     parts.extend(f"<li>{_approver_line(request, approver, shown.approver)}</li>" for approver in request.approvers)
     parts.append("</ul>")
+    if shown.form_token is not None:  # after the context: read what you approve, then decide
+        parts.append(_form(shown))
     return _document(title, "".join(parts))
 
 
 def _heading(shown: Shown) -> str:
     ref = shown.request.ref
     state = shown.request.state(shown.now)
-    if state == "waiting":
-        return f"Approve {ref.action} in {ref.pipeline}?"
-    return f"{ref.action} in {ref.pipeline}"
+    where = f"\u201c{ref.action}\u201d in {ref.pipeline} ({ref.stage})"
+    return f"Approve {where}?" if state == "waiting" else f"Approval {where}"
 
 
 def _state(shown: Shown) -> str:  # noqa: PLR0911 - one sentence per state
@@ -195,6 +193,7 @@ def _form(shown: Shown) -> str:
     return (
         f'<form method="post" action="{escape(shown.action_path)}">'
         f'<input type="hidden" name="form" value="{escape(shown.form_token or "")}">'
+        "<h2>Your decision</h2>"
         f'<label for="reason">Reason (recorded in CodePipeline with your address)</label>'
         f'<textarea id="reason" name="reason" maxlength="{limit}"></textarea>'
         '<div class="actions"><button class="approve" type="submit" name="decision" value="approve">Approve</button>'

@@ -12,7 +12,7 @@ def test_a_link_shows_the_approval_and_its_form_post_approves_the_pipeline(world
 
     shown = http("GET", url)
     assert shown.status == 200, shown.body
-    assert "Approve Approve in payments?" in shown.body and ref.execution_id in shown.body
+    assert "Approve \u201cApprove\u201d in payments (Prod)?" in shown.body and ref.execution_id in shown.body
     assert shown.headers["Content-Security-Policy"].startswith("default-src 'none'")
     form = shown.body.split('name="form" value="', 1)[1].split('"', 1)[0]
 

@@ -1,0 +1,125 @@
+"""A real headless Chromium against the sandbox's approval page: read the context, approve with a reason, see it recorded.
+
+Debian's chromium and chromium-driver (`make setup` installs them as root); without them these
+tests skip with the same sentence `make setup` prints. Screenshots go to .artifacts/approval-page/
+(gitignored; CI keeps .artifacts/), and each path is printed.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .conftest import ALICE, World
+
+ROOT = Path(__file__).resolve().parents[3]
+ARTIFACTS = ROOT / ".artifacts" / "approval-page"
+MISSING = (
+    "browser tests will skip: chromium and chromium-driver are missing; "
+    "run 'sudo apt-get install -y chromium chromium-driver'"
+)
+PHONE = (390, 844)
+
+pytestmark = pytest.mark.skipif(not (shutil.which("chromium") and shutil.which("chromedriver")), reason=MISSING)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(shutil.which("chromium"))
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,900",
+    ):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=str(shutil.which("chromedriver"))))
+    driver.set_page_load_timeout(60)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def _screenshot(driver: object, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    driver.save_screenshot(str(path))  # type: ignore[attr-defined]
+    print(f"screenshot: {path}")
+
+
+def _policy_violations(driver: object) -> list[str]:
+    """What the console said about the page breaking its own Content-Security-Policy (a wrong style hash, say)."""
+    entries = driver.get_log("browser")  # type: ignore[attr-defined]
+    return [str(e["message"]) for e in entries if "Content Security Policy" in str(e["message"])]
+
+
+def test_an_approver_reads_the_context_approves_with_a_reason_and_the_pipeline_moves_on(
+    world: World, browser: object
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    driver = browser
+    ref = world.waiting()
+    world.open(ref)
+    url = world.link(ref, ALICE)
+
+    driver.get(url)  # type: ignore[attr-defined]
+    text = driver.find_element(By.TAG_NAME, "body").text  # type: ignore[attr-defined]
+    for expected in (
+        "Approve \u201cApprove\u201d in payments (Prod)?",
+        "Prod",
+        ref.execution_id,
+        "4f1c2a9b8e7d",
+        "Partial refunds",
+        "UnitTests",
+    ):
+        assert expected in text
+    assert "Check the refund dashboards first" in text and "bob@example.com: not answered" in text
+    assert _policy_violations(driver) == []
+    _screenshot(driver, "1-waiting")
+
+    driver.find_element(By.ID, "reason").send_keys("Refund dashboards are green")  # type: ignore[attr-defined]
+    driver.find_element(By.CSS_SELECTOR, "button[value=approve]").click()  # type: ignore[attr-defined]
+    decided = driver.find_element(By.TAG_NAME, "body").text  # type: ignore[attr-defined]
+    assert f"Approved by {ALICE} at " in decided and "Reason: Refund dashboards are green" in decided
+    assert driver.current_url == url  # type: ignore[attr-defined]  (the POST's 303 back to the link)
+    _screenshot(driver, "2-approved")
+
+    latest = world.state(ref)
+    assert latest["status"] == "Succeeded"
+    assert latest["summary"] == f"Approved by {ALICE} via codereflex: Refund dashboards are green"
+
+    driver.get(url)  # type: ignore[attr-defined]
+    again = driver.find_element(By.TAG_NAME, "body").text  # type: ignore[attr-defined]
+    assert f"Approved by {ALICE} at " in again
+    assert driver.find_elements(By.TAG_NAME, "form") == []  # type: ignore[attr-defined]
+
+
+def test_on_a_phone_sized_screen_the_page_fits_and_its_buttons_are_reachable(world: World, browser: object) -> None:
+    from selenium.webdriver.common.by import By
+
+    driver = browser
+    ref = world.waiting()
+    world.open(ref)
+    driver.set_window_size(*PHONE)  # type: ignore[attr-defined]
+    try:
+        driver.get(world.link(ref, ALICE))  # type: ignore[attr-defined]
+        viewport = driver.execute_script("return document.documentElement.clientWidth")  # type: ignore[attr-defined]
+        content = driver.execute_script("return document.documentElement.scrollWidth")  # type: ignore[attr-defined]
+        assert content <= viewport, "the page scrolls sideways on a phone"
+        for button in driver.find_elements(By.CSS_SELECTOR, "button"):  # type: ignore[attr-defined]
+            assert button.is_displayed() and button.size["height"] >= 40  # a thumb's target
+            assert button.location["x"] + button.size["width"] <= viewport
+        _screenshot(driver, "3-phone")
+    finally:
+        driver.set_window_size(1280, 900)  # type: ignore[attr-defined]
