@@ -1,4 +1,4 @@
-"""A real headless Chromium against the sandbox's approval page: read the context, approve with a reason, see it recorded.
+"""A real headless Chromium on the sandbox's approval page: read the context, approve with a reason, see it recorded.
 
 Debian's chromium and chromium-driver (`make setup` installs them as root); without them these
 tests skip with the same sentence `make setup` prints. Screenshots go to .artifacts/approval-page/
@@ -92,7 +92,8 @@ def test_an_approver_reads_the_context_approves_with_a_reason_and_the_pipeline_m
     driver.find_element(By.CSS_SELECTOR, "button[value=approve]").click()  # type: ignore[attr-defined]
     decided = driver.find_element(By.TAG_NAME, "body").text  # type: ignore[attr-defined]
     assert f"Approved by {ALICE} at " in decided and "Reason: Refund dashboards are green" in decided
-    assert driver.current_url == url  # type: ignore[attr-defined]  (the POST's 303 back to the link)
+    # The POST answered 303 to the link itself, which the browser followed.
+    assert driver.current_url == url  # type: ignore[attr-defined]
     _screenshot(driver, "2-approved")
 
     latest = world.state(ref)
