@@ -30,6 +30,8 @@ from werkzeug.serving import make_server
 
 from sandbox.aws import moto_ext
 from sandbox.aws.codecommit_events import RefWatcher
+from sandbox.aws.moto_ext import Mail
+from sandbox.aws.pipelines import PipelineRunner
 from sandbox.aws.stack import ACCOUNT_ID, Stack, create_stack
 from sandbox.git import gitstore
 from sandbox.git.gitserver import GitServer
@@ -107,6 +109,7 @@ class Sandbox:
         self._saved_env: dict[str, str | None] = {}
         self._clients: dict[tuple[str, str | None], Any] = {}
         self._undelivered = False
+        self._pipelines: PipelineRunner | None = None
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -183,6 +186,16 @@ class Sandbox:
         if self._page is not None:
             self._page.start()
         self._inbox_url = self._subscribe_inbox()
+        # CodePipeline's side: executions run here; over HTTP the functions' PutApprovalResult lands on
+        # moto's server thread, so a worker picks it up (in-process, `pipelines.settle()` does).
+        self.pipelines = PipelineRunner(
+            client=self.client,
+            deliver=self._deliver_quietly,
+            publish=lambda topic, subject, message: self.publish(topic, message, subject=subject),
+            account_id=ACCOUNT_ID,
+            region=self.region,
+            background=self._server_mode,
+        )
         return self
 
     def _resolve_against(self, stack: Stack, value: Any) -> Any:
@@ -200,6 +213,9 @@ class Sandbox:
         if self._page is not None:
             self._page.stop()
             self._page = None
+        if self._pipelines is not None:
+            self._pipelines.close()
+            self._pipelines = None
         if self._git is not None:
             self._git.stop()
             self._git = None
@@ -304,6 +320,53 @@ class Sandbox:
         invocations = self.router.route(event, env_overrides=self.function_env())
         self.deliveries.extend(invocations)
         return invocations
+
+    @property
+    def pipelines(self) -> PipelineRunner:
+        """CodePipeline's execution engine: `create`, `start`, `settle` after an answer, `clock` for expiry."""
+        if self._pipelines is None:
+            raise RuntimeError("the sandbox is not running")
+        return self._pipelines
+
+    @pipelines.setter
+    def pipelines(self, runner: PipelineRunner) -> None:
+        self._pipelines = runner
+
+    def publish(
+        self,
+        topic_arn: str,
+        message: str,
+        *,
+        subject: str | None = None,
+        attributes: Mapping[str, str] | None = None,
+    ) -> list[Invocation]:
+        """SNS Publish through moto (queues and mailboxes receive it), then to the functions subscribed in the template.
+
+        `attributes` are String message attributes. Returns the functions' invocations.
+        """
+        values = dict(attributes or {})
+        request: dict[str, Any] = {
+            "TopicArn": topic_arn,
+            "Message": message,
+            "MessageAttributes": {name: {"DataType": "String", "StringValue": v} for name, v in values.items()},
+        }
+        if subject is not None:
+            request["Subject"] = subject
+        message_id = str(self.client("sns").publish(**request)["MessageId"])
+        invocations = self.router.deliver_sns(
+            topic_arn,
+            message,
+            message_id=message_id,
+            subject=subject,
+            attributes={name: {"Type": "String", "Value": v} for name, v in values.items()},
+            env_overrides=self.function_env(),
+        )
+        self.deliveries.extend(invocations)
+        return invocations
+
+    def mailbox(self, address: str) -> list[Mail]:
+        """What an email subscriber `address` received, on any topic, filter policies honoured (oldest first)."""
+        return moto_ext.mailbox(address, account_id=ACCOUNT_ID, region=self.region)
 
     def _deliver_quietly(self, event: dict[str, Any]) -> None:
         if not self._undelivered:

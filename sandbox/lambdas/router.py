@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, cast
 
+from moto.sns.utils import FilterPolicyMatcher
+
 from sandbox.aws.envelope import envelope, stamp
 from sandbox.lambdas.eventpattern import EventPattern, EventPatternError
 from sandbox.lambdas.template import (
@@ -43,6 +45,7 @@ __all__ = [
     "SandboxLambdaContext",
     "UnknownFunctionError",
     "event_from_entry",
+    "sns_event",
     "target_input",
 ]
 
@@ -238,6 +241,47 @@ class Router:
             event = event_from_entry(entry, region=self.resolver.region, account_id=self.resolver.account_id)
             bus = str(entry.get("EventBusName") or "default").rsplit("event-bus/", 1)[-1]
             invocations.extend(self.route(event, event_bus_name=bus, env_overrides=env_overrides))
+        return invocations
+
+    # - SNS -----------------------------------------------------------------------------------
+
+    def sns_subscribers(
+        self, topic_arn: str, attributes: Mapping[str, Mapping[str, str]] | None = None, message: str = ""
+    ) -> list[tuple[FunctionSpec, EventSource]]:
+        """Every enabled (function, subscription) on `topic_arn` whose FilterPolicy accepts the message."""
+        return [
+            (spec, subscription)
+            for spec in self.enabled_functions
+            for subscription in spec.sns_subscriptions
+            if subscription.topic_arn == topic_arn and _filter_accepts(subscription, attributes or {}, message)
+        ]
+
+    def deliver_sns(
+        self,
+        topic_arn: str,
+        message: str,
+        *,
+        message_id: str,
+        subject: str | None = None,
+        attributes: Mapping[str, Mapping[str, str]] | None = None,
+        timestamp: dt.datetime | None = None,
+        env_overrides: Mapping[str, str] | None = None,
+    ) -> list[Invocation]:
+        """Deliver one published message like SNS to Lambda: each accepting subscription invokes its function.
+
+        `attributes` are SNS's MessageAttributes as a subscriber sees them: `{name: {Type, Value}}`.
+        """
+        invocations = []
+        for spec, subscription in self.sns_subscribers(topic_arn, attributes, message):
+            event = sns_event(
+                subscription,
+                message,
+                message_id=message_id,
+                subject=subject,
+                attributes=attributes or {},
+                timestamp=timestamp or dt.datetime.now(dt.UTC),
+            )
+            invocations.append(self._run(spec, event, env_overrides=env_overrides, rule=subscription.name))
         return invocations
 
     # - schedules -----------------------------------------------------------------------------
@@ -456,6 +500,55 @@ class Router:
 
 
 # --- payload shaping ------------------------------------------------------------------------------
+
+
+def _filter_accepts(subscription: EventSource, attributes: Mapping[str, Mapping[str, str]], message: str) -> bool:
+    if not subscription.filter_policy:
+        return True
+    # moto's matcher implements SNS's filter policy semantics (and the sandbox's SNS is moto's).
+    matcher = FilterPolicyMatcher(dict(subscription.filter_policy), subscription.filter_policy_scope)
+    return bool(matcher.matches({k: dict(v) for k, v in attributes.items()}, message))
+
+
+def sns_event(
+    subscription: EventSource,
+    message: str,
+    *,
+    message_id: str,
+    subject: str | None,
+    attributes: Mapping[str, Mapping[str, str]],
+    timestamp: dt.datetime,
+) -> dict[str, Any]:
+    """The Lambda event for one SNS message (the "Example Amazon SNS message event" in the Lambda guide)."""
+    topic = str(subscription.topic_arn)
+    region = topic.split(":")[3]
+    endpoint = f"https://sns.{region}.amazonaws.com"
+    return {
+        "Records": [
+            {
+                "EventVersion": "1.0",
+                "EventSubscriptionArn": subscription.rule_arn,
+                "EventSource": "aws:sns",
+                "Sns": {
+                    "SignatureVersion": "1",
+                    "Timestamp": timestamp.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.")
+                    + f"{timestamp.microsecond // 1000:03d}Z",
+                    # The sandbox has no SNS signing key: a placeholder, never a valid signature.
+                    "Signature": "U0FOREJPWC1VTlNJR05FRA==",
+                    "SigningCertUrl": f"{endpoint}/SimpleNotificationService-sandbox.pem",
+                    "MessageId": message_id,
+                    "Message": message,
+                    "MessageAttributes": {
+                        name: {"Type": v["Type"], "Value": v["Value"]} for name, v in attributes.items()
+                    },
+                    "Type": "Notification",
+                    "UnsubscribeUrl": f"{endpoint}/?Action=Unsubscribe&SubscriptionArn={subscription.rule_arn}",
+                    "TopicArn": topic,
+                    "Subject": subject,
+                },
+            }
+        ]
+    }
 
 
 def target_input(rule: EventSource, event: Mapping[str, Any]) -> Any:

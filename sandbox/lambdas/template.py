@@ -24,6 +24,7 @@ __all__ = [
     "PATTERN_EVENT_TYPES",
     "SCHEDULE_EVENT_TYPES",
     "SERVERLESS_FUNCTION",
+    "SNS_EVENT_TYPE",
     "EventSource",
     "FunctionSpec",
     "Resolver",
@@ -41,6 +42,7 @@ DEFAULT_STACK_NAME: Final = "codereflex"
 SERVERLESS_FUNCTION: Final = "AWS::Serverless::Function"
 PATTERN_EVENT_TYPES: Final = frozenset({"EventBridgeRule", "CloudWatchEvent"})
 SCHEDULE_EVENT_TYPES: Final = frozenset({"Schedule", "ScheduleV2"})
+SNS_EVENT_TYPE: Final = "SNS"
 # What Lambda and SAM use when the template says nothing.
 _DEFAULT_TIMEOUT_S: Final = 3
 _DEFAULT_MEMORY_MB: Final = 128
@@ -205,6 +207,8 @@ class SamTemplate:
                     types.setdefault(f"{lid}{name}", "AWS::Events::Rule")
                 elif kind == "ScheduleV2":
                     types.setdefault(f"{lid}{name}", "AWS::Scheduler::Schedule")
+                elif kind == SNS_EVENT_TYPE:
+                    types.setdefault(f"{lid}{name}", "AWS::SNS::Subscription")
         return types
 
     def functions(self, resolver: Resolver | None = None) -> list[FunctionSpec]:
@@ -243,7 +247,11 @@ def _is_intrinsic(value: Mapping[str, Any]) -> bool:
 
 @dataclass(frozen=True)
 class EventSource:
-    """One EventBridge rule or schedule under a function's `Events`, resolved."""
+    """One EventBridge rule, schedule or SNS subscription under a function's `Events`, resolved.
+
+    An SNS subscription has `topic_arn` (and a `filter_policy`, if any) and its `rule_*` fields name
+    the AWS::SNS::Subscription SAM generates.
+    """
 
     name: str
     type: str
@@ -258,6 +266,9 @@ class EventSource:
     input_path: str | None = None
     input_transformer: Mapping[str, Any] | None = None
     properties: Mapping[str, Any] = field(default_factory=dict)
+    topic_arn: str | None = None
+    filter_policy: Mapping[str, Any] | None = None
+    filter_policy_scope: str = "MessageAttributes"
 
     @property
     def is_schedule(self) -> bool:
@@ -297,6 +308,10 @@ class FunctionSpec:
     @property
     def schedules(self) -> tuple[EventSource, ...]:
         return tuple(e for e in self.events if e.is_schedule)
+
+    @property
+    def sns_subscriptions(self) -> tuple[EventSource, ...]:
+        return tuple(e for e in self.events if e.type == SNS_EVENT_TYPE)
 
     def event(self, name: str) -> EventSource:
         for source in self.events:
@@ -886,7 +901,34 @@ class _FunctionBuilder:
             kind = event.get("Type")
             if kind in PATTERN_EVENT_TYPES or kind in SCHEDULE_EVENT_TYPES:
                 sources.append(self._event(str(name), str(kind), self.resolver.resolve(event.get("Properties") or {})))
+            elif kind == SNS_EVENT_TYPE:
+                sources.append(self._sns_event(str(name), self.resolver.resolve(event.get("Properties") or {})))
         return sources
+
+    def _sns_event(self, name: str, props: dict[str, Any]) -> EventSource:
+        """SAM's `Type: SNS`: the function subscribed to `Topic`, with an optional FilterPolicy."""
+        topic = props.get("Topic")
+        if not isinstance(topic, str) or not topic.startswith("arn:"):
+            raise TemplateError(f"{self.logical_id}.Events.{name}: Topic must resolve to a topic ARN, not {topic!r}")
+        policy = props.get("FilterPolicy")
+        if policy is not None and not isinstance(policy, dict):
+            raise TemplateError(f"{self.logical_id}.Events.{name}: FilterPolicy must be a mapping")
+        scope = str(props.get("FilterPolicyScope") or "MessageAttributes")
+        if scope not in {"MessageAttributes", "MessageBody"}:
+            raise TemplateError(f"{self.logical_id}.Events.{name}: FilterPolicyScope {scope!r} is not one SNS knows")
+        rule_id = f"{self.logical_id}{name}"
+        return EventSource(
+            name=name,
+            type=SNS_EVENT_TYPE,
+            rule_logical_id=rule_id,
+            rule_name=rule_id,
+            # What Ref on an AWS::SNS::Subscription returns: the subscription ARN (topic ARN plus an id).
+            rule_arn=str(self.resolver.resources.get(rule_id) or f"{topic}:{uuid.uuid5(uuid.NAMESPACE_URL, rule_id)}"),
+            topic_arn=topic,
+            filter_policy=policy,
+            filter_policy_scope=scope,
+            properties=props,
+        )
 
     def _event(self, name: str, kind: str, props: dict[str, Any]) -> EventSource:
         r = self.resolver

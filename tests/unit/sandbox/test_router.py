@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import sys
 import textwrap
@@ -474,3 +475,100 @@ def test_broken_handlers_are_reported(tmp_path: Path, handler: str, error: type[
     # Then the failure is recorded as Lambda would report it
     assert isinstance(invocation.error, error)
     assert message in str(invocation.error)
+
+
+# --- SNS -> Lambda ------------------------------------------------------------------------------
+
+SNS_SAMPLE = Path(__file__).parents[2] / "data" / "aws-samples" / "sns-approval-lambda-event.json"
+TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:approvals"
+
+
+def sns_router(tmp_path: Path) -> Router:
+    path = write_template(
+        tmp_path,
+        """
+        Approvals:
+          Type: AWS::SNS::Topic
+        Everything:
+          Type: AWS::Serverless::Function
+          Properties:
+            Events:
+              Notified:
+                Type: SNS
+                Properties:
+                  Topic: !Ref Approvals
+        AliceOnly:
+          Type: AWS::Serverless::Function
+          Properties:
+            Events:
+              Mail:
+                Type: SNS
+                Properties:
+                  Topic: !Ref Approvals
+                  FilterPolicy:
+                    approver: [alice@example.com]
+        """,
+    )
+    return Router.from_template(path, resources={"Approvals": TOPIC_ARN}, stack_name="st")
+
+
+def test_a_published_message_reaches_the_subscribed_functions_as_the_lambda_sns_event(tmp_path: Path) -> None:
+    # Given a function subscribed to a topic with SAM's `Type: SNS`
+    router = sns_router(tmp_path)
+
+    # When a message with an attribute for someone else is published
+    invocations = router.deliver_sns(
+        TOPIC_ARN,
+        '{"hello": "world"}',
+        message_id="95df01b4-ee98-5cb9-9903-4c221d41eb5e",
+        subject="APPROVAL NEEDED",
+        attributes={"approver": {"Type": "String", "Value": "bob@example.com"}},
+        timestamp=dt.datetime(2026, 3, 2, 9, 0, 1, 250_000, tzinfo=dt.UTC),
+    )
+
+    # Then only the unfiltered function runs, and it gets the record in the Lambda guide's shape
+    assert [i.logical_id for i in invocations] == ["Everything"]
+    event = invocations[0].result["event"]
+    sample = json.loads(SNS_SAMPLE.read_text())
+    record, sample_record = event["Records"][0], sample["Records"][0]
+    assert set(record) == set(sample_record)
+    assert set(record["Sns"]) == set(sample_record["Sns"])
+    assert record["EventSource"] == "aws:sns"
+    assert record["EventSubscriptionArn"].startswith(TOPIC_ARN + ":")
+    assert record["Sns"]["TopicArn"] == TOPIC_ARN
+    assert record["Sns"]["Message"] == '{"hello": "world"}'
+    assert record["Sns"]["Subject"] == "APPROVAL NEEDED"
+    assert record["Sns"]["MessageAttributes"] == {"approver": {"Type": "String", "Value": "bob@example.com"}}
+    assert record["Sns"]["Timestamp"] == "2026-03-02T09:00:01.250Z"
+
+
+def test_a_filter_policy_lets_through_the_messages_it_names(tmp_path: Path) -> None:
+    router = sns_router(tmp_path)
+
+    for_alice = router.deliver_sns(
+        TOPIC_ARN, "hi", message_id="1", attributes={"approver": {"Type": "String", "Value": "alice@example.com"}}
+    )
+    without_attributes = router.deliver_sns(TOPIC_ARN, "hi", message_id="2")
+    other_topic = router.deliver_sns(TOPIC_ARN + "-other", "hi", message_id="3")
+
+    assert sorted(i.logical_id for i in for_alice) == ["AliceOnly", "Everything"]
+    assert [i.logical_id for i in without_attributes] == ["Everything"]
+    assert other_topic == []
+
+
+def test_an_sns_event_must_name_a_topic_arn(tmp_path: Path) -> None:
+    path = write_template(
+        tmp_path,
+        """
+        Fn:
+          Type: AWS::Serverless::Function
+          Properties:
+            Events:
+              Notified:
+                Type: SNS
+                Properties:
+                  Topic: not-an-arn
+        """,
+    )
+    with pytest.raises(TemplateError, match="Topic must resolve to a topic ARN"):
+        Router.from_template(path, stack_name="st")

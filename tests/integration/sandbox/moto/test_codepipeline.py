@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -379,3 +380,31 @@ def test_tags_are_listed_for_the_pipeline_arn(aws: Aws, codepipeline: CodePipeli
     codepipeline.tag_resource(resourceArn=arn, tags=[{"key": "codereflex:quorum", "value": "2"}])
 
     assert codepipeline.list_tags_for_resource(resourceArn=arn)["tags"] == [{"key": "codereflex:quorum", "value": "2"}]
+
+
+def test_concurrent_answers_decide_once(aws: Aws, codepipeline: CodePipelineClient) -> None:
+    # Given a waiting approval
+    create_pipeline(aws, codepipeline)
+    start(codepipeline)
+    token = review_state(codepipeline)["actionStates"][0]["latestExecution"]["token"]
+
+    # When eight callers answer it at once
+    def answer(index: int) -> str:
+        client = aws.codepipeline()
+        try:
+            client.put_approval_result(
+                pipelineName="app",
+                stageName="Review",
+                actionName="Approve",
+                result={"status": "Approved", "summary": f"caller {index}"},
+                token=token,
+            )
+        except ClientError as error:
+            return str(error.response["Error"]["Code"])
+        return "decided"
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = list(pool.map(answer, range(8)))
+
+    # Then exactly one decided, and the others were told it is already completed
+    assert sorted(outcomes) == ["ApprovalAlreadyCompletedException"] * 7 + ["decided"]
