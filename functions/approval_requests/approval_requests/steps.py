@@ -1,0 +1,120 @@
+"""What both the events and the sweep do: mail each recipient once, close a request out once, finish a decision."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import Enum
+from typing import Literal
+
+from codereflex.approvals.links import Link, link_url
+from codereflex.approvals.model import APPROVED, REJECTED, Ended, EndedHow, Outcome, Request
+from codereflex.report import Count, Line, Report
+
+from .ports import Kind, Options, Ports
+
+
+class Outcomes(Enum):
+    OPENED = "opened"
+    DUPLICATE = "duplicate"
+    IGNORED = "ignored"
+    CLOSED_OUT = "closed-out"
+    SWEPT = "swept"
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    outcome: Outcomes
+    trigger: str
+    reason: str = ""
+    request: str | None = None  # the request's key: pipeline/stage/action/execution
+    sent: int = 0  # messages published by this invocation
+    swept: dict[str, int] = field(default_factory=dict)
+
+    def report(self) -> Report:
+        fields = {
+            "outcome": self.outcome.value,
+            "trigger": self.trigger,
+            "reason": self.reason,
+            "request": self.request,
+            "messages_sent": self.sent,
+            **({"swept": self.swept} if self.swept else {}),
+        }
+        counts = [Count(f"Approvals.{self.outcome.value}")]
+        if self.sent:
+            counts.append(Count("ApprovalMessagesSent", self.sent))
+        counts += [Count(f"ApprovalSweep.{name}", value) for name, value in self.swept.items() if value]
+        level: Literal["info", "warning"] = "warning" if self.swept.get("failed") else "info"
+        response = {"outcome": self.outcome.value, "reason": self.reason, "request": self.request, "sent": self.sent}
+        return Report(response, (Line("Approval event handled", fields, level),), tuple(counts))
+
+
+def how_ended(request: Request, state: str, at: datetime) -> EndedHow:
+    """How a terminal action state ended the request: by codereflex's decision, elsewhere, or by time."""
+    outcome = request.outcome
+    if state == "SUCCEEDED":
+        return "approved-here" if outcome is not None and outcome.status == APPROVED else "approved-elsewhere"
+    if state == "FAILED":
+        if outcome is not None and outcome.status == REJECTED:
+            return "rejected-here"
+        # A manual approval that times out fails: at or after its expiry, nobody rejected it.
+        return "expired" if at >= request.expires_at - timedelta(minutes=1) else "rejected-elsewhere"
+    if state == "ABANDONED":
+        return "superseded"
+    return "abandoned"  # CANCELED: the execution was stopped
+
+
+def close_out(request: Request, ended: Ended, ports: Ports, options: Options, trigger: str) -> Result:
+    """Record how the action ended, then tell every approver once who decided, when and why."""
+    ref = request.ref
+    if request.ended is None:
+        ports.store.mark_ended(ref, ended)
+    if ended.how in {"approved-here", "rejected-here"} and request.outcome and not request.outcome.reported:
+        ports.store.mark_reported(ref)  # CodePipeline's own event says the decision reached it
+    if request.closed_out:
+        return Result(Outcomes.DUPLICATE, trigger, "already closed out", ref.key)
+    ended_request = request._replace(ended=request.ended or ended)
+    sent = send(ended_request, "closeout", request.approvers, ports, options, now=ended.at)
+    ports.store.mark_closed_out(ref)
+    return Result(Outcomes.CLOSED_OUT, trigger, ended_request.ended.how if ended_request.ended else "", ref.key, sent)
+
+
+def send(
+    request: Request,
+    kind: Kind,
+    recipients: tuple[str, ...],
+    ports: Ports,
+    options: Options,
+    *,
+    now: datetime,
+) -> int:
+    """One message per recipient, each under its own once-key; returns how many went out now."""
+    from codereflex.approvals import messages  # noqa: PLC0415 - only an event that mails pays for it
+
+    sent = 0
+    for approver in recipients:
+
+        def publish(approver: str = approver) -> str:
+            if kind == "closeout":
+                subject, body = messages.closeout_email(request, approver, now)
+            else:
+                token = ports.links().issue(Link(request.ref, approver, request.link_expires_at))
+                url = link_url(options.page_url, token)
+                compose = messages.request_email if kind == "request" else messages.reminder_email
+                subject, body = compose(request, approver, url, now)
+            return ports.mail.publish(subject, body, {"approver": approver, "kind": kind})
+
+        _, ran = ports.once.run_once(f"approval-mail:{request.ref.key}:{approver}:{kind}", publish)
+        sent += ran
+    return sent
+
+
+def finish(request: Request, outcome: Outcome, ports: Ports) -> bool:
+    """Report a claimed outcome the page could not (its invocation ended): True if CodePipeline took it now."""
+    token = ports.pipelines.waiting_token(request.ref)
+    decided = False
+    if token is not None:
+        decided = ports.pipelines.put_result(request.ref, token, outcome.status, outcome.summary) == "decided"
+    # Decided now, or not waiting any more (decided before the crash, expired, superseded): nothing left to report.
+    ports.store.mark_reported(request.ref)
+    return decided
