@@ -9,14 +9,17 @@ over real HTTP on 127.0.0.1 by the sandbox's function URL.
 from __future__ import annotations
 
 import json
+import re
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pygit2
 import pytest
 
 from codereflex.approvals.links import Link, LinkSigner, link_url
@@ -24,6 +27,8 @@ from codereflex.approvals.model import ActionRef, BuildSummary, Request, Revisio
 from codereflex.aws.approvals import ApprovalStore
 from codereflex.aws.secrets import keyring_from_secret
 from sandbox.aws.moto_ext import codepipeline as cp
+from sandbox.aws.pipelines import approval_pipeline
+from sandbox.demo.demo_kit import commit
 from sandbox.local import Sandbox
 
 PIPELINE, STAGE, ACTION = "payments", "Prod", "Approve"
@@ -168,3 +173,54 @@ def decisions(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, str]]:
 
 def form_token(body: str) -> str:
     return body.split('name="form" value="', 1)[1].split('"', 1)[0]
+
+
+@dataclass
+class Mailed:
+    """A pipeline run by the sandbox up to its approval, with the emails ApprovalRequestsFunction sent."""
+
+    sandbox: Sandbox
+    ref: ActionRef
+
+    def link(self, approver: str) -> str:
+        """The approval link in `approver`'s email (the one message their filtered subscription received)."""
+        mails = [mail for mail in self.sandbox.mailbox(approver) if mail.attributes.get("kind") == "request"]
+        assert len(mails) == 1, [mail.subject for mail in mails]
+        page = self.sandbox.approval_page_url
+        assert page is not None
+        found = re.search(re.escape(page.rstrip("/")) + r"/a/[A-Za-z0-9_.-]+", mails[0].message)
+        assert found, mails[0].message
+        return found.group(0)
+
+    def state(self) -> dict[str, Any]:
+        state = self.sandbox.client("codepipeline").get_pipeline_state(name=self.ref.pipeline)
+        stage = next(s for s in state["stageStates"] if s["stageName"] == self.ref.stage)
+        return dict(next(a for a in stage["actionStates"] if a["actionName"] == self.ref.action)["latestExecution"])
+
+
+@pytest.fixture
+def mailed(tmp_path: Path) -> Iterator[Mailed]:
+    """`payments` (CodeCommit source, a CodeBuild build, a manual approval) started and waiting at its approval."""
+    approvers = (ALICE, BOB)
+    parameters = {"ApprovalApprovers": ",".join(approvers)}
+    with Sandbox(parameters=parameters, function_env={"POWERTOOLS_METRICS_DISABLED": "true"}) as sandbox:
+        repo = pygit2.init_repository(str(tmp_path / "payments.git"), bare=True, initial_head="main")
+        tip = commit(repo, "Partial refunds\n\nRefund part of a card payment.", {"README": "refunds\n"}, [])
+        repo.create_reference_direct("refs/heads/main", tip, True)
+        sandbox.import_repository(PIPELINE, tmp_path / "payments.git", in_place=True)
+        sandbox.client("codebuild").create_project(
+            name="payments-build",
+            source={"type": "CODECOMMIT", "location": sandbox.store.clone_url(PIPELINE)},
+            artifacts={"type": "NO_ARTIFACTS"},
+            environment={"type": "ARM_CONTAINER", "image": "aws/codebuild/standard", "computeType": "BUILD_GENERAL1_SMALL"},
+            serviceRole=f"arn:aws:iam::{sandbox.description()['account_id']}:role/codebuild-service",
+        )
+        sns, topic = sandbox.client("sns"), sandbox.stack.refs["ApprovalMailTopic"]
+        for address in approvers:  # what `codereflex approvers sync` creates: one filtered subscription each
+            policy = json.dumps({"approver": [address]})
+            sns.subscribe(TopicArn=topic, Protocol="email", Endpoint=address, Attributes={"FilterPolicy": policy})
+        approval = {"configuration": {"CustomData": "Check the refund dashboards first"}}
+        sandbox.pipelines.create(approval_pipeline(PIPELINE, repository=PIPELINE, project="payments-build", approval=approval))
+        execution_id = sandbox.pipelines.start(PIPELINE)
+        sandbox.pipelines.settle()
+        yield Mailed(sandbox, ActionRef(PIPELINE, "Approval", "Approve", execution_id))
