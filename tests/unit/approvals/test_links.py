@@ -198,3 +198,26 @@ def test_a_link_never_outlives_its_action() -> None:
     assert link_expiry(action_expiry, 0, NOW) == action_expiry
     assert link_expiry(action_expiry, 24, NOW) == NOW + timedelta(hours=24)
     assert link_expiry(action_expiry, 24 * 30, NOW) == action_expiry
+
+
+def test_a_warm_reader_reloads_the_keyring_for_a_new_key_id_at_most_once_a_minute() -> None:
+    rotated = Keyring(Signer(b"n" * 40), Signer(KEY))
+    secret = [Keyring(Signer(KEY))]  # what the secret holds now
+    reloads: list[float] = []
+    now = [1000.0]
+
+    def reload() -> Keyring:
+        reloads.append(now[0])
+        return secret[0]
+
+    warm = LinkSigner(secret[0], reload, clock=lambda: now[0])
+    assert refusal(warm, signer(b"x" * 40).issue(LINK)) == "unknown-key"  # a forgery's key id: one reload
+    assert reloads == [1000.0]
+    secret[0] = rotated
+    fresh = LinkSigner(rotated).issue(LINK)  # signed after the rotation, by the requests function
+    assert refusal(warm, fresh) == "unknown-key"  # within the minute: no second read of the secret
+    now[0] += 61
+    assert warm.read(fresh, NOW) == LINK
+    assert warm.read(signer(KEY).issue(LINK), NOW) == LINK  # the previous key still reads
+    assert reloads == [1000.0, 1061.0]
+    assert warm.read(fresh, NOW) == LINK and len(reloads) == 2  # known now: no more reads

@@ -14,6 +14,8 @@ import binascii
 import hashlib
 import json
 import re
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Literal, NamedTuple
 
@@ -63,10 +65,37 @@ class Keyring(NamedTuple):
 
 
 class LinkSigner:
-    """Issues and reads link tokens, and the form tokens that bind a page's POST to its link."""
+    """Issues and reads link tokens, and the form tokens that bind a page's POST to its link.
 
-    def __init__(self, keyring: Keyring) -> None:
+    With `reload`, a key id it does not know makes it read the keyring again (at most once per
+    `reload_after` seconds): a warm page function keeps its keyring, and after a rotation the
+    requests function signs with a key the page has not seen yet.
+    """
+
+    def __init__(
+        self,
+        keyring: Keyring,
+        reload: Callable[[], Keyring] | None = None,
+        *,
+        reload_after: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._keyring = keyring
+        self._reload = reload
+        self._reload_after = reload_after
+        self._clock = clock
+        self._reloaded_at: float | None = None
+
+    def _signer(self, key_id: str) -> Signer | None:
+        signer = self._keyring.signer(key_id)
+        if signer is not None or self._reload is None:
+            return signer
+        now = self._clock()
+        if self._reloaded_at is not None and now - self._reloaded_at < self._reload_after:
+            return None  # an unknown id is mostly a forgery: it may not make every request read the secret
+        self._reloaded_at = now
+        self._keyring = self._reload()
+        return self._keyring.signer(key_id)
 
     def issue(self, link: Link) -> str:
         ref = link.ref
@@ -86,7 +115,7 @@ class LinkSigner:
     def read(self, token: str, now: datetime) -> Link:
         """The link a token grants; LinkRefused unless it is well formed, signed by a known key and unexpired."""
         payload, key_id, signature = _parts(token)
-        signer = self._keyring.signer(key_id)
+        signer = self._signer(key_id)
         if signer is None:
             raise LinkRefused("unknown-key")
         if not signer.verify(LINK_PURPOSE, payload, signature):
@@ -103,7 +132,9 @@ class LinkSigner:
 
     def form_ok(self, token: str, form: str) -> bool:
         key_id, _, signature = form.partition(".")
-        signer = self._keyring.signer(key_id)
+        if not _KEY_ID.fullmatch(key_id):
+            return False
+        signer = self._signer(key_id)
         return signer is not None and bool(signature) and signer.verify(FORM_PURPOSE, token, signature)
 
     def __repr__(self) -> str:

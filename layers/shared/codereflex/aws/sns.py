@@ -1,4 +1,4 @@
-"""SNS: publish readable notices with filterable message attributes."""
+"""SNS: publish readable notices with filterable message attributes; keep a topic's subscriptions filtered."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
+from codereflex.approvals.subscriptions import Subscription
 from codereflex.aws.errors import translate
 
 if TYPE_CHECKING:
@@ -43,3 +44,64 @@ class SnsTopic:
         except ClientError as error:
             raise translate(error, f"publish to {self._topic_arn}", gone=frozenset({"NotFound"})) from error
         return response["MessageId"]
+
+
+class SnsSubscriptions:
+    """One topic's subscriptions, as `codereflex approvers sync` reads and changes them."""
+
+    def __init__(self, client: SNSClient, topic_arn: str) -> None:
+        self._client = client
+        self._topic_arn = topic_arn
+
+    def subscriptions(self) -> list[Subscription]:
+        """Every subscription with its filter policy (one GetSubscriptionAttributes each; pending ones have none)."""
+        found: list[Subscription] = []
+        try:
+            for page in self._client.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=self._topic_arn):
+                for raw in page.get("Subscriptions", []):
+                    sub = Subscription(raw.get("SubscriptionArn", ""), raw.get("Protocol", ""), raw.get("Endpoint", ""))
+                    if not sub.pending:
+                        attributes = self._client.get_subscription_attributes(SubscriptionArn=sub.arn)["Attributes"]
+                        sub = sub._replace(
+                            filter_policy=attributes.get("FilterPolicy"),
+                            filter_scope=attributes.get("FilterPolicyScope"),
+                        )
+                    found.append(sub)
+        except ClientError as error:
+            raise translate(
+                error, f"listing the subscriptions of {self._topic_arn}", gone=frozenset({"NotFound"})
+            ) from error
+        return found
+
+    def subscribe_email(self, address: str, policy: str) -> str:
+        """Subscribe with the filter policy set from the start (SNS emails the address to confirm)."""
+        try:
+            response = self._client.subscribe(
+                TopicArn=self._topic_arn,
+                Protocol="email",
+                Endpoint=address,
+                Attributes={"FilterPolicy": policy, "FilterPolicyScope": "MessageAttributes"},
+                ReturnSubscriptionArn=True,
+            )
+        except ClientError as error:
+            raise translate(
+                error, f"subscribing {address} to {self._topic_arn}", gone=frozenset({"NotFound"})
+            ) from error
+        return response.get("SubscriptionArn", "")
+
+    def set_filter(self, subscription_arn: str, policy: str) -> None:
+        try:
+            self._client.set_subscription_attributes(
+                SubscriptionArn=subscription_arn, AttributeName="FilterPolicyScope", AttributeValue="MessageAttributes"
+            )
+            self._client.set_subscription_attributes(
+                SubscriptionArn=subscription_arn, AttributeName="FilterPolicy", AttributeValue=policy
+            )
+        except ClientError as error:
+            raise translate(error, f"setting the filter policy of {subscription_arn}") from error
+
+    def unsubscribe(self, subscription_arn: str) -> None:
+        try:
+            self._client.unsubscribe(SubscriptionArn=subscription_arn)
+        except ClientError as error:
+            raise translate(error, f"removing {subscription_arn}", gone=frozenset({"NotFound"})) from error

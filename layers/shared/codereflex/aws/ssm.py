@@ -1,12 +1,14 @@
-"""SSM Parameter Store: the optional per-repository build-project mapping, cached for a few minutes."""
+"""SSM Parameter Store: the optional per-repository build-project and per-pipeline approver mappings, cached."""
 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from codereflex.approvals.approvers import parse_approver_mapping
 from codereflex.aws.errors import translate
 from codereflex.errors import ConfigurationError
 
@@ -15,8 +17,8 @@ if TYPE_CHECKING:
     from mypy_boto3_ssm import SSMClient
 
 
-class ProjectMapping:
-    """`{"repository": ["project", ...]}` read from one String parameter by Powertools Parameters.
+class CachedParameter:
+    """One String parameter read by Powertools Parameters.
 
     Powertools keeps the value for `max_age` seconds per execution environment, so a warm function
     does not pay a call per event and an edit takes effect within minutes.
@@ -30,7 +32,11 @@ class ProjectMapping:
         self._name = name
         self._max_age = max_age
 
-    def mapping(self) -> dict[str, tuple[str, ...]]:
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def _value(self) -> str:
         from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError  # noqa: PLC0415
 
         try:
@@ -41,7 +47,21 @@ class ProjectMapping:
             if isinstance(cause, ClientError):
                 raise translate(cause, f"GetParameter {self._name}", gone=frozenset({"ParameterNotFound"})) from cause
             raise
-        return parse_mapping(value if isinstance(value, str) else "", self._name)
+        return value if isinstance(value, str) else ""
+
+
+class ProjectMapping(CachedParameter):
+    """`{"repository": ["project", ...]}`."""
+
+    def mapping(self) -> dict[str, tuple[str, ...]]:
+        return parse_mapping(self._value(), self._name)
+
+
+class ApproverMapping(CachedParameter):
+    """`{"pipeline": {"approvers": [...], "quorum": 2, "separateDuties": true}}` (codereflex.approvals.approvers)."""
+
+    def mapping(self) -> dict[str, Mapping[str, Any]]:
+        return parse_approver_mapping(self._value(), self._name)
 
 
 def parse_mapping(value: str, name: str = "the project mapping") -> dict[str, tuple[str, ...]]:

@@ -1,4 +1,7 @@
-"""`codereflex backup list|restore|verify|run`: read the repository backups in S3, restore them, take one.
+"""`codereflex backup list|restore|verify|run` and `codereflex approvers sync`: backups; approval mail subscriptions.
+
+`backup` reads the repository backups in S3, restores them, takes one; `approvers sync` keeps one
+filtered email subscription per approver on the approval mail topic (codereflex.cli.approvers).
 
 Works against AWS with the usual credential chain, or against a running `python -m sandbox up`: with
 --sandbox, or by itself when no AWS endpoint or credentials are configured and the sandbox's state file
@@ -14,9 +17,10 @@ import json
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, NamedTuple, TextIO
 
 import boto3
@@ -34,6 +38,7 @@ from codereflex.backup.mirror import GitMirror
 from codereflex.backup.restore import choose_backup, restore_entry, verify
 from codereflex.backup.settings import Settings
 from codereflex.backup.store import Progress
+from codereflex.cli.approvers import add_commands as add_approver_commands
 from codereflex.errors import CodeReflexError
 from codereflex.gitremote import CodeCommitCredentials
 
@@ -125,6 +130,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     sandbox_options(running)
     running.set_defaults(run=_run)
+    add_approver_commands(commands, sandbox_options, _connect)
     return parser
 
 
@@ -142,6 +148,7 @@ class Aws(NamedTuple):
     session: boto3.Session
     endpoint_url: str | None
     bucket: str | None
+    resources: Mapping[str, str] = MappingProxyType({})  # the sandbox's: logical id -> name or ARN
 
     def client(self, name: str) -> Any:
         return self.session.client(name, endpoint_url=self.endpoint_url)  # type: ignore[call-overload]
@@ -186,7 +193,8 @@ def _connect(args: argparse.Namespace) -> Aws:
             aws_secret_access_key=developer["aws_secret_access_key"],
             region_name=state["region"],
         )
-        return Aws(sandbox, state["endpoint_url"], state.get("resources", {}).get("BackupBucket"))
+        resources = state.get("resources", {})
+        return Aws(sandbox, state["endpoint_url"], resources.get("BackupBucket"), MappingProxyType(resources))
     if session.get_credentials() is None:
         raise MissingConfiguration(NO_CREDENTIALS)
     if not session.region_name:
