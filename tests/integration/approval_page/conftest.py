@@ -15,8 +15,8 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pygit2
@@ -212,7 +212,11 @@ def mailed(tmp_path: Path) -> Iterator[Mailed]:
             name="payments-build",
             source={"type": "CODECOMMIT", "location": sandbox.store.clone_url(PIPELINE)},
             artifacts={"type": "NO_ARTIFACTS"},
-            environment={"type": "ARM_CONTAINER", "image": "aws/codebuild/standard", "computeType": "BUILD_GENERAL1_SMALL"},
+            environment={
+                "type": "ARM_CONTAINER",
+                "image": "aws/codebuild/standard",
+                "computeType": "BUILD_GENERAL1_SMALL",
+            },
             serviceRole=f"arn:aws:iam::{sandbox.description()['account_id']}:role/codebuild-service",
         )
         sns, topic = sandbox.client("sns"), sandbox.stack.refs["ApprovalMailTopic"]
@@ -220,7 +224,9 @@ def mailed(tmp_path: Path) -> Iterator[Mailed]:
             policy = json.dumps({"approver": [address]})
             sns.subscribe(TopicArn=topic, Protocol="email", Endpoint=address, Attributes={"FilterPolicy": policy})
         approval = {"configuration": {"CustomData": "Check the refund dashboards first"}}
-        sandbox.pipelines.create(approval_pipeline(PIPELINE, repository=PIPELINE, project="payments-build", approval=approval))
+        sandbox.pipelines.create(
+            approval_pipeline(PIPELINE, repository=PIPELINE, project="payments-build", approval=approval)
+        )
         execution_id = sandbox.pipelines.start(PIPELINE)
         sandbox.pipelines.settle()
         yield Mailed(sandbox, ActionRef(PIPELINE, "Approval", "Approve", execution_id))

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ALICE, World
+from .conftest import ALICE, Mailed, World
 
 ROOT = Path(__file__).resolve().parents[3]
 ARTIFACTS = ROOT / ".artifacts" / "approval-page"
@@ -63,27 +63,24 @@ def _policy_violations(driver: object) -> list[str]:
     return [str(e["message"]) for e in entries if "Content Security Policy" in str(e["message"])]
 
 
-def test_an_approver_reads_the_context_approves_with_a_reason_and_the_pipeline_moves_on(
-    world: World, browser: object
+def test_an_approver_opens_the_link_from_their_email_approves_with_a_reason_and_the_pipeline_moves_on(
+    mailed: Mailed, browser: object
 ) -> None:
     from selenium.webdriver.common.by import By
 
     driver = browser
-    ref = world.waiting()
-    world.open(ref)
-    url = world.link(ref, ALICE)
+    ref = mailed.ref
+    url = mailed.link(ALICE)
 
     driver.get(url)  # type: ignore[attr-defined]
     text = driver.find_element(By.TAG_NAME, "body").text  # type: ignore[attr-defined]
     for expected in (
-        "Approve \u201cApprove\u201d in payments (Prod)?",
-        "Prod",
+        "Approve \u201cApprove\u201d in payments (Approval)?",
         ref.execution_id,
-        "4f1c2a9b8e7d",
-        "Partial refunds",
-        "UnitTests",
+        "Partial refunds",  # the source revision's commit message
+        "Build Succeeded",  # the execution's build
     ):
-        assert expected in text
+        assert expected in text, expected
     assert "Check the refund dashboards first" in text and "bob@example.com: not answered" in text
     assert _policy_violations(driver) == []
     _screenshot(driver, "1-waiting")
@@ -96,7 +93,7 @@ def test_an_approver_reads_the_context_approves_with_a_reason_and_the_pipeline_m
     assert driver.current_url == url  # type: ignore[attr-defined]
     _screenshot(driver, "2-approved")
 
-    latest = world.state(ref)
+    latest = mailed.state()
     assert latest["status"] == "Succeeded"
     assert latest["summary"] == f"Approved by {ALICE} via codereflex: Refund dashboards are green"
 
