@@ -1,4 +1,4 @@
-"""The link from an approver's email (the pipeline run by the sandbox, the requests function's message) opens the page."""
+"""The link in an approver's email (a pipeline the sandbox ran, the requests function's message) opens their page."""
 
 from __future__ import annotations
 
