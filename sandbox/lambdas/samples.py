@@ -8,15 +8,23 @@ by the PR builds function itself, so the build results function trusts them as i
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 import pygit2
 
+from codereflex.approvals.approvers import TAG_APPROVERS
+from codereflex.approvals.links import Link, LinkSigner
+from codereflex.approvals.model import ActionRef
+from codereflex.aws.approvals import ApprovalStore
+from codereflex.aws.secrets import keyring_from_secret
 from codereflex.gitremote import CodeCommitCredentials
 from sandbox.aws.moto_ext import number_pull_requests_from
+from sandbox.aws.pipelines import approval_pipeline
 from sandbox.demo import demo_kit
 from sandbox.demo.ci_scenario import CiScenario
 from sandbox.local import Sandbox
@@ -60,6 +68,8 @@ class Seeded:
 
 def seed(sandbox: Sandbox, event: Any) -> Seeded:
     """Create in `sandbox` what `event` refers to, without any function seeing the pushes; the event rewritten."""
+    if isinstance(event, dict) and event.get("version") == "2.0" and isinstance(event.get("requestContext"), dict):
+        return _approval_page(sandbox, event)
     if not isinstance(event, dict) or not isinstance(event.get("detail"), dict):
         return Seeded(event)
     kind, detail = event.get("detail-type"), event["detail"]
@@ -220,6 +230,58 @@ def _build(world: _World, detail: Mapping[str, Any]) -> None:
     status = str(detail.get("build-status", "IN_PROGRESS"))
     if status != "IN_PROGRESS":
         world.scenario.finish(build_id, status)
+
+
+def _approval_page(sandbox: Sandbox, event: dict[str, Any]) -> Seeded:
+    """A function URL request to the approval page: the pipeline its link names, waiting at that approval.
+
+    ApprovalRequestsFunction opens the request itself (the pipeline's `codereflex:approvers` tag
+    names the link's approver), as in AWS; the sample's link, and its form token, are then signed
+    with this sandbox's link key for the seeded execution. A request that is no link (a 404) needs
+    nothing.
+    """
+    path = str(event.get("rawPath") or "")
+    if not path.startswith("/a/"):
+        return Seeded(event)
+    token = path.removeprefix("/a/")
+    payload = token.split(".", 1)[0]
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        pipeline, stage, action, execution, approver = (str(claims[k]) for k in ("p", "s", "a", "e", "r"))
+    except (ValueError, KeyError, TypeError) as error:
+        raise MissingState(f"the sample's link does not name an approval ({error}): nothing to seed") from error
+    with sandbox.undelivered():
+        world = _World(sandbox, REPOSITORY)
+        world.push({MAIN: MAIN_TIP})
+    declaration = approval_pipeline(pipeline, repository=REPOSITORY, project=world.project)
+    waiting = declaration["stages"][2]  # Source, Build, then the approval: named as the link names it
+    waiting["name"], waiting["actions"][0]["name"] = stage, action
+    sandbox.pipelines.create(declaration, tags={TAG_APPROVERS: approver})
+    ref = ActionRef(pipeline, stage, action, sandbox.pipelines.start(pipeline))
+    request = ApprovalStore(sandbox.client("dynamodb"), sandbox.stack.refs["ApprovalsTable"]).get(ref)
+    if request is None:
+        raise MissingState(
+            f"ApprovalRequestsFunction opened no request for {ref.key}: enable it (EnableApprovalLinks), "
+            "since the page shows only requests it opened"
+        )
+    keyring = keyring_from_secret(sandbox.client("secretsmanager"), sandbox.stack.refs["ApprovalLinkKey"])
+    links = LinkSigner(keyring)
+    signed = links.issue(Link(ref, approver, request.link_expires_at))
+    seeded = _rewrite(event, {token: signed})
+    if seeded.get("body"):
+        body = str(seeded["body"])
+        text = base64.b64decode(body).decode() if seeded.get("isBase64Encoded") else body
+        fields = [
+            (k, links.form_token(signed) if k == "form" else v) for k, v in parse_qsl(text, keep_blank_values=True)
+        ]
+        text = urlencode(fields)
+        seeded["body"] = base64.b64encode(text.encode()).decode() if seeded.get("isBase64Encoded") else text
+    created = [
+        *world.created,
+        f"pipeline {pipeline} waiting at {stage}/{action}, its request opened for {approver}",
+        "the sample's link (and form token) signed with this sandbox's link key",
+    ]
+    return Seeded(seeded, created, {execution: ref.execution_id})
 
 
 def _rewrite(value: Any, ids: Mapping[str, str]) -> Any:
