@@ -62,6 +62,13 @@ HANDLERS = {
         "from codereflex.events.codecommit import RepositoryStateChangeEvent; "
         + _READ.format(model="RepositoryStateChangeEvent", event="repo_activity/force_push_main.json"),
     ),
+    # The page routes with Powertools' Event Handler: a request to no page is resolved (routing and the
+    # page's HTML, no AWS call), which is what its first request costs beyond its clients.
+    "ApprovalPageFunction": (
+        "dynamodb",
+        "import approval_page.app as app; app.settings(); app._client('dynamodb').client; "
+        "import json; app.app.resolve(json.load(open('events/approval_page/get_unknown_path.json')), None)",
+    ),
     # The backup function also loads the GitLayer (pygit2, libgit2): its own floor is higher.
     "RepoBackupFunction": (
         "s3",
@@ -102,6 +109,8 @@ def _run(code: str, function: str | None = None) -> float:
         "SIGNING_KEY_SECRET": "arn:aws:secretsmanager:us-east-1:123456789012:secret:bench",
         "NOTIFICATION_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:bench",
         "BACKUP_BUCKET": "bench-backups",
+        "APPROVALS_TABLE": "bench-approvals",
+        "APPROVAL_LINK_KEY_SECRET": "arn:aws:secretsmanager:us-east-1:123456789012:secret:bench-link",
     }
     if function:
         # What the Lambda runtime sets: with it, Powertools Tracer is on (and patches botocore) and the

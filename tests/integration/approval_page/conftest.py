@@ -21,6 +21,7 @@ from typing import Any
 
 import pygit2
 import pytest
+from moto.codepipeline.models import CodePipelineBackend
 
 from codereflex.approvals.links import Link, LinkSigner, link_url
 from codereflex.approvals.model import ActionRef, BuildSummary, Request, Revision
@@ -70,12 +71,9 @@ class World:
     page_url: str
 
     def pipeline(self, name: str = PIPELINE, *, mode: str | None = None) -> None:
-        trust = {"Statement": [{"Effect": "Allow", "Principal": {"Service": "codepipeline.amazonaws.com"}}]}
-        iam = self.sandbox.client("iam")
-        role = iam.create_role(RoleName=f"{name}-pipeline", AssumeRolePolicyDocument=json.dumps(trust))["Role"]
+        """A pipeline whose first stage is the approval (the runner waits there as soon as it starts)."""
         declaration: dict[str, Any] = {
             "name": name,
-            "roleArn": role["Arn"],
             "artifactStore": {"type": "S3", "location": "artifacts"},
             "stages": [
                 {
@@ -92,20 +90,12 @@ class World:
             ],
         }
         if mode is not None:
-            declaration["executionMode"] = mode
-        self.sandbox.client("codepipeline").create_pipeline(pipeline=declaration)
+            declaration.update(executionMode=mode, pipelineType="V2")
+        self.sandbox.pipelines.create(declaration)
 
     def waiting(self, pipeline: str = PIPELINE) -> ActionRef:
-        """A new execution of `pipeline`, waiting at its approval (as the runner leaves it)."""
-        execution_id = self.sandbox.client("codepipeline").start_pipeline_execution(name=pipeline)[
-            "pipelineExecutionId"
-        ]
-        backend = cp.backend_for()
-        execution = backend.sandbox_execution(pipeline, execution_id)
-        declared = backend.pipelines[pipeline].pipeline["stages"][0]["actions"][0]
-        backend.sandbox_set_stage(execution, STAGE, "InProgress")
-        backend.sandbox_begin_action(execution, STAGE, declared)
-        return ActionRef(pipeline, STAGE, ACTION, execution_id)
+        """A new execution of `pipeline`, run by the sandbox to its approval, where it waits."""
+        return ActionRef(pipeline, STAGE, ACTION, self.sandbox.pipelines.start(pipeline))
 
     def open(self, ref: ActionRef, **changes: Any) -> Request:
         now = datetime.now(UTC)
@@ -161,13 +151,15 @@ def world() -> Iterator[World]:
 def decisions(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, str]]:
     """Every PutApprovalResult the sandbox's CodePipeline backend received: (execution's action, status, summary)."""
     received: list[tuple[str, str, str]] = []
-    original = cp.SandboxCodePipelineBackend.put_approval_result
+    # The sandbox grafts its operations onto moto's own backend class, which is where requests land.
+    backend = CodePipelineBackend
+    original = getattr(backend, "put_approval_result")  # noqa: B009 (grafted at run time: mypy cannot see it)
 
     def counted(self: cp.SandboxCodePipelineBackend, name: str, stage: str, action: str, **kwargs: Any) -> datetime:
         received.append((f"{name}/{stage}/{action}", kwargs["status"], kwargs["summary"]))
-        return original(self, name, stage, action, **kwargs)
+        return original(self, name, stage, action, **kwargs)  # type: ignore[no-any-return]
 
-    monkeypatch.setattr(cp.SandboxCodePipelineBackend, "put_approval_result", counted)
+    monkeypatch.setattr(backend, "put_approval_result", counted)
     return received
 
 

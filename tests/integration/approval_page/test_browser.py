@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from selenium.webdriver.remote.webdriver import WebDriver
 
 from .conftest import ALICE, Mailed, World
 
@@ -27,7 +28,7 @@ pytestmark = pytest.mark.skipif(not (shutil.which("chromium") and shutil.which("
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
+def browser() -> Iterator[WebDriver]:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -50,21 +51,36 @@ def browser() -> Iterator[object]:
         driver.quit()
 
 
-def _screenshot(driver: object, name: str) -> None:
+def _screenshot(driver: WebDriver, name: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
-    driver.save_screenshot(str(path))  # type: ignore[attr-defined]
+    driver.save_screenshot(str(path))
     print(f"screenshot: {path}")
 
 
-def _policy_violations(driver: object) -> list[str]:
+def _text_once(driver: WebDriver, expected: str) -> str:
+    """The page's text once it says `expected` (a click's POST and its 303 take a moment to load)."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def body(d: WebDriver) -> str | bool:
+        text = str(d.find_element(By.TAG_NAME, "body").text)
+        return text if expected in text else False
+
+    ignored = (NoSuchElementException, StaleElementReferenceException)
+    return str(WebDriverWait(driver, 30, ignored_exceptions=ignored).until(body))
+
+
+def _policy_violations(driver: WebDriver) -> list[str]:
     """What the console said about the page breaking its own Content-Security-Policy (a wrong style hash, say)."""
+    # Chromium's WebDriver reads the console; the generic WebDriver type does not declare it.
     entries = driver.get_log("browser")  # type: ignore[attr-defined]
     return [str(e["message"]) for e in entries if "Content Security Policy" in str(e["message"])]
 
 
 def test_an_approver_opens_the_link_from_their_email_approves_with_a_reason_and_the_pipeline_moves_on(
-    mailed: Mailed, browser: object
+    mailed: Mailed, browser: WebDriver
 ) -> None:
     from selenium.webdriver.common.by import By
 
@@ -72,8 +88,8 @@ def test_an_approver_opens_the_link_from_their_email_approves_with_a_reason_and_
     ref = mailed.ref
     url = mailed.link(ALICE)
 
-    driver.get(url)  # type: ignore[attr-defined]
-    text = driver.find_element(By.TAG_NAME, "body").text  # type: ignore[attr-defined]
+    driver.get(url)
+    text = driver.find_element(By.TAG_NAME, "body").text
     for expected in (
         "Approve \u201cApprove\u201d in payments (Approval)?",
         ref.execution_id,
@@ -85,39 +101,39 @@ def test_an_approver_opens_the_link_from_their_email_approves_with_a_reason_and_
     assert _policy_violations(driver) == []
     _screenshot(driver, "1-waiting")
 
-    driver.find_element(By.ID, "reason").send_keys("Refund dashboards are green")  # type: ignore[attr-defined]
-    driver.find_element(By.CSS_SELECTOR, "button[value=approve]").click()  # type: ignore[attr-defined]
-    decided = driver.find_element(By.TAG_NAME, "body").text  # type: ignore[attr-defined]
+    driver.find_element(By.ID, "reason").send_keys("Refund dashboards are green")
+    driver.find_element(By.CSS_SELECTOR, "button[value=approve]").click()
+    decided = _text_once(driver, "Approved by")
     assert f"Approved by {ALICE} at " in decided and "Reason: Refund dashboards are green" in decided
     # The POST answered 303 to the link itself, which the browser followed.
-    assert driver.current_url == url  # type: ignore[attr-defined]
+    assert driver.current_url == url
     _screenshot(driver, "2-approved")
 
     latest = mailed.state()
     assert latest["status"] == "Succeeded"
     assert latest["summary"] == f"Approved by {ALICE} via codereflex: Refund dashboards are green"
 
-    driver.get(url)  # type: ignore[attr-defined]
-    again = driver.find_element(By.TAG_NAME, "body").text  # type: ignore[attr-defined]
+    driver.get(url)
+    again = driver.find_element(By.TAG_NAME, "body").text
     assert f"Approved by {ALICE} at " in again
-    assert driver.find_elements(By.TAG_NAME, "form") == []  # type: ignore[attr-defined]
+    assert driver.find_elements(By.TAG_NAME, "form") == []
 
 
-def test_on_a_phone_sized_screen_the_page_fits_and_its_buttons_are_reachable(world: World, browser: object) -> None:
+def test_on_a_phone_sized_screen_the_page_fits_and_its_buttons_are_reachable(world: World, browser: WebDriver) -> None:
     from selenium.webdriver.common.by import By
 
     driver = browser
     ref = world.waiting()
     world.open(ref)
-    driver.set_window_size(*PHONE)  # type: ignore[attr-defined]
+    driver.set_window_size(*PHONE)
     try:
-        driver.get(world.link(ref, ALICE))  # type: ignore[attr-defined]
-        viewport = driver.execute_script("return document.documentElement.clientWidth")  # type: ignore[attr-defined]
-        content = driver.execute_script("return document.documentElement.scrollWidth")  # type: ignore[attr-defined]
+        driver.get(world.link(ref, ALICE))
+        viewport = driver.execute_script("return document.documentElement.clientWidth")
+        content = driver.execute_script("return document.documentElement.scrollWidth")
         assert content <= viewport, "the page scrolls sideways on a phone"
-        for button in driver.find_elements(By.CSS_SELECTOR, "button"):  # type: ignore[attr-defined]
+        for button in driver.find_elements(By.CSS_SELECTOR, "button"):
             assert button.is_displayed() and button.size["height"] >= 40  # a thumb's target
             assert button.location["x"] + button.size["width"] <= viewport
         _screenshot(driver, "3-phone")
     finally:
-        driver.set_window_size(1280, 900)  # type: ignore[attr-defined]
+        driver.set_window_size(1280, 900)
