@@ -8,7 +8,7 @@ with collector_paused():  # a cold start's imports, without garbage collection: 
     import logging
     from collections.abc import Mapping
     from datetime import UTC, datetime
-    from functools import cache
+    from functools import cache, partial
     from typing import Any
     from urllib.parse import parse_qs
 
@@ -56,9 +56,10 @@ def _client(service: str) -> Any:
 
 @cache
 def _links(secret_id: str) -> LinkSigner:
-    # The key's AWSCURRENT and AWSPREVIOUS versions, read once per execution environment (a rotation
-    # makes the new key AWSCURRENT, and the links sent before it verify with AWSPREVIOUS).
-    return LinkSigner(keyring_from_secret(_client("secretsmanager"), secret_id))
+    # The key's AWSCURRENT and AWSPREVIOUS versions, read once per execution environment; a key id
+    # it does not know (the key rotated since) reads them again, at most once a minute.
+    read = partial(keyring_from_secret, _client("secretsmanager"), secret_id)
+    return LinkSigner(read(), reload=read)
 
 
 class _LazyLinks:
