@@ -69,6 +69,12 @@ HANDLERS = {
         "import approval_page.app as app; app.settings(); app._client('dynamodb').client; "
         "import json; app.app.resolve(json.load(open('events/approval_page/get_unknown_path.json')), None)",
     ),
+    "ApprovalRequestsFunction": (
+        "codepipeline",
+        "import approval_requests.app as app; app.settings(); app._client('codepipeline').client; "
+        "from codereflex.events.codepipeline import ActionExecutionStateChangeEvent; "
+        + _READ.format(model="ActionExecutionStateChangeEvent", event="approval_requests/action_started.json"),
+    ),
     # The backup function also loads the GitLayer (pygit2, libgit2): its own floor is higher.
     "RepoBackupFunction": (
         "s3",
@@ -110,7 +116,9 @@ def _run(code: str, function: str | None = None) -> float:
         "NOTIFICATION_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:bench",
         "BACKUP_BUCKET": "bench-backups",
         "APPROVALS_TABLE": "bench-approvals",
-        "APPROVAL_LINK_KEY_SECRET": "arn:aws:secretsmanager:us-east-1:123456789012:secret:bench-link",
+        "APPROVAL_MAIL_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:bench-approvals",
+        "APPROVAL_LINK_KEY_SECRET": "arn:aws:secretsmanager:us-east-1:123456789012:secret:bench-links",
+        "APPROVAL_PAGE_URL": "https://bench.lambda-url.us-east-1.on.aws/",
     }
     if function:
         # What the Lambda runtime sets: with it, Powertools Tracer is on (and patches botocore) and the

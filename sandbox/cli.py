@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from sandbox.aws.moto_ext import Mail
 from sandbox.demo.demo import run as run_demo
 from sandbox.lambdas.router import Router
 from sandbox.lambdas.samples import MissingState, seed
@@ -139,12 +140,26 @@ def _invoke(args: argparse.Namespace) -> int:
                     return 1
                 _say_seeded(seeded.created, seeded.renamed)
                 event = seeded.event
+            seen = {id(mail) for mail in _approval_mail(sandbox)}
             result = sandbox.invoke(args.logical_id, event)
             for notice in sandbox.notices():
                 print(f"--- notice: {notice.subject}\n{notice.message}", file=sys.stderr)
+            for mail in _approval_mail(sandbox):
+                if id(mail) not in seen:
+                    print(f"--- mail to {mail.address}: {mail.subject}\n{mail.message}", file=sys.stderr)
     _say_missing(result, seeded=not endpoint and args.seed)
     print(json.dumps(result))
     return 0
+
+
+def _approval_mail(sandbox: Sandbox) -> list[Mail]:
+    """What each approver's email subscription on the approval mail topic received, oldest first."""
+    topic = sandbox.stack.refs.get("ApprovalMailTopic")
+    if topic is None:
+        return []
+    listed = sandbox.client("sns").list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+    addresses = sorted({s["Endpoint"] for s in listed if s["Protocol"] == "email"})
+    return [mail for address in addresses for mail in sandbox.mailbox(address)]
 
 
 def _say_seeded(created: list[str], renamed: dict[str, str]) -> None:

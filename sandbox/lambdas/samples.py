@@ -12,15 +12,17 @@ import base64
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, cast
 from urllib.parse import parse_qsl, urlencode
 
 import pygit2
 
-from codereflex.approvals.approvers import TAG_APPROVERS
 from codereflex.approvals.links import Link, LinkSigner
-from codereflex.approvals.model import ActionRef
+from codereflex.approvals.model import APPROVED, ActionRef, Answer
+from codereflex.approvals.subscriptions import filter_policy
 from codereflex.aws.approvals import ApprovalStore
+from codereflex.aws.codepipeline import CodePipelineApprovals
 from codereflex.aws.secrets import keyring_from_secret
 from codereflex.gitremote import CodeCommitCredentials
 from sandbox.aws.moto_ext import number_pull_requests_from
@@ -50,6 +52,9 @@ HISTORY: dict[str, tuple[str, str | None]] = {
     "4f1c2a9b8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c3b": ("Partial refunds", "9c4e0f7a1b2d3c4e5f60718293a4b5c6d7e8f901"),
     "a3d5f7b9c1e3a5c7e9b1d3f5a7c9e1b3d5f7a9c1": ("Fix partial refunds", "4f1c2a9b8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c3b"),
 }
+ACTION_CHANGE = "CodePipeline Action Execution State Change"
+# Who the seeded pipeline's tag names as approvers (the stack's default names nobody).
+APPROVERS = ("alice@example.com", "bob@example.com")
 _PULL_REQUEST_EVENTS = {"CodeCommit Pull Request State Change", "CodeCommit Comment on Pull Request"}
 
 
@@ -70,11 +75,22 @@ def seed(sandbox: Sandbox, event: Any) -> Seeded:
     """Create in `sandbox` what `event` refers to, without any function seeing the pushes; the event rewritten."""
     if isinstance(event, dict) and event.get("version") == "2.0" and isinstance(event.get("requestContext"), dict):
         return _approval_page(sandbox, event)
+    if isinstance(event, dict) and isinstance(event.get("Records"), list):
+        with sandbox.undelivered():
+            world = _World(sandbox, REPOSITORY)
+            event = _approval_notification(world, event)
+        return _seeded(sandbox, event, world)
     if not isinstance(event, dict) or not isinstance(event.get("detail"), dict):
         return Seeded(event)
     kind, detail = event.get("detail-type"), event["detail"]
     with sandbox.undelivered():
-        if kind == "Scheduled Event":
+        if kind == "Scheduled Event" and _is_approval_sweep(event):
+            world = _World(sandbox, REPOSITORY)
+            _approval_sweep(world)
+        elif kind == ACTION_CHANGE:
+            world = _World(sandbox, REPOSITORY)
+            _approval_action(world, detail)
+        elif kind == "Scheduled Event":
             world = _World(sandbox, REPOSITORY)
             world.push({MAIN: MAIN_TIP})
         elif kind == "CodeCommit Repository State Change":
@@ -88,6 +104,10 @@ def seed(sandbox: Sandbox, event: Any) -> Seeded:
             _build(world, detail)
         else:
             return Seeded(event)
+    return _seeded(sandbox, event, world)
+
+
+def _seeded(sandbox: Sandbox, event: Any, world: _World) -> Seeded:
     # Whatever seeding made the functions publish is not the event's doing.
     sandbox.notices()
     text = json.dumps(event)
@@ -233,12 +253,11 @@ def _build(world: _World, detail: Mapping[str, Any]) -> None:
 
 
 def _approval_page(sandbox: Sandbox, event: dict[str, Any]) -> Seeded:
-    """A function URL request to the approval page: the pipeline its link names, waiting at that approval.
+    """A function URL request to the approval page: the approval its link names, waiting, with its request.
 
-    ApprovalRequestsFunction opens the request itself (the pipeline's `codereflex:approvers` tag
-    names the link's approver), as in AWS; the sample's link, and its form token, are then signed
-    with this sandbox's link key for the seeded execution. A request that is no link (a 404) needs
-    nothing.
+    The pipeline and the request are seeded as for the requests function's samples (the function
+    opens the request itself); the sample's link, and its form token, are then signed with this
+    sandbox's link key for the seeded execution. A request that is no link (a 404) needs nothing.
     """
     path = str(event.get("rawPath") or "")
     if not path.startswith("/a/"):
@@ -249,39 +268,30 @@ def _approval_page(sandbox: Sandbox, event: dict[str, Any]) -> Seeded:
         claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
         pipeline, stage, action, execution, approver = (str(claims[k]) for k in ("p", "s", "a", "e", "r"))
     except (ValueError, KeyError, TypeError) as error:
-        raise MissingState(f"the sample's link does not name an approval ({error}): nothing to seed") from error
+        raise MissingState(f"the sample's link names no approval ({error}): nothing to seed") from error
     with sandbox.undelivered():
         world = _World(sandbox, REPOSITORY)
-        world.push({MAIN: MAIN_TIP})
-    declaration = approval_pipeline(pipeline, repository=REPOSITORY, project=world.project)
-    waiting = declaration["stages"][2]  # Source, Build, then the approval: named as the link names it
-    waiting["name"], waiting["actions"][0]["name"] = stage, action
-    sandbox.pipelines.create(declaration, tags={TAG_APPROVERS: approver})
-    ref = ActionRef(pipeline, stage, action, sandbox.pipelines.start(pipeline))
+        ref = _waiting(world, pipeline, action, execution, timeout_minutes=7 * 24 * 60)
+        _open(world, ref)
     request = ApprovalStore(sandbox.client("dynamodb"), sandbox.stack.refs["ApprovalsTable"]).get(ref)
-    if request is None:
+    if request is None or stage != ref.stage or approver not in request.approvers:
         raise MissingState(
-            f"ApprovalRequestsFunction opened no request for {ref.key}: enable it (EnableApprovalLinks), "
-            "since the page shows only requests it opened"
+            f"the sample's link must name stage {ref.stage} and one of {', '.join(APPROVERS)}, "
+            "and ApprovalRequestsFunction must be enabled (EnableApprovalLinks) to open the request"
         )
-    keyring = keyring_from_secret(sandbox.client("secretsmanager"), sandbox.stack.refs["ApprovalLinkKey"])
-    links = LinkSigner(keyring)
+    links = LinkSigner(keyring_from_secret(sandbox.client("secretsmanager"), sandbox.stack.refs["ApprovalLinkKey"]))
     signed = links.issue(Link(ref, approver, request.link_expires_at))
-    seeded = _rewrite(event, {token: signed})
-    if seeded.get("body"):
-        body = str(seeded["body"])
-        text = base64.b64decode(body).decode() if seeded.get("isBase64Encoded") else body
+    event = _rewrite(event, {token: signed})
+    if event.get("body"):
+        body = str(event["body"])
+        text = base64.b64decode(body).decode() if event.get("isBase64Encoded") else body
         fields = [
             (k, links.form_token(signed) if k == "form" else v) for k, v in parse_qsl(text, keep_blank_values=True)
         ]
         text = urlencode(fields)
-        seeded["body"] = base64.b64encode(text.encode()).decode() if seeded.get("isBase64Encoded") else text
-    created = [
-        *world.created,
-        f"pipeline {pipeline} waiting at {stage}/{action}, its request opened for {approver}",
-        "the sample's link (and form token) signed with this sandbox's link key",
-    ]
-    return Seeded(seeded, created, {execution: ref.execution_id})
+        event["body"] = base64.b64encode(text.encode()).decode() if event.get("isBase64Encoded") else text
+    world.created.append("the sample's link (and form token) signed with this sandbox's link key")
+    return _seeded(sandbox, event, world)
 
 
 def _rewrite(value: Any, ids: Mapping[str, str]) -> Any:
@@ -295,3 +305,105 @@ def _rewrite(value: Any, ids: Mapping[str, str]) -> Any:
     if isinstance(value, dict):
         return {key: _rewrite(item, ids) for key, item in value.items()}
     return value
+
+
+# --- approvals: a pipeline waiting at the approval the sample names ---------------------------
+
+
+def _is_approval_sweep(event: Mapping[str, Any]) -> bool:
+    return any("ApprovalRequestsFunction" in str(resource) for resource in event.get("resources") or [])
+
+
+def _waiting(
+    world: _World, pipeline: str, action: str, sample_execution: str | None, *, timeout_minutes: int
+) -> ActionRef:
+    """The pipeline (source, build, approval) with its approvers' subscriptions, and an execution waiting."""
+    sandbox = world.sandbox
+    world.push({MAIN: MAIN_TIP})
+    refs = sandbox.stack.refs
+    for approver in APPROVERS:
+        sandbox.client("sns").subscribe(
+            TopicArn=refs["ApprovalMailTopic"],
+            Protocol="email",
+            Endpoint=approver,
+            Attributes={"FilterPolicy": filter_policy(approver)},
+        )
+    approval = {"name": action, "timeoutInMinutes": timeout_minutes}
+    declaration = approval_pipeline(
+        pipeline, repository=world.scenario.repository, project=world.project, approval=approval
+    )
+    sandbox.pipelines.create(declaration, tags={"codereflex:approvers": " ".join(APPROVERS)})
+    with sandbox.undelivered():
+        execution = sandbox.pipelines.start(pipeline)
+    if sample_execution:
+        world.ids[sample_execution] = execution
+    ref = ActionRef(pipeline, "Approval", action, execution)
+    world.created.append(
+        f"pipeline {pipeline} waiting at Approval/{action} (execution {execution}), approvers {', '.join(APPROVERS)}"
+    )
+    return ref
+
+
+def _open(world: _World, ref: ActionRef) -> None:
+    """The request, opened by the function itself from the STARTED event (its emails are part of the seeding)."""
+    started = next(
+        event
+        for event in world.sandbox.pipelines.events
+        if event["detail"].get("action") == ref.action
+        and event["detail"]["state"] == "STARTED"
+        and event["detail"]["execution-id"] == ref.execution_id
+    )
+    world.sandbox.router.invoke(
+        "ApprovalRequestsFunction", started, env_overrides={**world.sandbox.function_env(), **demo_kit.QUIET}
+    )
+    world.created.append("the request, opened by ApprovalRequestsFunction")
+
+
+def _approval_action(world: _World, detail: Mapping[str, Any]) -> None:
+    pipeline, action = str(detail.get("pipeline")), str(detail.get("action"))
+    ref = _waiting(world, pipeline, action, str(detail.get("execution-id")), timeout_minutes=7 * 24 * 60)
+    if detail.get("state") == "STARTED":
+        return
+    # A terminal sample: the request was opened, and alice approved it on the page, as the page does it.
+    _open(world, ref)
+    summary = str(detail.get("execution-result", {}).get("external-execution-summary", ""))
+    reason = summary.split(": ", 1)[1] if ": " in summary else "approved"
+    sandbox = world.sandbox
+    store = ApprovalStore(sandbox.client("dynamodb"), sandbox.stack.refs["ApprovalsTable"])
+    answer = Answer(APPROVERS[0], APPROVED, reason, datetime.now(UTC))
+    request = store.answer(ref, answer)
+    outcome = request.outcome_for(answer)
+    store.claim_outcome(ref, outcome)
+    pipelines = CodePipelineApprovals(sandbox.client("codepipeline"))
+    token = pipelines.waiting_token(ref)
+    if token is None or pipelines.put_result(ref, token, outcome.status, outcome.summary) != "decided":
+        raise MissingState(f"the seeded approval {ref.key} could not be decided")
+    store.mark_reported(ref)
+    with sandbox.undelivered():
+        sandbox.pipelines.settle()
+    world.created.append(f"{APPROVERS[0]} approved it on the page: {outcome.summary}")
+
+
+def _approval_notification(world: _World, event: dict[str, Any]) -> dict[str, Any]:
+    """CodePipeline's message names no execution: the seeded one's token stands in for the sample's.
+
+    The token is put in here rather than through `ids`, whose renames are printed.
+    """
+    try:
+        message = json.loads(event["Records"][0]["Sns"]["Message"])
+        approval = message["approval"]
+        pipeline, action, token = str(approval["pipelineName"]), str(approval["actionName"]), str(approval["token"])
+    except (KeyError, IndexError, TypeError, ValueError):
+        raise MissingState("The SNS event holds no CodePipeline approval message (Records[0].Sns.Message)") from None
+    ref = _waiting(world, pipeline, action, None, timeout_minutes=7 * 24 * 60)
+    waiting = CodePipelineApprovals(world.sandbox.client("codepipeline")).waiting_token(ref)
+    if waiting is None:
+        raise MissingState(f"the seeded approval {ref.key} is not waiting")
+    world.created.append("the sample's token replaced by the waiting approval's (not printed)")
+    return cast(dict[str, Any], json.loads(json.dumps(event).replace(token, waiting)))
+
+
+def _approval_sweep(world: _World) -> None:
+    """An approval expiring in 20 minutes, inside the default reminder window: the sweep reminds its approvers."""
+    ref = _waiting(world, "payments-service-release", "ApproveRelease", None, timeout_minutes=20)
+    _open(world, ref)

@@ -61,9 +61,11 @@ def test_codepipelines_token_reaches_the_requests_function_alone(template: SamTe
     subscriptions = [r for r in template.resources.values() if r.get("Type") == "AWS::SNS::Subscription"]
     assert all(s["Properties"]["TopicArn"] != {"Ref": "ApprovalNotificationTopic"} for s in subscriptions)
     policy = template.resources["ApprovalNotificationTopicPolicy"]["Properties"]["PolicyDocument"]
-    (deny,) = [s for s in policy["Statement"] if s["Action"] == "sns:Subscribe"]
-    assert deny["Effect"] == "Deny"
-    assert deny["Condition"] == {"StringNotEquals": {"sns:Protocol": "lambda"}}
+    denied = [s["Condition"] for s in policy["Statement"] if s["Action"] == "sns:Subscribe" and s["Effect"] == "Deny"]
+    assert denied == [
+        {"StringNotEquals": {"sns:Protocol": "lambda"}},
+        {"StringNotEquals": {"sns:Endpoint": {"Fn::GetAtt": ["ApprovalRequestsFunction", "Arn"]}}},
+    ]
     subscribers = [
         lid
         for lid in template.function_ids()

@@ -13,7 +13,13 @@ from aws_lambda_powertools import Metrics
 from sandbox.demo.ci_scenario import CiScenario
 from sandbox.local import Sandbox
 
-FUNCTIONS = ("RepoActivityFunction", "RepoBackupFunction", "PrBuildsFunction", "BuildResultsFunction")
+FUNCTIONS = (
+    "RepoActivityFunction",
+    "RepoBackupFunction",
+    "PrBuildsFunction",
+    "BuildResultsFunction",
+    "ApprovalRequestsFunction",
+)
 QUIET = {"POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "WARNING"}
 # What json.loads makes of the number 1e400, as Lambda's runtime reads the payload.
 OVERFLOW = json.loads("1e400")
@@ -57,6 +63,8 @@ SAMPLES = [
     ("RepoBackupFunction", "repo_backup/sweep.json", "time"),
     ("PrBuildsFunction", "pr_builds/created.json", "time"),
     ("PrBuildsFunction", "pr_builds/rebuild_comment.json", "time"),
+    ("ApprovalRequestsFunction", "approval_requests/action_started.json", "time"),
+    ("ApprovalRequestsFunction", "approval_requests/sweep.json", "time"),
     # The numbers of a CodeBuild event.
     ("BuildResultsFunction", "build_results/pr_failed.json", "detail.additional-information.build-number"),
     ("BuildResultsFunction", "build_results/pr_failed.json", "detail.additional-information.timeout-in-minutes"),

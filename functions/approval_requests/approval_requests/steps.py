@@ -8,6 +8,7 @@ from enum import Enum
 from typing import Literal
 
 from codereflex.approvals.links import Link, link_url
+from codereflex.approvals.messages import closeout_email, reminder_email, request_email
 from codereflex.approvals.model import APPROVED, REJECTED, Ended, EndedHow, Outcome, Request
 from codereflex.report import Count, Line, Report
 
@@ -89,18 +90,16 @@ def send(
     now: datetime,
 ) -> int:
     """One message per recipient, each under its own once-key; returns how many went out now."""
-    from codereflex.approvals import messages  # noqa: PLC0415 - only an event that mails pays for it
-
     sent = 0
     for approver in recipients:
 
         def publish(approver: str = approver) -> str:
             if kind == "closeout":
-                subject, body = messages.closeout_email(request, approver, now)
+                subject, body = closeout_email(request, approver, now)
             else:
                 token = ports.links().issue(Link(request.ref, approver, request.link_expires_at))
                 url = link_url(options.page_url, token)
-                compose = messages.request_email if kind == "request" else messages.reminder_email
+                compose = request_email if kind == "request" else reminder_email
                 subject, body = compose(request, approver, url, now)
             return ports.mail.publish(subject, body, {"approver": approver, "kind": kind})
 

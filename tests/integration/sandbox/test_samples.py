@@ -13,6 +13,7 @@ from tests.conftest import EVENTS
 
 FUNCTIONS = {
     "approval_page": "ApprovalPageFunction",
+    "approval_requests": "ApprovalRequestsFunction",
     "build_results": "BuildResultsFunction",
     "pr_builds": "PrBuildsFunction",
     "repo_activity": "RepoActivityFunction",
@@ -23,6 +24,10 @@ INTENDED: dict[str, dict[str, Any]] = {
     "approval_page/get_link.json": {"statusCode": 200},
     "approval_page/get_unknown_path.json": {"statusCode": 404},
     "approval_page/post_approve.json": {"statusCode": 303},
+    "approval_requests/action_started.json": {"outcome": "opened", "sent": 2},
+    "approval_requests/action_succeeded.json": {"outcome": "closed-out", "reason": "approved-here", "sent": 2},
+    "approval_requests/approval_notification.json": {"outcome": "opened", "sent": 2},
+    "approval_requests/sweep.json": {"outcome": "swept", "sent": 2},
     "build_results/commit_succeeded.json": {"outcome": "posted"},
     "build_results/pr_failed.json": {"outcome": "posted", "target": "pr:payments-service:42"},
     "build_results/pr_in_progress.json": {"outcome": "posted", "target": "pr:payments-service:42"},
@@ -98,3 +103,22 @@ def test_an_event_naming_no_repository_is_refused_in_one_sentence(
     assert code == 1
     assert err.strip().startswith("The event names no repository")
     assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("sample", "kind"),
+    [
+        ("approval_requests/action_started.json", "Approval needed"),
+        ("approval_requests/approval_notification.json", "Approval needed"),
+        ("approval_requests/action_succeeded.json", "Approved"),
+    ],
+)
+def test_an_approval_sample_shows_the_mail_each_approver_got(
+    sample: str, kind: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = _invoke(sample, capsys)
+    assert code == 0, err
+    for approver in ("alice@example.com", "bob@example.com"):
+        assert f"--- mail to {approver}: {kind}" in err
+    # The sample's token was replaced by the seeded approval's, which is printed nowhere
+    assert "EXAMPLETOKEN" not in err
