@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .conftest import ALICE, World, http
+from .conftest import ALICE, World, form_token, http
 
 
 def test_a_link_shows_the_approval_and_its_form_post_approves_the_pipeline(world: World) -> None:
@@ -23,3 +23,19 @@ def test_a_link_shows_the_approval_and_its_form_post_approves_the_pipeline(world
     assert latest["summary"] == f"Approved by {ALICE} via codereflex: dashboards are green"
     again = http("GET", url)
     assert f"Approved by {ALICE} at " in again.body and "<form" not in again.body
+
+
+def test_a_failing_dependency_is_a_503_page_that_decides_nothing_and_shows_no_traceback(world: World) -> None:
+    ref = world.waiting()
+    world.open(ref)
+    url = world.link(ref)
+    form = form_token(http("GET", url).body)
+    # The record's table is gone (a deleted stack, a wrong setting): every read and write fails.
+    world.sandbox.client("dynamodb").delete_table(TableName=world.sandbox.stack.refs["ApprovalsTable"])
+    for method, fields in (("GET", None), ("POST", {"form": form, "decision": "approve", "reason": "x"})):
+        answer = http(method, url, fields)
+        assert answer.status == 503, (method, answer.body)
+        assert "Nothing was decided" in answer.body
+        assert "Traceback" not in answer.body and "ResourceNotFound" not in answer.body
+        assert answer.headers["Content-Security-Policy"].startswith("default-src 'none'")
+    assert world.state(ref)["status"] == "InProgress"
