@@ -101,18 +101,30 @@ def approval(shown: Shown) -> str:
     request, now = shown.request, shown.now
     ref = request.ref
     title = f"{ref.action} in {ref.pipeline}"
-    parts = [f"<h1>{escape(_heading(shown))}</h1>", _state(shown), "<h2>What is being approved</h2>"]
-    parts.append(
-        _definitions(
-            [
-                ("Pipeline", escape(ref.pipeline)),
-                ("Stage", escape(ref.stage)),
-                ("Action", escape(ref.action)),
-                ("Execution", f"<code>{escape(ref.execution_id)}</code>"),
-                ("Expires", escape(_expiry(request.expires_at, now))),
-            ]
-        )
-    )
+    waiting = request.state(now) == "waiting"
+    asked = "What is being approved" if waiting else "What was asked"
+    parts = [f"<h1>{escape(_heading(shown))}</h1>", _state(shown), f"<h2>{asked}</h2>"]
+    rows = [
+        ("Pipeline", escape(ref.pipeline)),
+        ("Stage", escape(ref.stage)),
+        ("Action", escape(ref.action)),
+        ("Execution", f"<code>{escape(ref.execution_id)}</code>"),
+    ]
+    if waiting:
+        rows.append(("Expires", escape(_expiry(request.expires_at, now))))
+    parts.append(_definitions(rows))
+    parts.extend(_changes(request))
+    parts.append(f"<h2>Approvers ({_needed(request)})</h2><ul>")
+    parts.extend(f"<li>{_approver_line(request, approver, shown.approver)}</li>" for approver in request.approvers)
+    parts.append("</ul>")
+    if shown.form_token is not None:  # after the context: read what you approve, then decide
+        parts.append(_form(shown))
+    return _document(title, "".join(parts))
+
+
+def _changes(request: Request) -> list[str]:
+    """The source revisions, the execution's builds and what the pipeline says about the approval."""
+    parts = []
     if request.revisions:
         parts.append("<h2>Source changes</h2><ul>")
         for revision in request.revisions:
@@ -121,9 +133,8 @@ def approval(shown: Shown) -> str:
             by = f" by {escape(author)}" if author else ""
             if revision.author_name and revision.author_email:
                 by += f" &lt;{escape(revision.author_email)}&gt;"
-            parts.append(
-                f"<li>{escape(revision.name)}: {_link(revision.url, commit)} {escape(revision.summary)}{by}</li>"
-            )
+            summary = f" \u2014 {escape(revision.summary)}" if revision.summary else ""
+            parts.append(f"<li>{escape(revision.name)}: {_link(revision.url, commit)}{summary}{by}</li>")
         parts.append("</ul>")
     if request.builds:
         parts.append("<h2>Builds of this execution</h2><ul>")
@@ -137,12 +148,7 @@ def approval(shown: Shown) -> str:
             parts.append(f'<p class="note">{escape(request.custom_data)}</p>')
         if request.external_link:
             parts.append(f"<p>Review: {_link(request.external_link, escape(request.external_link))}</p>")
-    parts.append(f"<h2>Approvers ({_needed(request)})</h2><ul>")
-    parts.extend(f"<li>{_approver_line(request, approver, shown.approver)}</li>" for approver in request.approvers)
-    parts.append("</ul>")
-    if shown.form_token is not None:  # after the context: read what you approve, then decide
-        parts.append(_form(shown))
-    return _document(title, "".join(parts))
+    return parts
 
 
 def _heading(shown: Shown) -> str:
