@@ -23,6 +23,7 @@ with collector_paused():  # a cold start's imports, without garbage collection: 
     from codereflex.aws.approvals import ApprovalStore
     from codereflex.aws.clients import lazy_client
     from codereflex.aws.secrets import keyring_from_secret
+    from codereflex.errors import PermanentError
     from codereflex.events.reading import shape_error
     from codereflex.handler import emit, final_on_permanent_error
 
@@ -105,12 +106,19 @@ def not_found(_: NotFoundError) -> Response[str]:
 
 @app.exception_handler(Exception)  # type: ignore[untyped-decorator]
 def failed(error: Exception) -> Response[str]:
-    # A failed call (DynamoDB, CodePipeline, the secret) or a bug: nothing was decided unless the
-    # decision was recorded first, which the sweep then finishes. The page never shows a traceback;
-    # the log names the error and the link only by its id.
-    link = (app.current_event.path or "").removeprefix("/a/")
-    logger.exception("Approval page failed", link_id=link_id(link), error_type=type(error).__name__)
-    metrics.add_metric(name="PageFailures", unit=MetricUnit.Count, value=1)
+    # A failed call (DynamoDB, CodePipeline, the secret), a bad setting or a bug: nothing was decided
+    # unless the decision was claimed first, which the requests function's sweep then reports. The
+    # page never shows a traceback; the log names the link only by its id. A permanent failure (a
+    # missing setting, access denied, the table gone) is an "Event rejected" counted under Rejected,
+    # which the function's alarm watches: every request would fail the same way until it is fixed.
+    link = link_id((app.current_event.path or "").removeprefix("/a/"))
+    if isinstance(error, PermanentError):
+        logger.error("Event rejected", reason=error.reason, error=str(error), link_id=link)
+        metrics.add_metric(name="Rejected", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name=f"Rejected.{error.reason}", unit=MetricUnit.Count, value=1)
+    else:
+        logger.exception("Approval page failed", link_id=link, error_type=type(error).__name__)
+        metrics.add_metric(name="PageFailures", unit=MetricUnit.Count, value=1)
     return _page(503, page.refusal(logic.Refused("unavailable")))
 
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+
+from sandbox.lambdas.functionurl import url_event
+
 from .conftest import ALICE, World, form_token, http
 
 
@@ -39,3 +43,30 @@ def test_a_failing_dependency_is_a_503_page_that_decides_nothing_and_shows_no_tr
         assert "Traceback" not in answer.body and "ResourceNotFound" not in answer.body
         assert answer.headers["Content-Security-Policy"].startswith("default-src 'none'")
     assert world.state(ref)["status"] == "InProgress"
+
+
+def test_a_missing_setting_is_a_503_page_and_an_event_rejected_the_alarm_sees(world: World) -> None:
+    ref = world.waiting()
+    world.open(ref)
+    event = url_event("GET", "/a/" + world.link(ref).rsplit("/", 1)[1], [], b"", domain="page.example")
+    overrides = {**world.sandbox.function_env(), "APPROVALS_TABLE": " "}
+    # Powertools' Logger is the standard logger named after the service, whichever import made it.
+    capture = _Records()
+    service = logging.getLogger("codereflex-approval-page")
+    service.addHandler(capture)
+    try:
+        answer = world.sandbox.router.invoke("ApprovalPageFunction", event, env_overrides=overrides)
+    finally:
+        service.removeHandler(capture)
+    assert answer["statusCode"] == 503 and "Nothing was decided" in answer["body"]
+    rejected = [r for r in capture.records if r.getMessage() == "Event rejected"]
+    assert [(r.reason, "APPROVALS_TABLE" in r.error) for r in rejected] == [("configuration", True)]  # type: ignore[attr-defined]
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
