@@ -31,7 +31,17 @@ $(SAMVENV)/.installed: requirements-sam.txt | $(VENV)/.installed
 	$(UV) pip install --quiet --python $(SAMVENV)/bin/python -r requirements-sam.txt
 	touch $@
 
-setup: $(VENV)/.installed $(SAMVENV)/.installed ## Create .venv (dev) and .venv-sam (SAM CLI)
+setup: $(VENV)/.installed $(SAMVENV)/.installed browser ## Create .venv (dev) and .venv-sam (SAM CLI); install the browser
+
+# The approval page's browser tests drive Debian's chromium through chromium-driver (selenium is in
+# requirements-dev.txt). Installed only when missing and only as root; otherwise say what to do, and
+# those tests skip with the same sentence.
+browser:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get install -y --no-install-recommends chromium chromium-driver \
+	  || { apt-get update && apt-get install -y --no-install-recommends chromium chromium-driver; }; \
+	else echo "browser tests will skip: chromium and chromium-driver are missing; run 'sudo apt-get install -y chromium chromium-driver'"; fi
 
 format: $(VENV)/.installed ## Rewrite code to house style
 	$(VENV)/bin/ruff format . && $(VENV)/bin/ruff check --fix .
@@ -74,4 +84,4 @@ deploy: build ## sam deploy with the samconfig.toml environment ENV
 clean: ## Remove build output and virtualenvs
 	rm -rf .aws-sam $(VENV) $(SAMVENV) .sandbox
 
-.PHONY: help setup format lint validate build unit pytest test demo up invoke bench deploy clean
+.PHONY: help setup browser format lint validate build unit pytest test demo up invoke bench deploy clean

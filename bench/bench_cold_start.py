@@ -62,6 +62,13 @@ HANDLERS = {
         "from codereflex.events.codecommit import RepositoryStateChangeEvent; "
         + _READ.format(model="RepositoryStateChangeEvent", event="repo_activity/force_push_main.json"),
     ),
+    # The page routes with Powertools' Event Handler: a request to no page is resolved (routing and the
+    # page's HTML, no AWS call), which is what its first request costs beyond its clients.
+    "ApprovalPageFunction": (
+        "dynamodb",
+        "import approval_page.app as app; app.settings(); app._client('dynamodb').client; "
+        "import json; app.app.resolve(json.load(open('events/approval_page/get_unknown_path.json')), None)",
+    ),
     "ApprovalRequestsFunction": (
         "codepipeline",
         "import approval_requests.app as app; app.settings(); app._client('codepipeline').client; "

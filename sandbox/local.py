@@ -35,6 +35,7 @@ from sandbox.aws.pipelines import PipelineRunner
 from sandbox.aws.stack import ACCOUNT_ID, Stack, create_stack
 from sandbox.git import gitstore
 from sandbox.git.gitserver import GitServer
+from sandbox.lambdas.functionurl import FunctionUrlServer
 from sandbox.lambdas.router import Invocation, Router
 from sandbox.lambdas.template import Resolver, load_template
 
@@ -45,6 +46,8 @@ TEMPLATE = ROOT / "template.yaml"
 DEVELOPER = "developer"
 # Stands in for the functions' execution role: the identity whose keys a Lambda function gets.
 FUNCTIONS = "codereflex-functions"
+# The function served on a loopback function URL (its FunctionUrlConfig), when the template deploys it.
+PAGE_FUNCTION = "ApprovalPageFunction"
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,7 @@ class Sandbox:
         self._mock: Any = None
         self._moto_server: ThreadedMotoServer | None = None
         self._git: GitServer | None = None
+        self._page: FunctionUrlServer | None = None
         self._saved_env: dict[str, str | None] = {}
         self._clients: dict[tuple[str, str | None], Any] = {}
         self._undelivered = False
@@ -163,6 +167,11 @@ class Sandbox:
             enabled=resolver.is_deployed,
             resolve=self._resolve_against,
         )
+        if PAGE_FUNCTION in self._template.resources and resolver.is_deployed(PAGE_FUNCTION):
+            # Bound before the router resolves the template, so `!GetAtt ApprovalPageFunctionUrl.FunctionUrl`
+            # (the requests function's APPROVAL_PAGE_URL) is this loopback URL; it serves once the router exists.
+            self._page = FunctionUrlServer(lambda event: self.invoke(PAGE_FUNCTION, event))
+            self.stack.refs[f"{PAGE_FUNCTION}Url.FunctionUrl"] = self._page.url
         self.router = Router.from_template(
             self._template.path or TEMPLATE,
             parameters=self._parameters,
@@ -174,6 +183,8 @@ class Sandbox:
         # execution environment (clients, a backup's remembered catalogs and manifests) must not
         # outlive the buckets and endpoints it was made for; the same names come back every time.
         self.router.cold_start()
+        if self._page is not None:
+            self._page.start()
         self._inbox_url = self._subscribe_inbox()
         # CodePipeline's side: executions run here; over HTTP the functions' PutApprovalResult lands on
         # moto's server thread, so a worker picks it up (in-process, `pipelines.settle()` does).
@@ -199,6 +210,9 @@ class Sandbox:
         return resolver.resolve(value)
 
     def stop(self) -> None:
+        if self._page is not None:
+            self._page.stop()
+            self._page = None
         if self._pipelines is not None:
             self._pipelines.close()
             self._pipelines = None
@@ -254,6 +268,11 @@ class Sandbox:
     @property
     def git_url(self) -> str:
         return self.store.base_url
+
+    @property
+    def approval_page_url(self) -> str | None:
+        """The approval page's loopback function URL (ends with "/"), or None when the stack has no page."""
+        return self._page.url if self._page is not None else None
 
     def function_env(self) -> dict[str, str]:
         """What a function needs beyond the template's environment to reach this sandbox's AWS."""
@@ -405,6 +424,7 @@ class Sandbox:
         return {
             "endpoint_url": self.endpoint_url,
             "git_url": self.git_url,
+            "approval_page_url": self.approval_page_url,
             "region": self.region,
             "account_id": ACCOUNT_ID,
             "developer": {

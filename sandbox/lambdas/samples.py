@@ -8,18 +8,22 @@ by the PR builds function itself, so the build results function trusts them as i
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
+from urllib.parse import parse_qsl, urlencode
 
 import pygit2
 
+from codereflex.approvals.links import Link, LinkSigner
 from codereflex.approvals.model import APPROVED, ActionRef, Answer
 from codereflex.approvals.subscriptions import filter_policy
 from codereflex.aws.approvals import ApprovalStore
 from codereflex.aws.codepipeline import CodePipelineApprovals
+from codereflex.aws.secrets import keyring_from_secret
 from codereflex.gitremote import CodeCommitCredentials
 from sandbox.aws.moto_ext import number_pull_requests_from
 from sandbox.aws.pipelines import approval_pipeline
@@ -69,6 +73,8 @@ class Seeded:
 
 def seed(sandbox: Sandbox, event: Any) -> Seeded:
     """Create in `sandbox` what `event` refers to, without any function seeing the pushes; the event rewritten."""
+    if isinstance(event, dict) and event.get("version") == "2.0" and isinstance(event.get("requestContext"), dict):
+        return _approval_page(sandbox, event)
     if isinstance(event, dict) and isinstance(event.get("Records"), list):
         with sandbox.undelivered():
             world = _World(sandbox, REPOSITORY)
@@ -244,6 +250,48 @@ def _build(world: _World, detail: Mapping[str, Any]) -> None:
     status = str(detail.get("build-status", "IN_PROGRESS"))
     if status != "IN_PROGRESS":
         world.scenario.finish(build_id, status)
+
+
+def _approval_page(sandbox: Sandbox, event: dict[str, Any]) -> Seeded:
+    """A function URL request to the approval page: the approval its link names, waiting, with its request.
+
+    The pipeline and the request are seeded as for the requests function's samples (the function
+    opens the request itself); the sample's link, and its form token, are then signed with this
+    sandbox's link key for the seeded execution. A request that is no link (a 404) needs nothing.
+    """
+    path = str(event.get("rawPath") or "")
+    if not path.startswith("/a/"):
+        return Seeded(event)
+    token = path.removeprefix("/a/")
+    payload = token.split(".", 1)[0]
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        pipeline, stage, action, execution, approver = (str(claims[k]) for k in ("p", "s", "a", "e", "r"))
+    except (ValueError, KeyError, TypeError) as error:
+        raise MissingState(f"the sample's link names no approval ({error}): nothing to seed") from error
+    with sandbox.undelivered():
+        world = _World(sandbox, REPOSITORY)
+        ref = _waiting(world, pipeline, action, execution, timeout_minutes=7 * 24 * 60)
+        _open(world, ref)
+    request = ApprovalStore(sandbox.client("dynamodb"), sandbox.stack.refs["ApprovalsTable"]).get(ref)
+    if request is None or stage != ref.stage or approver not in request.approvers:
+        raise MissingState(
+            f"the sample's link must name stage {ref.stage} and one of {', '.join(APPROVERS)}, "
+            "and ApprovalRequestsFunction must be enabled (EnableApprovalLinks) to open the request"
+        )
+    links = LinkSigner(keyring_from_secret(sandbox.client("secretsmanager"), sandbox.stack.refs["ApprovalLinkKey"]))
+    signed = links.issue(Link(ref, approver, request.link_expires_at))
+    event = _rewrite(event, {token: signed})
+    if event.get("body"):
+        body = str(event["body"])
+        text = base64.b64decode(body).decode() if event.get("isBase64Encoded") else body
+        fields = [
+            (k, links.form_token(signed) if k == "form" else v) for k, v in parse_qsl(text, keep_blank_values=True)
+        ]
+        text = urlencode(fields)
+        event["body"] = base64.b64encode(text.encode()).decode() if event.get("isBase64Encoded") else text
+    world.created.append("the sample's link (and form token) signed with this sandbox's link key")
+    return _seeded(sandbox, event, world)
 
 
 def _rewrite(value: Any, ids: Mapping[str, str]) -> Any:

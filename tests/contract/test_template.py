@@ -49,9 +49,18 @@ def test_every_events_folder_belongs_to_a_function() -> None:
     assert {path.name for path in EVENTS.iterdir() if path.is_dir()} <= code_dirs
 
 
-def test_every_function_has_sample_events() -> None:
+def _has_url(router: Router, spec: FunctionSpec) -> bool:
+    return bool(router.template.function_properties(spec.logical_id).get("FunctionUrlConfig"))
+
+
+def _is_url_request(event: dict[str, Any]) -> bool:
+    """A Lambda function URL request (payload format 2.0), not an EventBridge event."""
+    return event.get("version") == "2.0" and isinstance(event.get("requestContext"), dict)
+
+
+def test_every_function_has_sample_events(router: Router) -> None:
     with_events = {spec.logical_id for spec, _ in _event_files()}
-    assert with_events == {spec.logical_id for spec in _functions() if spec.pattern_rules}
+    assert with_events == {spec.logical_id for spec in _functions() if spec.pattern_rules or _has_url(router, spec)}
 
 
 @pytest.mark.parametrize("spec", _functions(), ids=lambda spec: spec.logical_id)
@@ -72,6 +81,11 @@ def test_every_handler_imports_from_its_code_uri(spec: FunctionSpec) -> None:
 @pytest.mark.parametrize(("spec", "path"), _event_files(), ids=lambda value: getattr(value, "name", ""))
 def test_every_sample_event_matches_its_function_rule(router: Router, spec: FunctionSpec, path: Path) -> None:
     event = json.loads(path.read_text())
+    if _is_url_request(event):
+        # A request to a function URL: the function must have one, and the request its method and path.
+        assert _has_url(router, spec)
+        assert event["requestContext"]["http"]["path"] == event["rawPath"]
+        return
     if "Records" in event:
         # An SNS delivery: the sample's topic must be one the function subscribes to.
         assert event["Records"][0]["Sns"]["TopicArn"] in _sns_topics(router, spec)
@@ -113,6 +127,8 @@ def test_a_near_miss_of_a_sample_does_not_match(
     event = json.loads(path.read_text())
     if "Records" in event:
         pytest.skip("an SNS delivery reaches its topic's subscribers, whatever a rule says")
+    if _is_url_request(event):
+        pytest.skip("a function URL request reaches its function, whatever a rule says")
     for key, value in near_miss.items():
         if isinstance(value, dict):
             if not set(value) <= set(event[key]):

@@ -19,6 +19,7 @@ FUNCTIONS = (
     "PrBuildsFunction",
     "BuildResultsFunction",
     "ApprovalRequestsFunction",
+    "ApprovalPageFunction",
 )
 QUIET = {"POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "WARNING"}
 # What json.loads makes of the number 1e400, as Lambda's runtime reads the payload.
@@ -44,6 +45,16 @@ def test_an_event_that_is_not_an_object_is_a_bad_event(sandbox: Sandbox, functio
     error = _rejected(sandbox.invoke(function, event), "bad-event")
     assert "must be a JSON object" in error
     assert sandbox.notices() == []
+
+
+@pytest.mark.parametrize(
+    "event",
+    [{"detail-type": "Scheduled Event", "detail": {}}, {"version": "2.0", "rawPath": "/a/x"}, {"requestContext": {}}],
+    ids=["an EventBridge event", "no requestContext", "no rawPath"],
+)
+def test_the_approval_page_takes_only_function_url_requests(sandbox: Sandbox, event: dict[str, Any]) -> None:
+    error = _rejected(sandbox.invoke("ApprovalPageFunction", event), "bad-event")
+    assert "not a Lambda function URL request" in error
 
 
 def _set(event: dict[str, Any], path: str, value: Any) -> dict[str, Any]:

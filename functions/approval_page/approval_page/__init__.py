@@ -1,1 +1,1 @@
-"""The approval page: an approver's signed link shows what is being approved and takes their decision."""
+"""The approval page: a signed link shows an approval's context, and its form approves or rejects it once."""

@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 import threading
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -112,6 +114,17 @@ def test_up_prints_one_json_line_with_endpoints_and_resources(sandbox_up: dict[s
     assert sandbox_up["functions"] == {spec.logical_id: spec.function_name for spec in enabled}
     assert sandbox_up["functions"]["RepoActivityFunction"] == "codereflex-RepoActivityFunction"
     assert sandbox_up["repositories"]["legacy"] == f"{sandbox_up['git_url']}/v1/repos/legacy"
+
+
+def test_up_serves_the_approval_page_at_the_url_it_prints(sandbox_up: dict[str, Any]) -> None:
+    page = sandbox_up["approval_page_url"]
+    assert page.startswith("http://127.0.0.1:") and page.endswith("/")
+    assert sandbox_up["resources"]["ApprovalPageFunctionUrl.FunctionUrl"] == page  # the requests function's link base
+    for path, status, says in (("", 404, "Page not found"), ("a/eyJ2IjoxfQ.0123abcd.forged", 403, "not valid")):
+        with pytest.raises(urllib.error.HTTPError) as answer:
+            urllib.request.urlopen(page + path, timeout=30)  # noqa: S310 (the sandbox's loopback URL)
+        assert answer.value.code == status and says in answer.value.read().decode()
+        assert answer.value.headers["Content-Security-Policy"].startswith("default-src 'none'")
 
 
 def test_up_is_quiet_and_says_where_it_runs_in_its_state_file_while_it_runs(tmp_path: Path) -> None:

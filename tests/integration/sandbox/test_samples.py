@@ -12,6 +12,7 @@ from sandbox import cli
 from tests.conftest import EVENTS
 
 FUNCTIONS = {
+    "approval_page": "ApprovalPageFunction",
     "approval_requests": "ApprovalRequestsFunction",
     "build_results": "BuildResultsFunction",
     "pr_builds": "PrBuildsFunction",
@@ -20,6 +21,9 @@ FUNCTIONS = {
 }
 # What each sample is for, as its function answers it (a subset of the answer's fields).
 INTENDED: dict[str, dict[str, Any]] = {
+    "approval_page/get_link.json": {"statusCode": 200},
+    "approval_page/get_unknown_path.json": {"statusCode": 404},
+    "approval_page/post_approve.json": {"statusCode": 303},
     "approval_requests/action_started.json": {"outcome": "opened", "sent": 2},
     "approval_requests/action_succeeded.json": {"outcome": "closed-out", "reason": "approved-here", "sent": 2},
     "approval_requests/approval_notification.json": {"outcome": "opened", "sent": 2},
@@ -42,6 +46,8 @@ INTENDED: dict[str, dict[str, Any]] = {
     "repo_backup/sweep.json": {"outcome": "swept", "backedUp": ["payments-service"], "failed": []},
     "repo_backup/tag_created.json": {"outcome": "backed-up"},
 }
+# Samples that name no state (a request to no page), so nothing is seeded for them.
+NAMES_NOTHING = {"approval_page/get_unknown_path.json"}
 SAMPLES = sorted(path.relative_to(EVENTS).as_posix() for path in EVENTS.glob("**/*.json"))
 
 
@@ -63,7 +69,8 @@ def test_invoking_a_sample_does_what_it_says(sample: str, capsys: pytest.Capture
     assert code == 0, err
     assert {key: answer.get(key) for key in INTENDED[sample]} == INTENDED[sample], err
     # The user is told what was seeded and which of the sample's ids now name seeded ones
-    assert "--- seeded: repository payments-service" in err
+    if sample not in NAMES_NOTHING:
+        assert "--- seeded: repository payments-service" in err
     assert "--- missing state" not in err
 
 

@@ -1,0 +1,226 @@
+"""The approval page's decisions: what a link shows (GET, HEAD) and what a POST decides, in the design's order.
+
+Plain Python over the approvals model and three ports; it never logs and never touches HTTP: it
+returns what to show (`Shown`), a refusal (`Refused`) or where to send the browser (`SeeOther`),
+with the report app.py emits. Nothing here ever holds the pipeline token longer than the one
+call that needs it, and nothing it reports names the link token (only `link_id`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Literal, NamedTuple, Protocol
+
+from codereflex.approvals.links import Link, LinkRefused, link_id
+from codereflex.approvals.model import (
+    APPROVED,
+    REJECTED,
+    SUMMARY_LIMIT,
+    ActionRef,
+    Answer,
+    Ended,
+    EndedHow,
+    Outcome,
+    Request,
+    RequestRefused,
+    Status,
+)
+from codereflex.report import Count, Line, Report
+
+RefusalReason = Literal[
+    "invalid-link",
+    "expired-link",
+    "bad-form",
+    "unknown-request",
+    "not-approver",
+    "author",
+    "bad-decision",
+    "reason-too-long",
+    "not-found",
+    "unavailable",
+]
+# The HTTP status of each refusal: 403 for what this visitor may not do, 410 for what is over.
+STATUS: Mapping[RefusalReason, int] = {
+    "invalid-link": 403,
+    "expired-link": 410,
+    "bad-form": 403,
+    "unknown-request": 404,
+    "not-approver": 403,
+    "author": 403,
+    "bad-decision": 400,
+    "reason-too-long": 400,
+    "not-found": 404,
+    "unavailable": 503,
+}
+_DECISIONS: Mapping[str, Status] = {"approve": APPROVED, "reject": REJECTED}
+
+
+class Links(Protocol):
+    def read(self, token: str, now: datetime) -> Link: ...
+    def form_token(self, token: str) -> str: ...
+    def form_ok(self, token: str, form: str) -> bool: ...
+
+
+class Store(Protocol):
+    def get(self, ref: ActionRef) -> Request | None: ...
+    def answer(self, ref: ActionRef, answer: Answer) -> Request: ...
+    def claim_outcome(self, ref: ActionRef, outcome: Outcome) -> bool: ...
+    def mark_reported(self, ref: ActionRef) -> bool: ...
+    def mark_ended(self, ref: ActionRef, ended: Ended) -> bool: ...
+
+
+class Pipeline(Protocol):
+    def waiting_token(self, ref: ActionRef) -> str | None: ...
+    def ended_how(self, ref: ActionRef) -> EndedHow: ...
+    def put_result(self, ref: ActionRef, token: str, status: Status, summary: str) -> str: ...
+
+
+class Ports(NamedTuple):
+    links: Links
+    store: Store
+    pipeline: Pipeline
+
+
+class Shown(NamedTuple):
+    """The request as the link's approver sees it; `form_token` only while this approver may still answer."""
+
+    request: Request
+    approver: str
+    now: datetime
+    action_path: str
+    form_token: str | None
+
+
+class Refused(NamedTuple):
+    reason: RefusalReason
+    detail: str = ""
+
+    @property
+    def status(self) -> int:
+        return STATUS[self.reason]
+
+
+class SeeOther(NamedTuple):
+    """303 to the link's own page, which then says what happened (a POST never renders a page itself)."""
+
+    location: str
+
+
+class Result(NamedTuple):
+    answer: Shown | Refused | SeeOther
+    lines: tuple[Line, ...] = ()
+    counts: tuple[Count, ...] = ()
+
+    def report(self) -> Report:
+        return Report(response={}, lines=self.lines, counts=self.counts)
+
+
+class Form(NamedTuple):
+    """The POST's fields: `form` (the form token), `decision` (approve | reject), `reason`."""
+
+    form: str
+    decision: str
+    reason: str
+
+
+def show(token: str, path: str, now: datetime, ports: Ports) -> Result:
+    """GET and HEAD: read-only. A mail scanner fetching every link decides nothing and changes nothing."""
+    checked = _checked(token, now, ports)
+    if isinstance(checked, Result):
+        return checked
+    link, request = checked
+    may_answer = request.state(now) == "waiting" and link.approver not in request.answers
+    form = ports.links.form_token(token) if may_answer and not request.conflicted(link.approver) else None
+    fields = {"link_id": link_id(token), "request": request.ref.key, "state": request.state(now)}
+    return Result(Shown(request, link.approver, now, path, form), (Line("Approval page shown", fields),))
+
+
+def decide(token: str, path: str, form: Form, now: datetime, ports: Ports) -> Result:  # noqa: PLR0911 - one per step
+    """POST: the design's decision order. Every early return decides nothing."""
+    checked = _checked(token, now, ports, form=form)
+    if isinstance(checked, Result):
+        return checked
+    link, request = checked
+    ref, fields = request.ref, {"link_id": link_id(token), "request": request.ref.key}
+    status = _DECISIONS.get(form.decision)
+    if status is None:
+        return _refused("bad-decision", fields)
+    reason = " ".join(form.reason.split())
+    if len(reason) > reason_limit(request):
+        return _refused("reason-too-long", fields)
+    # 4. Already decided, ended or answered by this approver: the page says what happened.
+    if request.state(now) != "waiting" or link.approver in request.answers:
+        return _again(path, fields, "Approval answer not needed", request.state(now))
+    # 5. The action must still wait on this execution; otherwise record how it ended and say so.
+    token_now = ports.pipeline.waiting_token(ref)
+    if token_now is None:
+        how = ports.pipeline.ended_how(ref)
+        ports.store.mark_ended(ref, Ended(how, now))
+        return _again(path, fields, "Approval no longer waiting", how)
+    # 6. The answer, written once (conditional): a replayed or concurrent POST loses here.
+    answer = Answer(link.approver, status, reason, now)
+    try:
+        answered = ports.store.answer(ref, answer)
+    except RequestRefused:  # answered already (a replay, a second tab), or decided or ended meanwhile
+        return _again(path, fields, "Approval answer not needed", "conflict")
+    counts = [Count(f"Answers.{status}")]
+    if not answered.decisive(answer):
+        lines = (Line("Approval answered", {**fields, "status": status, "approvals": len(answered.approvals())}),)
+        return Result(SeeOther(path), lines, tuple(counts))
+    # 7. Decisive: one claim wins; only the winner reports it to CodePipeline.
+    outcome = answered.outcome_for(answer)
+    if not ports.store.claim_outcome(ref, outcome):
+        return _again(path, fields, "Approval outcome claimed elsewhere", "conflict")
+    result = ports.pipeline.put_result(ref, token_now, outcome.status, outcome.summary)
+    ports.store.mark_reported(ref)
+    counts.append(Count(f"Decided.{outcome.status}"))
+    line = Line("Approval decided", {**fields, "status": outcome.status, "by": list(outcome.by), "result": result})
+    return Result(SeeOther(path), (line,), tuple(counts))
+
+
+def reason_limit(request: Request) -> int:
+    """The longest reason whose summary still fits CodePipeline's 512 characters, however the quorum is made up.
+
+    The summary names every approver of the outcome (`Approved by a@x, b@y via codereflex: ...`),
+    so the longest `quorum` addresses bound the prefix. The form's maxlength is this limit too.
+    """
+    longest = sorted(request.approvers, key=len, reverse=True)[: max(request.quorum, 1)]
+    prefix = f"{APPROVED} by {', '.join(longest)} via codereflex: "
+    return max(SUMMARY_LIMIT - len(prefix), 0)
+
+
+def not_found() -> Result:
+    return Result(Refused("not-found"), (Line("Approval page not found", level="info"),), (Count("NotFound"),))
+
+
+def _checked(token: str, now: datetime, ports: Ports, form: Form | None = None) -> tuple[Link, Request] | Result:
+    """Steps 1-3: the link, the form token (POST), the request and the approver's right to answer it."""
+    fields: dict[str, object] = {"link_id": link_id(token)}
+    try:
+        link = ports.links.read(token, now)
+    except LinkRefused as refused:
+        # The log names the exact reason; the visitor only learns invalid or expired.
+        reason: RefusalReason = "expired-link" if refused.reason == "expired" else "invalid-link"
+        return _refused(reason, {**fields, "why": refused.reason})
+    if form is not None and not ports.links.form_ok(token, form.form):
+        return _refused("bad-form", fields)
+    request = ports.store.get(link.ref)
+    fields["request"] = link.ref.key
+    if request is None:
+        return _refused("unknown-request", fields)
+    if link.approver not in request.approvers:
+        return _refused("not-approver", fields)
+    if form is not None and request.conflicted(link.approver):
+        commits = ", ".join(r.revision_id[:12] for r in request.revisions if r.author_email)
+        return _refused("author", fields, detail=f"Source changes: {commits}." if commits else "")
+    return link, request
+
+
+def _refused(reason: RefusalReason, fields: Mapping[str, object], detail: str = "") -> Result:
+    line = Line("Approval page refused", {**fields, "reason": reason}, level="warning")
+    return Result(Refused(reason, detail), (line,), (Count("Refused"), Count(f"Refused.{reason}")))
+
+
+def _again(path: str, fields: Mapping[str, object], message: str, why: str) -> Result:
+    return Result(SeeOther(path), (Line(message, {**fields, "why": why}),), (Count("Repeated"),))

@@ -1,0 +1,114 @@
+"""The approval page's HTML: the context an approver needs, every value escaped, no script, only https links."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from approval_page import page
+from approval_page.logic import Refused, Shown
+from codereflex.approvals.model import Answer, Ended, Outcome
+
+from .fakes import ALICE, BOB, NOW, REF, request
+
+HOSTILE = "<script>alert(1)</script>\"'&"
+
+
+def html(shown: Shown) -> str:
+    return page.approval(shown)
+
+
+def test_a_waiting_request_shows_its_context_and_the_form() -> None:
+    text = html(Shown(request(), ALICE, NOW, "/a/tok", "form-token"))
+    for expected in (
+        "payments",
+        "Prod",
+        "Approve",
+        REF.execution_id,  # pipeline, stage, action, execution
+        "4f1c2a9b8e7d",
+        "Partial refunds",
+        "Carol &lt;carol@example.com&gt;",  # the source revision
+        'href="https://console.aws.amazon.com/codesuite/codecommit/repositories/payments/commit/4f1c2a9b"',
+        "UnitTests",
+        "212 tests passed",  # the build
+        "Check the refund dashboards first",
+        'href="https://dashboards.example.com/refunds"',
+        "alice@example.com (you): not answered",
+        "bob@example.com: not answered",
+        "5 h 0 min left",
+        'name="form" value="form-token"',
+        'name="decision" value="approve"',
+        'name="decision" value="reject"',
+        f'maxlength="{512 - len("Approved by alice@example.com via codereflex: ")}"',
+        'action="/a/tok"',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+    ):
+        assert expected in text, expected
+
+
+def test_every_value_is_escaped_and_nothing_can_run() -> None:
+    hostile = request(
+        ref=REF._replace(pipeline=HOSTILE, stage=HOSTILE),
+        custom_data=HOSTILE,
+        external_link="javascript:alert(1)",
+        approvers=(ALICE, HOSTILE),
+        answers={HOSTILE: Answer(HOSTILE, "Approved", HOSTILE, NOW)},
+        quorum=2,
+    )
+    text = html(Shown(hostile, ALICE, NOW, '/a/"><script>', "tok"))
+    assert "<script" not in text.lower()
+    assert 'href="javascript' not in text  # a non-https link stays text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;&quot;&#x27;&amp;" in text
+
+
+def test_the_one_inline_stylesheet_is_the_one_the_policy_allows() -> None:
+    text = page.refusal(Refused("invalid-link"))
+    style = re.search(r"<style>(.*?)</style>", text, re.S)
+    assert style is not None
+    digest = base64.b64encode(hashlib.sha256(style.group(1).encode()).digest()).decode()
+    policy = page.HEADERS["Content-Security-Policy"]
+    assert f"style-src 'sha256-{digest}'" in policy
+    assert "default-src 'none'" in policy and "frame-ancestors 'none'" in policy and "script" not in policy
+    assert page.HEADERS["Referrer-Policy"] == "no-referrer" and page.HEADERS["Cache-Control"] == "no-store"
+    assert page.HEADERS["Strict-Transport-Security"].startswith("max-age=")
+
+
+@pytest.mark.parametrize(
+    ("changes", "says"),
+    [
+        (
+            {"outcome": Outcome("Approved", (BOB,), "looks good", NOW, True)},
+            "Approved by bob@example.com at 2026-12-01 12:00 UTC. Reason: looks good",
+        ),
+        (
+            {"outcome": Outcome("Rejected", (BOB,), "", NOW, False)},
+            "Rejected by bob@example.com at 2026-12-01 12:00 UTC. (being recorded",
+        ),
+        ({"expires_at": NOW - timedelta(minutes=1)}, "This approval expired at 2026-12-01 11:59 UTC"),
+        ({"ended": Ended("superseded", NOW)}, "A newer execution of the pipeline superseded this one"),
+        ({"ended": Ended("approved-elsewhere", NOW)}, "approved outside codereflex at 2026-12-01 12:00 UTC"),
+        ({"ended": Ended("rejected-elsewhere", NOW)}, "rejected outside codereflex"),
+        (
+            {"quorum": 2, "answers": {BOB: Answer(BOB, "Approved", "ok", NOW)}},
+            "Waiting for more approvals (1 of 2)",
+        ),
+    ],
+)
+def test_every_later_visit_says_what_happened(changes: dict[str, Any], says: str) -> None:
+    text = html(Shown(request(**changes), ALICE, NOW, "/a/tok", None))
+    assert says in text
+    assert "<form" not in text
+
+
+@pytest.mark.parametrize(
+    "reason", ["invalid-link", "expired-link", "bad-form", "not-approver", "author", "unknown-request"]
+)
+def test_refusals_are_sentences_that_never_say_which_check_failed(reason: str) -> None:
+    text = page.refusal(Refused(reason))  # type: ignore[arg-type]
+    assert "<h1>" in text and "Traceback" not in text
+    assert "signature" not in text.lower() and "key" not in text.lower()
