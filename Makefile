@@ -61,7 +61,7 @@ build: $(SAMVENV)/.installed ## sam build (arm64), then check native libraries a
 unit: $(VENV)/.installed ## Unit and contract tests only
 	$(PY) -m pytest tests/unit tests/contract
 
-pytest: $(VENV)/.installed ## All hermetic tests (unit, contract, integration)
+pytest: $(VENV)/.installed browser ## All hermetic tests (unit, contract, integration)
 	$(PY) -m pytest --cov --cov-report=term:skip-covered
 
 test: lint validate build pytest ## Everything CI runs: lint, types, sam validate, sam build, arch check, tests

@@ -19,5 +19,8 @@ def test_the_whole_demo_succeeds(capsys: pytest.CaptureFixture[str]) -> None:
         "ok: the backup found nothing new",
         "ok: git fsck --full is clean",
         "ok: the revision is approved by the bot",
+        "ok: fetching the link decided nothing",
+        "ok: it records who and why",
+        "ok: bob@example.com received one close-out email",
     ):
         assert milestone in out
