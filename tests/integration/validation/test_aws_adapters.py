@@ -134,6 +134,9 @@ def test_alarm_states_of_metric_alarms_by_name_in_batches_of_100(aws: None) -> N
             Threshold=1,
             ComparisonOperator="GreaterThanThreshold",
         )
+    # A new alarm's first state is INSUFFICIENT_DATA in CloudWatch (and in the sandbox's moto); moto alone says
+    # OK. Each state this test reads is set, so it holds whichever moto the process has.
+    client.set_alarm_state(AlarmName="orders-000", StateValue="OK", StateReason="Threshold not crossed")
     client.set_alarm_state(AlarmName="orders-007", StateValue="ALARM", StateReason="Threshold Crossed: 3 > 1")
     client.set_alarm_state(AlarmName="orders-110", StateValue="INSUFFICIENT_DATA", StateReason="no datapoints")
     states = CloudWatchAlarms(client).alarm_states([*names, "not-there"])
