@@ -275,7 +275,17 @@ def test_the_backup_build_role_is_checked_like_the_functions(template: SamTempla
 
 # Actions that IAM authorises only on Resource "*" (no resource type in the Service Authorization
 # Reference). A statement may use "*" only if every one of its actions is listed here.
-ACTIONS_WITHOUT_RESOURCE_TYPES = frozenset({"codecommit:ListRepositories"})
+ACTIONS_WITHOUT_RESOURCE_TYPES = frozenset(
+    {
+        "codecommit:ListRepositories",
+        # The hooks' reads of what is under test: ELBv2's Describe* and GetMetricData name no resource.
+        "elasticloadbalancing:DescribeListeners",
+        "elasticloadbalancing:DescribeLoadBalancers",
+        "elasticloadbalancing:DescribeTargetGroups",
+        "elasticloadbalancing:DescribeTargetHealth",
+        "cloudwatch:GetMetricData",
+    }
+)
 
 
 def test_no_policy_statement_grants_a_wildcard_action(template: SamTemplate) -> None:
