@@ -97,7 +97,9 @@ class Result(NamedTuple):
         if self.verdict is not None:
             fields.update(verdict=self.verdict.status, reason=self.verdict.reason, check=self.verdict.deciding_check)
         level: Literal["info", "warning"] = "warning" if self.outcome is Outcome.IGNORED else "info"
-        response = {"outcome": self.outcome.value, "verdict": self.verdict.status if self.verdict else None}
+        response: dict[str, Any] = {"outcome": self.outcome.value, "why": self.why}
+        if self.verdict is not None:
+            response.update(verdict=self.verdict.status, reason=self.verdict.reason, check=self.verdict.deciding_check)
         return Report(
             response=response,
             lines=(*self.lines, Line("Hook execution handled", fields, level)),
