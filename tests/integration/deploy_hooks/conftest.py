@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Iterator, Mapping
 from types import ModuleType
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -34,7 +34,7 @@ class EngineClock:
 class QueuedContinuer:
     """The function's asynchronous self-invocation, kept until the harness delivers it (as Lambda's queue would)."""
 
-    queue: list[Mapping[str, Any]] = []
+    queue: ClassVar[list[Mapping[str, Any]]] = []
 
     def __init__(self, _client: Any, function_arn: str) -> None:
         self.function_arn = function_arn

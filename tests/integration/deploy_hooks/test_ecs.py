@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
+import botocore.endpoint
+import pytest
+
 from sandbox.aws.bluegreen import EcsStage
+from sandbox.aws.moto_ext.throttling import throttled
 from sandbox.aws.services import Behaviour, tail
 
 from .conftest import Hooks
@@ -55,3 +61,172 @@ def test_a_slow_tail_on_green_fails_p99_and_rolls_back(hooks: Hooks, ecs: EcsSta
     verdict = hooks.verdict()
     assert verdict["check"] == "green-smoke"
     assert "p99" in verdict["reason"] and "150" in verdict["reason"], verdict["reason"]
+
+
+def _run(hooks: Hooks, ecs: EcsStage, spec: str, hook: str = "AfterAllowTestTraffic") -> dict[str, object]:
+    hooks.put_spec(ecs.application, ecs.group, spec)
+    deployment_id = ecs.deploy(hooks.names((hook,)))
+    outcome = hooks.run(deployment_id)
+    reports = hooks.reports(deployment_id)
+    assert len(reports) == 1, reports
+    verdict = hooks.verdict()
+    # The deployment ends as the one report said
+    assert (outcome.status == "Succeeded") == (reports[0].status == "Succeeded") == (verdict["verdict"] == "Succeeded")
+    return verdict
+
+
+def test_intermittent_errors_beyond_the_failure_limit_fail_the_check(hooks: Hooks, ecs: EcsStage) -> None:
+    ecs.green.behave(Behaviour(body={"status": "ok"}, error_rate=0.3))
+    spec = SMOKE.replace('latencyMs: {p50: "<=100", p99: "<=150"}', 'latencyMs: {p99: "<=1000"}')
+    verdict = _run(hooks, ecs, spec + "    failureLimit: 2\n")
+    assert verdict["verdict"] == "Failed"
+    assert "failureLimit 2" in str(verdict["reason"]) and "green-smoke" in str(verdict["reason"])
+
+
+def test_consecutive_errors_fail_at_the_consecutive_limit(hooks: Hooks, ecs: EcsStage) -> None:
+    ecs.green.behave(Behaviour(body={"status": "ok"}, consecutive_errors=3, error_status=503))
+    spec = SMOKE + "    failureLimit: 10\n    consecutiveFailureLimit: 2\n"
+    verdict = _run(hooks, ecs, spec)
+    assert verdict["verdict"] == "Failed"
+    assert "503" in str(verdict["reason"]) and "consecutiveFailureLimit 2" in str(verdict["reason"])
+
+
+def test_a_wrong_body_behind_a_200_fails(hooks: Hooks, ecs: EcsStage) -> None:
+    ecs.green.behave(Behaviour(body={"status": "degraded"}))
+    verdict = _run(hooks, ecs, SMOKE)
+    assert verdict["verdict"] == "Failed"
+    assert verdict["check"] == "green-smoke"
+    assert "$.status" in str(verdict["reason"])
+
+
+TARGETS = """
+version: 1
+kind: HookValidation
+name: web
+platform: ecs
+hooks: [AfterAllowTestTraffic]
+checks:
+  - name: green-smoke
+    type: http
+    request: {url: "{{ ecs.testListener.url }}/health"}
+    assert: {status: [200]}
+    sampling: {count: 10, intervalMs: 1000, concurrency: 2}
+  - name: green-targets
+    type: targetHealth
+    targetGroup: "{{ ecs.green.targetGroupArn }}"
+    minTargets: "{{ ecs.green.desiredCount }}"
+    minHealthyPercent: 100
+    sampling: {count: 2, intervalMs: 10000}
+"""
+
+
+def test_a_target_the_load_balancer_routes_around_fails_target_health(hooks: Hooks, ecs: EcsStage) -> None:
+    # Given one of green's two targets unhealthy: the listener sends every request to the other
+    for index in range(2):
+        ecs.mark("green", index, "healthy")
+    ecs.mark("green", 1, "unhealthy")
+    verdict = _run(hooks, ecs, TARGETS)
+    # Then the probes all passed, and the target health check failed the hook
+    assert ecs.green.targets[1].requests == 0
+    assert verdict["verdict"] == "Failed"
+    assert verdict["check"] == "green-targets", verdict
+
+
+def test_healthy_targets_pass_target_health(hooks: Hooks, ecs: EcsStage) -> None:
+    for index in range(2):
+        ecs.mark("green", index, "healthy")
+    assert _run(hooks, ecs, TARGETS)["verdict"] == "Succeeded"
+
+
+ALARMS = """
+version: 1
+kind: HookValidation
+name: web
+platform: ecs
+hooks: [AfterAllowTestTraffic]
+checks:
+  - name: group-alarms
+    type: cloudwatchAlarm
+    alarms: {fromDeploymentGroup: true}
+    acceptStates: [OK]
+    insufficientDataGraceSeconds: 60
+    sampling: {count: 3, intervalMs: 20000}
+"""
+
+
+def test_alarms_that_never_leave_insufficient_data_fail_after_their_grace(hooks: Hooks) -> None:
+    # Given a deployment group whose alarm was just created (INSUFFICIENT_DATA, as CloudWatch starts it)
+    cloudwatch = hooks.sandbox.client("cloudwatch")
+    cloudwatch.put_metric_alarm(
+        AlarmName="web-5xx",
+        Namespace="AWS/ApplicationELB",
+        MetricName="HTTPCode_Target_5XX_Count",
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=1,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+    stage = EcsStage(hooks.sandbox.client, alarms=("web-5xx",))
+    try:
+        verdict = _run(hooks, stage, ALARMS)
+    finally:
+        stage.stop()
+    assert verdict["verdict"] == "Failed"
+    assert verdict["check"] == "group-alarms"
+    assert "INSUFFICIENT_DATA" in str(verdict["reason"])
+
+
+NO_TRAFFIC = """
+version: 1
+kind: HookValidation
+name: web
+platform: ecs
+hooks: [AfterAllowTestTraffic]
+checks:
+  - name: green-requests
+    type: cloudwatchMetric
+    window: {lookbackSeconds: 300, periodSeconds: 60, endOffsetSeconds: 0}
+    queries:
+      - id: req
+        metric:
+          namespace: AWS/ApplicationELB
+          name: RequestCount
+          dimensions:
+            LoadBalancer: "{{ ecs.loadBalancer.dimension }}"
+            TargetGroup: "{{ ecs.green.targetGroupDimension }}"
+        stat: Sum
+    condition: "sum(req) >= 1"
+    minDatapoints: 1
+    sampling: {count: 2, intervalMs: 60000}
+"""
+
+
+def test_no_traffic_at_all_is_inconclusive_and_fails(hooks: Hooks, ecs: EcsStage) -> None:
+    verdict = _run(hooks, ecs, NO_TRAFFIC)
+    assert verdict["verdict"] == "Failed"
+    assert verdict["check"] == "green-requests"
+
+
+def test_throttled_apis_are_errors_that_fail_the_hook(
+    hooks: Hooks, ecs: EcsStage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given DescribeTargetHealth refused, every attempt botocore makes (its backoff on the simulated clock)
+    monkeypatch.setattr(botocore.endpoint, "time", _NoSleep())
+    for index in range(2):
+        ecs.mark("green", index, "healthy")
+    spec = TARGETS.replace("minHealthyPercent: 100", "minHealthyPercent: 100\n    consecutiveErrorLimit: 1")
+    with throttled("elbv2", "DescribeTargetHealth", 100):
+        verdict = _run(hooks, ecs, spec)
+    # Then the check errs after its limit, naming the operation and code, and the hook fails closed
+    assert verdict["verdict"] == "Failed"
+    assert verdict["check"] == "green-targets"
+    assert "DescribeTargetHealth" in str(verdict["reason"]) and "Throttling" in str(verdict["reason"])
+
+
+class _NoSleep:
+    def sleep(self, _seconds: float) -> None:
+        return None
+
+    def time(self) -> float:
+        return time.time()
