@@ -64,6 +64,16 @@ def find(deployment: Deployment, hook: str, execution_id: str, deployments: Depl
     raise NotFound(f"deployment {deployment.deployment_id} is a {deployment.platform} deployment, not Lambda or ECS")
 
 
+def event_status(targets: list[dict[str, Any]], hook: str) -> str | None:
+    """The status of `hook`'s lifecycle event on the deployment's target, None if it is not listed."""
+    for target in targets[:1]:
+        body = target.get("lambdaTarget") or target.get("ecsTarget") or {}
+        for event in body.get("lifecycleEvents") or []:
+            if str(event.get("lifecycleEventName", "")).casefold() == hook.casefold():
+                return str(event.get("status"))
+    return None
+
+
 def _event_start(body: Mapping[str, Any], hook: str) -> float | None:
     for event in body.get("lifecycleEvents") or []:
         if str(event.get("lifecycleEventName", "")).casefold() == hook.casefold() and event.get("startTime"):

@@ -22,7 +22,7 @@ from codereflex.validation import engine, report
 from codereflex.validation import ports as checks
 from codereflex.validation.semantics import HookVerdict, Measurement, failed
 
-from .discovery import Balancers, Deployments, find
+from .discovery import Balancers, Deployments, event_status, find
 from .specs import SpecSource, load_spec
 
 HOOK_LIMIT_S = 3600.0  # CodeDeploy fails a hook not reported within one hour of its start
@@ -143,10 +143,18 @@ def _again(held: HookRecord, ports: Ports, options: Options, run: Run, now: floa
     if held.status in ("reported", "abandoned"):
         return Result(Outcome.DUPLICATE, held.execution_id, f"already {held.status}")
     if held.lease_until > now:
-        return Result(Outcome.DUPLICATE, held.execution_id, f"{held.status} by another run")
+        if held.status == "handed-over":
+            return Result(Outcome.DUPLICATE, held.execution_id, "handed over to the next run")
+        # Alive, or dead and not yet known to be: Lambda's retries (one, then three minutes on) look
+        # again, and the last comes after the lease (one run) has ended, so a dead run is taken over.
+        raise TransientError(f"the hook execution is {held.status} in another run until its lease ends")
     mine = ports.records.move(held, now, owner=run.owner, lease_until=run.deadline)
     if mine is None:
         return Result(Outcome.DUPLICATE, held.execution_id, "another run took it over")
+    if not _still_waiting(mine, ports):
+        # The run before us reported and died before saying so, or CodeDeploy gave up: nothing to send.
+        ports.records.move(mine, now, status="reported" if held.status == "reporting" else "abandoned")
+        return Result(Outcome.LEFT_ALONE, held.execution_id, "the hook's lifecycle event is no longer in progress")
     if held.status == "reporting" and held.verdict is not None:
         decided = HookVerdict(held.verdict, held.reason or "", None, (), ())  # type: ignore[arg-type]
         return _send(mine, decided, ports, now, ())
@@ -155,6 +163,15 @@ def _again(held: HookRecord, ports: Ports, options: Options, run: Run, now: floa
         "handed-over": "the run this hook was handed over to never started",
     }.get(held.status, f"the hook's record was left {held.status}")
     return _decide(mine, failed(why), ports, ())
+
+
+def _still_waiting(mine: HookRecord, ports: Ports) -> bool:
+    """Whether CodeDeploy still waits for this hook's status (a lost report must not be sent twice)."""
+    try:
+        targets = ports.deployments.targets(mine.deployment_id)
+    except CodeReflexError:
+        return True  # unknown: sending is safe, CodeDeploy refuses a second status
+    return event_status(targets, mine.hook) in (None, IN_PROGRESS)
 
 
 def _validate(mine: HookRecord, ports: Ports, options: Options, run: Run) -> Result:

@@ -80,7 +80,7 @@ class Hooks:
         deployer = Deployer(invoker or self.invoker(), clock=self.clock, copies=copies)
         return deployer.run(deployment_id)
 
-    def reports(self, deployment_id: str) -> list[HookReport]:
+    def reports(self, deployment_id: str | None = None) -> list[HookReport]:
         return list(codedeploy.hook_reports(deployment_id))
 
     def answers(self) -> list[dict[str, Any]]:
