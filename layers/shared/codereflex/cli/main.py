@@ -1,4 +1,4 @@
-"""`codereflex backup list|restore|verify|run` and `codereflex approvers sync`: backups; approval mail subscriptions.
+"""`codereflex backup ...`, `approvers sync`, `validation check`: backups, approval mail subscriptions, specs.
 
 `backup` reads the repository backups in S3, restores them, takes one; `approvers sync` keeps one
 filtered email subscription per approver on the approval mail topic (codereflex.cli.approvers).
@@ -38,6 +38,7 @@ from codereflex.backup.mirror import GitMirror
 from codereflex.backup.restore import choose_backup, restore_entry, verify
 from codereflex.backup.settings import Settings
 from codereflex.backup.store import Progress
+from codereflex.cli import validation
 from codereflex.cli.approvers import add_commands as add_approver_commands
 from codereflex.errors import CodeReflexError
 from codereflex.gitremote import CodeCommitCredentials
@@ -72,6 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="codereflex", description=__doc__.splitlines()[0] if __doc__ else None)
     commands = parser.add_subparsers(dest="command", required=True)
+    validation.add_parser(commands)
     backup = commands.add_parser("backup", help="list, restore and verify repository backups")
     actions = backup.add_subparsers(dest="action", required=True)
 

@@ -1,0 +1,1 @@
+"""Deployment validation: a declarative spec, its checks, fail-closed semantics and the hook's verdict."""
