@@ -105,7 +105,7 @@ def publish(report: Mapping[str, Any], subject: Subject, ports: Ports, *, decide
     them keeps a retry from sending it again. Metrics count the attempt that stored the report only.
     """
     json_key, html_key, marker_key = subject.key(".json"), subject.key(".html"), subject.key(".notice.json")
-    document = _redacted({**report, **({"decidedBy": decided_by} if decided_by else {})})
+    document = redacted({**report, **({"decidedBy": decided_by} if decided_by else {})})
     first = ports.store.put_bytes(json_key, _json(document), "application/json", if_absent=True)
     if not first:
         stored = ports.store.get_bytes(json_key)
@@ -167,14 +167,14 @@ def _segment(part: str) -> str:
     return escaped if escaped.strip(".") else quote(part, safe="").replace(".", "%2E") or "%00"
 
 
-def _redacted(value: Any) -> Any:
+def redacted(value: Any) -> Any:
     """Every string in the report with secrets blanked (bodies and headers green answered with)."""
     if isinstance(value, str):
         return redact(value)
     if isinstance(value, Mapping):
-        return {key: _redacted(item) for key, item in value.items()}
+        return {key: redacted(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [_redacted(item) for item in value]
+        return [redacted(item) for item in value]
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)  # JSON has no NaN or infinity; the report still says what was seen
     return value
