@@ -16,6 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from ecs_hooks import app
 from sandbox.aws.bluegreen import EcsStage
 from sandbox.aws.services import Behaviour, tail
+from sandbox.local import Sandbox
 from tests.conftest import FakeLambdaContext
 
 REGION = "us-east-1"
@@ -65,7 +66,7 @@ class World:
         return found
 
 
-def _service(stage: EcsStage) -> None:
+def _service(stage: EcsStage, client: Callable[[str], Any] = client) -> None:
     """A native blue/green ECS service over the stage's target groups, with ECS's test traffic on green."""
     elb, ecs = client("elbv2"), client("ecs")
     rules = {}
@@ -285,3 +286,24 @@ def test_a_crash_is_failed_with_a_reason_not_an_error(world: World, monkeypatch:
     assert answer["hookStatus"] == "FAILED"
     assert "RuntimeError" in answer["hookDetails"]["codereflex"]["reason"]
     assert "hunter2" not in json.dumps(answer)
+
+
+def test_through_the_router_with_the_template_s_settings_a_healthy_green_succeeds() -> None:
+    with Sandbox(function_env={"POWERTOOLS_METRICS_DISABLED": "true"}) as sandbox:
+        stage = EcsStage(sandbox.client, green=Behaviour(body={"status": "ok", "colour": "green"}))
+        try:
+            _service(stage, sandbox.client)
+            bucket = sandbox.stack.refs["ValidationBucket"]
+            sandbox.client("s3").put_object(Bucket=bucket, Key="specs/shop/web.yaml", Body=SPEC.encode())
+
+            answer = sandbox.invoke("EcsHooksFunction", payload())
+            details: dict[str, Any] = {}
+            while answer["hookStatus"] == "IN_PROGRESS":
+                details = {**details, **answer["hookDetails"]}
+                answer = sandbox.invoke("EcsHooksFunction", {**payload(), "hookDetails": details})
+
+            assert answer == {"hookStatus": "SUCCEEDED"}
+            listed = sandbox.client("s3").list_objects_v2(Bucket=bucket, Prefix="reports/shop/web/")["Contents"]
+            assert sorted(item["Key"].rsplit(".", 1)[-1] for item in listed) == ["html", "json"]
+        finally:
+            stage.stop()
