@@ -139,7 +139,8 @@ class _Invocation:
         carried: Carried | None,
     ) -> Outcome:
         document = report.report(verdict, measured, self._meta(state))
-        self.lines.append(Line("Hook decided", report.summary(verdict, measured, self._meta(state)), _level(verdict)))
+        summary = publish.redacted(report.summary(verdict, measured, self._meta(state)))
+        self.lines.append(Line("Hook decided", summary, _level(verdict)))
         try:
             published = publish.publish(document, self._subject(), self.ports.publishing)
         except CodeReflexError as error:
