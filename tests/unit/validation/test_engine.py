@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from codereflex.validation import engine
 from codereflex.validation.engine import Continue, Done, State
 from codereflex.validation.ports import HttpSample, Invocation, MetricData, Ports, TargetState, ToolError
@@ -462,3 +464,30 @@ def test_a_run_too_short_for_one_slot_fails_instead_of_continuing_for_an_hour() 
     assert isinstance(result, Done)
     assert result.verdict.status == "Failed"
     assert "one slot needs 30 s, more than a run has" in result.verdict.reason
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "[]",
+        "null",
+        '{"version": 2}',
+        '{"version": 1}',
+        '{"version": 1, "specSha256": "x", "hook": "h", "startedAt": 1, "checkIndex": 0, "slot": 0,'
+        ' "measurements": [{"check": "c", "i": 0, "outcome": "passed", "reason": ""}], "results": []}',
+    ],
+)
+def test_a_state_that_is_not_one_is_a_value_error(text: str) -> None:
+    with pytest.raises(ValueError, match="not a validation state"):
+        State.from_json(text)
+
+
+def test_a_hook_that_is_not_one_fails_with_the_reason() -> None:
+    done = run(spec([http_check()]), ports(Clock()), hook="Deploy")
+    assert done.verdict.status == "Failed"
+    assert "'Deploy' is not a CodeDeploy lifecycle hook" in done.verdict.reason
+    assert (
+        run(spec([http_check()]), ports(Clock()), hook="AfterInstall").verdict.reason
+        == "the spec has no checks for AfterInstall"
+    )

@@ -1,4 +1,4 @@
-"""The engine stays light on a cold start: no jsonschema, no boto3, YAML only for a YAML spec."""
+"""The engine stays light on a cold start: no jsonschema, boto3 or secret rules, YAML only for a YAML spec."""
 
 from __future__ import annotations
 
@@ -25,7 +25,16 @@ def loaded(spec: Path) -> set[str]:
 def test_a_json_spec_loads_without_jsonschema_yaml_or_boto3() -> None:
     modules = loaded(DATA / "checkout-lambda.json")
     assert "codereflex" in modules
-    assert not modules & {"jsonschema", "referencing", "yaml", "boto3", "botocore", "pydantic"}
+    assert not modules & {
+        "jsonschema",
+        "referencing",
+        "yaml",
+        "boto3",
+        "botocore",
+        "pydantic",
+        "detect_secrets",
+        "requests",
+    }
 
 
 def test_yaml_is_imported_for_a_yaml_spec() -> None:

@@ -113,3 +113,32 @@ def test_latency_series_prefers_a_comparisons_two_sides() -> None:
     assert report.latency_series([compared]) == {"green": [1.0, 2.0], "blue": [3.0]}
     lines = report.measurement_lines([compared], finished()[1])
     assert "greenLatencyMs" not in lines[0]["data"]  # samples stay in the report, out of the log
+
+
+def test_a_secret_in_a_failed_answer_reaches_no_record_or_page() -> None:
+    token = "ghp_" + "Zq8xW2" * 6
+    clock = Clock()
+    leaky = Http(clock, lambda url, n: ok(body=json.dumps({"status": "down", "debug": f"token={token}"}).encode()))
+    checked = http_check("smoke", 3, {"status": [200], "body": [{"jsonPath": "$.debug", "equals": "none"}]})
+    done = engine.run(
+        spec([checked]),
+        "AfterAllowTestTraffic",
+        ECS_CONTEXT,
+        ports(clock, http=leaky),
+        run_deadline=START + 800,
+        hook_deadline=START + 3000,
+    )
+    assert isinstance(done, Done) and done.state is not None
+    meta = report.Meta("d-1", "h-1", "AfterAllowTestTraffic", "test", "ab" * 32, START, clock.t)
+    full = report.report(done.verdict, done.state.measurements, meta)
+    said = [
+        done.verdict.reason,
+        json.dumps(full),
+        json.dumps(report.measurement_lines(done.state.measurements, meta)),
+        html.render(full),
+    ]
+    assert done.verdict.status == "Failed"
+    assert "body $.debug is" in done.verdict.reason
+    for text in said:
+        assert token not in text
+        assert "[REDACTED]" in text

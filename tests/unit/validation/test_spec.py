@@ -139,3 +139,27 @@ def test_limits_come_from_defaults_then_the_check() -> None:
     assert spec.checks[1].limits.failure_limit == 2
     assert spec.checks[1].limits.on_no_data == "fail"
     assert spec.checks[1].limits.on_error == "fail"
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity"])
+def test_json_nan_and_infinity_are_refused(number: str) -> None:
+    text = document([http_check(maxFailureRate=0.5, minSamples=2)]).replace("0.5", number)
+    assert problems(text) == (f"{number} is not a number a spec may hold",)
+
+
+@pytest.mark.parametrize("number", [".nan", ".inf", "-.inf"])
+def test_yaml_nan_and_infinity_are_refused(number: str) -> None:
+    text = (DATA / "orders-ecs.yaml").read_text().replace("maxFailureRate: 0.02", f"maxFailureRate: {number}")
+    assert any("maxFailureRate: must be number" in p for p in problems(text))
+
+
+def test_yaml_aliases_are_refused_before_they_expand() -> None:
+    laughs = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n"
+        for i in range(20)
+    )
+    assert problems(laughs) == ("YAML aliases (*name) are not allowed in a spec",)
+
+
+def test_deep_nesting_is_refused() -> None:
+    assert problems("[" * 100_000 + "]" * 100_000) == ("the spec is nested too deeply",)

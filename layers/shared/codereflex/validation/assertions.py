@@ -77,23 +77,15 @@ def remove_paths(document: Any, paths: list[str]) -> Any:
     """A copy of `document` without the values at `paths` (what a differential comparison ignores)."""
     copy = json.loads(json.dumps(document))
     for path in paths:
-        parts = _PATH_PART.findall(path[1:])
-        if not parts:
+        parts = list(_PATH_PART.finditer(path, 1))
+        if not path.startswith("$") or not parts:
             continue
-        node = copy
-        for key, index in parts[:-1]:
-            node = (
-                node.get(key)
-                if isinstance(node, dict) and key
-                else (node[int(index)] if isinstance(node, list) and index and int(index) < len(node) else None)
-            )
-            if node is None:
-                break
-        last_key, last_index = parts[-1]
-        if isinstance(node, dict) and last_key:
-            node.pop(last_key, None)
-        elif isinstance(node, list) and last_index and int(last_index) < len(node):
-            node.pop(int(last_index))
+        parent = json_path(copy, path[: parts[-1].start()])  # the same objects as in `copy`
+        key, index = parts[-1].group(1), parts[-1].group(2)
+        if isinstance(parent, dict) and key is not None:
+            parent.pop(key, None)
+        elif isinstance(parent, list) and index is not None and int(index) < len(parent):
+            parent.pop(int(index))
     return copy
 
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-from codereflex.errors import CodeReflexError
+from codereflex.errors import CodeReflexError, ConfigurationError
 from codereflex.validation.plan import RUNNERS
 from codereflex.validation.ports import Ports
 from codereflex.validation.runner import Env, Runner, Step
@@ -65,7 +65,14 @@ class State(NamedTuple):
 
     @classmethod
     def from_json(cls, text: str) -> State:
-        raw = json.loads(text)
+        """The state a run left; ValueError (never another exception) for anything that is not one."""
+        try:
+            return cls._read(json.loads(text))
+        except (AttributeError, KeyError, TypeError, ValueError) as error:
+            raise ValueError(f"not a validation state ({type(error).__name__}: {str(error)[:80]})") from None
+
+    @classmethod
+    def _read(cls, raw: Any) -> State:
         if raw.get("version") != STATE_VERSION:
             raise ValueError(f"state version {raw.get('version')!r} is not {STATE_VERSION}")
         return cls(
@@ -108,6 +115,35 @@ class Continue(NamedTuple):
     state: State
 
 
+class _Prepared(NamedTuple):
+    hook: str
+    checks: tuple[Check, ...]
+    context: Mapping[str, Any]
+    bodies: list[Mapping[str, Any]]
+
+
+def _prepare(spec: Spec, hook: str, context: Mapping[str, Any]) -> _Prepared | HookVerdict:
+    """The hook's checks with their templates resolved, or the Failed verdict saying why they cannot run."""
+    try:
+        hook = canonical_hook(hook)
+    except ConfigurationError as error:
+        return failed(str(error))
+    checks = spec.for_hook(hook)
+    if not checks:
+        return failed(f"the spec has no checks for {hook}")
+    try:
+        known = {**context, **resolve(dict(spec.vars), context, "$.vars")}
+        bodies = [resolve(dict(check.body), known, f"$.checks.{check.name}") for check in checks]
+    except UnresolvedTemplate as error:
+        return failed(str(error))
+    problems = [
+        f"check {c.name}: {p}" for c, b in zip(checks, bodies, strict=True) for p in RUNNERS[c.type].problems(b)
+    ]
+    if problems:
+        return failed("; ".join(problems))
+    return _Prepared(hook, checks, known, bodies)
+
+
 def run(
     spec: Spec,
     hook: str,
@@ -119,26 +155,16 @@ def run(
     state: State | None = None,
 ) -> Done | Continue:
     """Measure until the verdict is decided or this run's deadline; every undecided path is a Failed verdict."""
-    hook = canonical_hook(hook)
-    checks = spec.for_hook(hook)
-    if not checks:
-        return Done(failed(f"the spec has no checks for {hook}"), state)
-    try:
-        known = {**context, **resolve(dict(spec.vars), context, "$.vars")}
-        bodies = [resolve(dict(check.body), known, f"$.checks.{check.name}") for check in checks]
-    except UnresolvedTemplate as error:
-        return Done(failed(str(error)), state)
-    problems = [
-        f"check {c.name}: {p}" for c, b in zip(checks, bodies, strict=True) for p in RUNNERS[c.type].problems(b)
-    ]
-    if problems:
-        return Done(failed("; ".join(problems)), state)
-    state = state or State(spec.sha256, hook, ports.clock.now())
-    if state.spec_sha256 != spec.sha256 or state.hook != hook:
+    prepared = _prepare(spec, hook, context)
+    if isinstance(prepared, HookVerdict):
+        return Done(prepared, state)
+    checks = prepared.checks
+    state = state or State(spec.sha256, prepared.hook, ports.clock.now())
+    if state.spec_sha256 != spec.sha256 or state.hook != prepared.hook:
         return Done(failed("the spec changed while this hook was being validated"), state)
-    walk = _Walk(state._replace(runs=state.runs + 1), ports, known, run_deadline, hook_deadline)
+    walk = _Walk(state._replace(runs=state.runs + 1), ports, prepared.context, run_deadline, hook_deadline)
     for index in range(state.check_index, len(checks)):
-        result = walk.check(index, checks[index], bodies[index])
+        result = walk.check(index, checks[index], prepared.bodies[index])
         if isinstance(result, Continue):
             return result
         walk.results.append(result)

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from codereflex.errors import CodeReflexError
+from codereflex.redact import redact
 from codereflex.validation import stats
 from codereflex.validation.assertions import comparison, text_assertion
 from codereflex.validation.ports import HttpRequest, HttpSample, MetricData
@@ -132,7 +133,9 @@ def judge_sample(
     data: dict[str, Any] = {"status": sample.status, "latencyMs": round(sample.latency_ms, 3)}
     reason = _broken(wanted, sample)
     if reason is not None:
-        data["body"] = _preview(sample.body)
+        # What green answered is quoted only on failure, and a secret in it never reaches a log or a page.
+        reason = redact(reason)
+        data["body"] = redact(_preview(sample.body))
         return Measurement(
             check.name, index, "fail", reason, sample.status, None, False, warmup, sample.latency_ms, at, data
         )

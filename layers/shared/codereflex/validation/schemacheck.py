@@ -52,7 +52,9 @@ _TYPES = {
         (isinstance(v, int) and not isinstance(v, bool))
         or (isinstance(v, float) and math.isfinite(v) and v.is_integer())
     ),
-    "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+    # Finite only: NaN passes every minimum and maximum (comparisons with it are false), and would then
+    # be a limit no measurement crosses. JSON has no NaN; YAML's .nan and .inf must not sneak in.
+    "number": lambda v: (isinstance(v, int) and not isinstance(v, bool)) or (isinstance(v, float) and math.isfinite(v)),
 }
 
 

@@ -46,6 +46,8 @@ class Measurement(NamedTuple):
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> Measurement:
+        if record["outcome"] not in ("pass", "fail", "inconclusive", "error"):
+            raise ValueError(f"outcome {str(record['outcome'])[:20]!r} is not one")
         return cls(
             check=str(record["check"]),
             i=int(record["i"]),

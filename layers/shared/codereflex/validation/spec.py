@@ -92,17 +92,30 @@ def parse_text(text: str | bytes) -> Any:
     except UnicodeDecodeError:
         raise SpecError(["the spec is not UTF-8 text"]) from None
     try:
-        return json.loads(decoded)
+        return json.loads(decoded, parse_constant=_no_constant)
+    except RecursionError:
+        raise SpecError(["the spec is nested too deeply"]) from None
     except ValueError:
         pass
     import yaml  # noqa: PLC0415 (about 25 ms, paid only by a YAML spec)
 
     try:
+        # An alias (*name) lets a few bytes stand for an exponential tree ("billion laughs"): none in a spec.
+        if any(isinstance(event, yaml.AliasEvent) for event in yaml.parse(decoded, Loader=yaml.SafeLoader)):
+            raise SpecError(["YAML aliases (*name) are not allowed in a spec"])
         return yaml.safe_load(decoded)
+    except RecursionError:
+        raise SpecError(["the spec is nested too deeply"]) from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
         raise SpecError([f"the spec is neither JSON nor YAML{where}"]) from None
+
+
+def _no_constant(name: str) -> None:
+    # NaN compares false with every bound, so a NaN limit would never be crossed: refused, as YAML's .nan is
+    # by the schema check (no number there may be non-finite).
+    raise SpecError([f"{name} is not a number a spec may hold"])
 
 
 def load(text: str | bytes, *, hook_deadline_seconds: float = 3600, run_seconds: float = 900) -> Spec:
