@@ -51,7 +51,8 @@ def test_every_events_folder_belongs_to_a_function() -> None:
 
 def test_every_function_has_sample_events() -> None:
     with_events = {spec.logical_id for spec, _ in _event_files()}
-    assert with_events == {spec.logical_id for spec in _functions() if spec.pattern_rules}
+    # Every function a rule feeds has samples; a function invoked directly (ECS's hooks) may too.
+    assert {spec.logical_id for spec in _functions() if spec.pattern_rules} <= with_events
 
 
 @pytest.mark.parametrize("spec", _functions(), ids=lambda spec: spec.logical_id)
@@ -71,6 +72,8 @@ def test_every_handler_imports_from_its_code_uri(spec: FunctionSpec) -> None:
 
 @pytest.mark.parametrize(("spec", "path"), _event_files(), ids=lambda value: getattr(value, "name", ""))
 def test_every_sample_event_matches_its_function_rule(router: Router, spec: FunctionSpec, path: Path) -> None:
+    if not spec.pattern_rules:
+        pytest.skip("invoked directly (an ECS lifecycle hook), not by a rule: its tests read these samples")
     event = json.loads(path.read_text())
     if event.get("detail-type") == "Scheduled Event":
         # A schedule has no pattern: the sample must be what the function's own schedule delivers.
@@ -101,6 +104,8 @@ _OTHER_VALUE = {
 def test_a_near_miss_of_a_sample_does_not_match(
     router: Router, spec: FunctionSpec, path: Path, near_miss: dict[str, Any]
 ) -> None:
+    if not spec.pattern_rules:
+        pytest.skip("invoked directly, not by a rule")
     event = json.loads(path.read_text())
     for key, value in near_miss.items():
         if isinstance(value, dict):
@@ -402,10 +407,27 @@ def test_the_comment_signing_key_is_generated_and_only_the_build_results_functio
         lid
         for lid, statement in _statements(template)
         if "secretsmanager:GetSecretValue" in json.dumps(statement["Action"])
+        and statement["Resource"] == {"Ref": "CommentSigningKey"}
     ]
     assert readers == ["BuildResultsFunction"]
     env = template.function_properties("BuildResultsFunction")["Environment"]["Variables"]
     assert env["SIGNING_KEY_SECRET"] == {"Ref": "CommentSigningKey"}
+
+
+def test_every_secret_read_names_its_one_secret(template: SamTemplate) -> None:
+    secrets = set(_resources_of_type(template, "AWS::SecretsManager::Secret"))
+    for lid, statement in _statements(template):
+        if "secretsmanager:GetSecretValue" in json.dumps(statement["Action"]):
+            assert statement["Resource"] in [{"Ref": name} for name in secrets], lid
+
+
+def test_the_ecs_hook_state_key_is_generated_and_only_the_ecs_hook_function_reads_it(template: SamTemplate) -> None:
+    secret = template.resources["EcsHookStateKey"]
+    assert secret["Properties"]["GenerateSecretString"]["PasswordLength"] >= 32
+    readers = [lid for lid, statement in _statements(template) if statement["Resource"] == {"Ref": "EcsHookStateKey"}]
+    assert readers == ["EcsHooksFunction"]
+    env = template.function_properties("EcsHooksFunction")["Environment"]["Variables"]
+    assert env["STATE_SECRET_ARN"] == {"Ref": "EcsHookStateKey"}
 
 
 def test_pr_builds_may_start_only_the_projects_its_setting_names(template: SamTemplate) -> None:

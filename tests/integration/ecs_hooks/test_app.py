@@ -1,0 +1,309 @@
+"""The ECS native hook function against the sandbox's stand-ins, invoked as ECS does until it is not IN_PROGRESS."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, cast
+
+import boto3
+import moto
+import pytest
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from ecs_hooks import app
+from sandbox.aws.bluegreen import EcsStage
+from sandbox.aws.services import Behaviour, tail
+from sandbox.local import Sandbox
+from tests.conftest import FakeLambdaContext
+
+REGION = "us-east-1"
+BUCKET = "validation"
+REVISIONS = "arn:aws:ecs:us-east-1:123456789012:service-revision/shop/web"
+DEPLOYMENT = "arn:aws:ecs:us-east-1:123456789012:service-deployment/shop/web/EZe5RNVLH6PPzHXINuP28"
+SPEC = """
+version: 1
+kind: HookValidation
+name: web
+platform: ecs
+hooks: [AfterAllowTestTraffic]
+checks:
+  - name: smoke
+    type: http
+    request: {url: "{{ ecs.testListener.url }}/health", timeoutMs: 1000}
+    assert:
+      status: [200]
+      body: [{jsonPath: "$.colour", equals: green}]
+      latencyMs: {p99: "<=200"}
+    sampling: {count: 12, intervalMs: 200, concurrency: 2}
+  - name: green-targets
+    type: targetHealth
+    targetGroup: "{{ ecs.green.targetGroupArn }}"
+    minTargets: "{{ ecs.green.desiredCount }}"
+    minHealthyPercent: 100
+    sampling: {count: 3, intervalMs: 200}
+"""
+
+
+def client(service: str) -> Any:
+    return boto3.client(service, region_name=REGION)  # type: ignore[call-overload]
+
+
+@dataclass
+class World:
+    stage: EcsStage
+    topic: str
+    queue: str
+
+    def notices(self) -> list[dict[str, Any]]:
+        sqs, found = client("sqs"), []
+        while messages := sqs.receive_message(QueueUrl=self.queue, MaxNumberOfMessages=10).get("Messages"):
+            for message in messages:
+                found.append(json.loads(message["Body"]))
+                sqs.delete_message(QueueUrl=self.queue, ReceiptHandle=message["ReceiptHandle"])
+        return found
+
+
+def _service(stage: EcsStage, client: Callable[[str], Any] = client) -> None:
+    """A native blue/green ECS service over the stage's target groups, with ECS's test traffic on green."""
+    elb, ecs = client("elbv2"), client("ecs")
+    rules = {}
+    for role, colour in (("prod", "blue"), ("test", "green")):
+        rules[role] = elb.create_rule(
+            ListenerArn=stage.listener_arns[role],
+            Priority=10,
+            Conditions=[{"Field": "path-pattern", "Values": ["/*"]}],
+            Actions=[{"Type": "forward", "TargetGroupArn": stage.target_groups[colour]}],
+        )["Rules"][0]["RuleArn"]
+    # What ECS has done by POST_TEST_TRAFFIC_SHIFT: the test listener sends everything to green.
+    elb.modify_listener(
+        ListenerArn=stage.listener_arns["test"],
+        DefaultActions=[{"Type": "forward", "TargetGroupArn": stage.target_groups["green"]}],
+    )
+    ecs.create_cluster(clusterName="shop")
+    ecs.register_task_definition(family="web", containerDefinitions=[{"name": "web", "image": "web:2", "memory": 256}])
+    ecs.create_service(
+        cluster="shop",
+        serviceName="web",
+        taskDefinition="web",
+        desiredCount=2,
+        loadBalancers=[
+            {
+                "targetGroupArn": stage.target_groups["blue"],
+                "containerName": "web",
+                "containerPort": 8080,
+                "advancedConfiguration": {
+                    "alternateTargetGroupArn": stage.target_groups["green"],
+                    "productionListenerRule": rules["prod"],
+                    "testListenerRule": rules["test"],
+                    "roleArn": "arn:aws:iam::123456789012:role/ecs-infrastructure",
+                },
+            }
+        ],
+    )
+
+
+@pytest.fixture
+def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    with moto.mock_aws():
+        stage = EcsStage(client, green=Behaviour(body={"status": "ok", "colour": "green"}))
+        try:
+            _service(stage)
+            client("s3").create_bucket(Bucket=BUCKET)
+            client("s3").put_object(Bucket=BUCKET, Key="specs/shop/web.yaml", Body=SPEC.encode())
+            secret = client("secretsmanager").create_secret(Name="state-key", SecretString="k" * 64)["ARN"]
+            topic = client("sns").create_topic(Name="notices")["TopicArn"]
+            sqs = client("sqs")
+            queue = sqs.create_queue(QueueName="inbox")["QueueUrl"]
+            queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            client("sns").subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+            for key, value in {
+                "VALIDATION_BUCKET": BUCKET,
+                "NOTIFICATION_TOPIC_ARN": topic,
+                "STATE_SECRET_ARN": secret,
+                "POWERTOOLS_METRICS_DISABLED": "true",
+            }.items():
+                monkeypatch.setenv(key, value)
+            for cached in (app.settings, app._client, app._signer):
+                cached.cache_clear()
+            yield World(stage, topic, queue)
+        finally:
+            stage.stop()
+            for cached in (app.settings, app._client, app._signer):
+                cached.cache_clear()
+
+
+def payload(
+    stage: str = "POST_TEST_TRAFFIC_SHIFT", execution: str = "3a0345ba-b029-404b-890d-7da2a4b266aa"
+) -> dict[str, Any]:
+    """ECS's documented payload (lambda-lifecycle-hooks in the ECS developer guide), for the sandbox's service."""
+    return {
+        "executionId": execution,
+        "lifecycleStage": stage,
+        "resourceArn": DEPLOYMENT,
+        "executionDetails": {
+            "serviceArn": "arn:aws:ecs:us-east-1:123456789012:service/shop/web",
+            "targetServiceRevisionArn": f"{REVISIONS}/9313423515462893900",
+            "testTrafficWeights": {},
+            "productionTrafficWeights": {},
+        },
+    }
+
+
+def invoke(event: dict[str, Any], remaining_ms: int = 55_500) -> dict[str, Any]:
+    # 55.5 s left is 10.5 s of measuring after the spec's 30 s run margin and 15 s overhead: a target
+    # health read is planned at 10 s, so the first run, busy with the http check, hands them on.
+    context = cast(LambdaContext, FakeLambdaContext(remaining_ms=remaining_ms))
+    return cast(dict[str, Any], app.lambda_handler(copy.deepcopy(event), context))
+
+
+def drive(
+    event: dict[str, Any],
+    *,
+    limit: int = 40,
+    between: Callable[[dict[str, Any]], dict[str, Any]] = lambda details: details,
+) -> list[dict[str, Any]]:
+    """ECS's side: invoke, and while the answer is IN_PROGRESS, merge its hookDetails and invoke again."""
+    answers: list[dict[str, Any]] = []
+    details: dict[str, Any] = dict(event.get("hookDetails") or {})
+    for _ in range(limit):
+        answer = invoke({**event, "hookDetails": details} if details else event)
+        answers.append(answer)
+        if answer.get("hookStatus") != "IN_PROGRESS":
+            return answers
+        assert 1 <= answer["callBackDelay"] <= 900
+        details = between({**details, **answer["hookDetails"]})
+    raise AssertionError(f"still IN_PROGRESS after {limit} invocations")
+
+
+def test_a_healthy_green_succeeds_over_several_invocations_and_is_reported(world: World) -> None:
+    answers = drive(payload())
+
+    assert answers[-1] == {"hookStatus": "SUCCEEDED"}
+    assert len(answers) >= 2  # the plan outlasted one invocation and was carried in hookDetails
+    key = "reports/shop/web/EZe5RNVLH6PPzHXINuP28/POST_TEST_TRAFFIC_SHIFT-3a0345ba-b029-404b-890d-7da2a4b266aa"
+    stored = json.loads(client("s3").get_object(Bucket=BUCKET, Key=f"{key}.json")["Body"].read())
+    assert stored["verdict"] == "Succeeded" and stored["runs"] == len(answers)
+    assert [c["check"] for c in stored["checks"]] == ["smoke", "green-targets"]
+    assert "<svg" in client("s3").get_object(Bucket=BUCKET, Key=f"{key}.html")["Body"].read().decode()
+    assert world.notices() == []
+    assert world.stage.green.requests >= 12 and world.stage.blue.requests == 0
+
+
+def test_a_slow_green_tail_fails_naming_the_check_and_is_noticed(world: World) -> None:
+    world.stage.green.behave(latency=tail(5, 400, 0.25))
+
+    answers = drive(payload())
+
+    final = answers[-1]
+    assert final["hookStatus"] == "FAILED"
+    reason = final["hookDetails"]["codereflex"]["reason"]
+    assert reason.startswith("p99 latency") and "check smoke" in reason
+    (notice,) = world.notices()
+    assert notice["MessageAttributes"]["outcome"]["Value"] == "Failed"
+    assert notice["MessageAttributes"]["application"]["Value"] == "shop"
+    assert notice["MessageAttributes"]["deploymentGroup"]["Value"] == "web"
+    assert reason in notice["Message"]
+
+
+def test_a_wrong_body_behind_a_200_fails(world: World) -> None:
+    world.stage.green.behave(body={"status": "ok", "colour": "blue"})
+
+    final = drive(payload())[-1]
+
+    assert final["hookStatus"] == "FAILED" and "check smoke" in final["hookDetails"]["codereflex"]["reason"]
+
+
+def test_an_altered_state_decides_nothing(world: World) -> None:
+    def tamper(details: dict[str, Any]) -> dict[str, Any]:
+        carried = dict(details["codereflex"])
+        carried["publishAttempts"] = 1  # any change to what was signed, here the smallest one
+        return {**details, "codereflex": carried}
+
+    final = drive(payload(), between=tamper)[-1]
+
+    assert final["hookStatus"] == "FAILED"
+    assert "signature" in final["hookDetails"]["codereflex"]["reason"]
+
+
+def test_a_forged_state_claiming_the_work_is_done_decides_nothing(world: World) -> None:
+    first = invoke(payload())
+    assert first["hookStatus"] == "IN_PROGRESS"
+    state = first["hookDetails"]["codereflex"]
+    forged = {**state, "sig": "A" * 43}
+    # And a state signed for another execution does not verify for this one either.
+    for details in ({"codereflex": forged}, {"codereflex": state}):
+        execution = "3a0345ba-b029-404b-890d-7da2a4b266aa" if details["codereflex"] is forged else "other-execution"
+        answer = invoke({**payload(execution=execution), "hookDetails": details})
+        assert answer["hookStatus"] == "FAILED", answer
+        assert "hookDetails.codereflex" in answer["hookDetails"]["codereflex"]["reason"]
+
+
+def test_the_service_s_own_hook_details_are_kept_beside_the_state(world: World) -> None:
+    answers = drive({**payload(), "hookDetails": {"team": "payments"}})
+
+    assert answers[-1] == {"hookStatus": "SUCCEEDED"}
+
+
+@pytest.mark.parametrize(
+    ("change", "said"),
+    [
+        ({"lifecycleStage": "PRODUCTION_TRAFFIC_SHIFT"}, "has no CodeDeploy hook"),
+        ({"resourceArn": "arn:aws:ecs:us-east-1:123456789012:service/shop/web"}, "resourceArn"),
+        ({"executionDetails": None}, "executionDetails.serviceArn"),
+        ({"hookDetails": ["not", "an", "object"]}, "hookDetails"),
+    ],
+)
+def test_malformed_or_unsupported_payloads_fail_with_the_reason(
+    world: World, change: dict[str, Any], said: str
+) -> None:
+    answer = invoke({**payload(), **change})
+
+    assert answer["hookStatus"] == "FAILED"
+    assert said in answer["hookDetails"]["codereflex"]["reason"]
+
+
+def test_a_missing_spec_fails_and_says_where_it_looked(world: World) -> None:
+    client("s3").delete_object(Bucket=BUCKET, Key="specs/shop/web.yaml")
+
+    answer = invoke(payload())
+
+    assert answer["hookStatus"] == "FAILED"
+    assert "specs/shop/web.yaml" in answer["hookDetails"]["codereflex"]["reason"]
+    assert len(world.notices()) == 1
+
+
+def test_a_crash_is_failed_with_a_reason_not_an_error(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    def crash(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("token=hunter2hunter2")
+
+    monkeypatch.setattr(app, "handle", crash)
+
+    answer = invoke(payload())
+
+    assert answer["hookStatus"] == "FAILED"
+    assert "RuntimeError" in answer["hookDetails"]["codereflex"]["reason"]
+    assert "hunter2" not in json.dumps(answer)
+
+
+def test_through_the_router_with_the_template_s_settings_a_healthy_green_succeeds() -> None:
+    with Sandbox(function_env={"POWERTOOLS_METRICS_DISABLED": "true"}) as sandbox:
+        stage = EcsStage(sandbox.client, green=Behaviour(body={"status": "ok", "colour": "green"}))
+        try:
+            _service(stage, sandbox.client)
+            bucket = sandbox.stack.refs["ValidationBucket"]
+            sandbox.client("s3").put_object(Bucket=bucket, Key="specs/shop/web.yaml", Body=SPEC.encode())
+
+            answer = sandbox.invoke("EcsHooksFunction", payload())
+            details: dict[str, Any] = {}
+            while answer["hookStatus"] == "IN_PROGRESS":
+                details = {**details, **answer["hookDetails"]}
+                answer = sandbox.invoke("EcsHooksFunction", {**payload(), "hookDetails": details})
+
+            assert answer == {"hookStatus": "SUCCEEDED"}
+            listed = sandbox.client("s3").list_objects_v2(Bucket=bucket, Prefix="reports/shop/web/")["Contents"]
+            assert sorted(item["Key"].rsplit(".", 1)[-1] for item in listed) == ["html", "json"]
+        finally:
+            stage.stop()
