@@ -21,10 +21,12 @@ with collector_paused():  # a cold start's imports, without garbage collection: 
     from codereflex.aws.elbv2 import LoadBalancers, TargetHealth
     from codereflex.aws.hookrecords import HookRecords
     from codereflex.aws.lambdas import VersionInvoker
-    from codereflex.aws.s3 import S3ObjectStore
+    from codereflex.aws.s3 import ReportObjects, S3ObjectStore
+    from codereflex.aws.sns import SnsTopic
     from codereflex.events import codedeploy
     from codereflex.handler import emit, final_on_permanent_error
     from codereflex.validation import ports as checks
+    from codereflex.validation import publish
     from codereflex.validation.probes import HttpProber
 
     from .config import HOOK_VARIABLE, Settings
@@ -67,12 +69,11 @@ def _prober() -> HttpProber:
 
 
 class _Specs:
-    def __init__(self, store: S3ObjectStore, bucket: str) -> None:
-        self._store, self.bucket = store, bucket
+    def __init__(self, objects: ReportObjects, bucket: str) -> None:
+        self._objects, self.bucket = objects, bucket
 
     def read(self, key: str) -> bytes | None:
-        stored = self._store.get(key)
-        return None if stored is None else stored.data
+        return self._objects.get_bytes(key)
 
 
 class LambdaContinuer:
@@ -85,11 +86,19 @@ class LambdaContinuer:
         self._client.invoke(FunctionName=self._arn, InvocationType="Event", Payload=json.dumps(dict(payload)).encode())
 
 
-class NotPublished:
-    """Until the report step (S3 page, SNS notice, EMF metrics) is merged: the summary log line is the report."""
+class ReportPublisher:
+    """The report in the validation bucket (JSON and its page) and, for a failed hook, a notice on the topic."""
+
+    def __init__(self, deployments: CodeDeployDeployments, ports: publish.Ports) -> None:
+        self._deployments, self._ports = deployments, ports
 
     def publish(self, report: Mapping[str, Any]) -> str | None:
-        return None
+        deployment = self._deployments.deployment(str(report["deploymentId"]))
+        subject = publish.Subject.codedeploy(
+            deployment.application, deployment.group, deployment.deployment_id, str(report["hook"])
+        )
+        published = publish.publish(report, subject, self._ports)
+        return self._ports.links.uri(published.html_key)
 
 
 def default_ports(context: LambdaContext) -> Ports:
@@ -102,14 +111,19 @@ def default_ports(context: LambdaContext) -> Ports:
         targets=TargetHealth(_client("elbv2")),
         clock=CLOCK,
     )
+    deployments = CodeDeployDeployments(_client("codedeploy"))
+    objects = ReportObjects(S3ObjectStore(_client("s3"), config.bucket))
+    reports = publish.Ports(
+        objects, SnsTopic(_client("sns"), config.topic_arn), metrics, publish.Links(config.bucket, config.region)
+    )
     return Ports(
-        deployments=CodeDeployDeployments(_client("codedeploy")),
+        deployments=deployments,
         balancers=LoadBalancers(_client("elbv2")),
-        specs=_Specs(S3ObjectStore(_client("s3"), config.bucket), config.bucket),
+        specs=_Specs(objects, config.bucket),
         records=HookRecords(_client("dynamodb"), config.records_table),
         checks=validation,
         continuer=LambdaContinuer(_client("lambda"), context.invoked_function_arn),
-        publisher=NotPublished(),
+        publisher=ReportPublisher(deployments, reports),
     )
 
 

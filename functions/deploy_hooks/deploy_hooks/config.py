@@ -18,6 +18,8 @@ class Settings(NamedTuple):
     bucket: str  # where the specs are (and the reports go)
     records_table: str  # one record per hook execution (the idempotency table, with its TTL)
     run_seconds: float  # the function's timeout: the length of one run
+    topic_arn: str  # where a failed hook's notice goes
+    region: str  # for the report's console links
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -28,4 +30,11 @@ class Settings(NamedTuple):
         raw = env.get("RUN_SECONDS", "180").strip()
         if not raw.isdigit() or not 60 <= int(raw) <= 900:  # noqa: PLR2004 - Lambda's most is 900 s
             raise ConfigurationError("setting RUN_SECONDS must be a whole number of seconds from 60 to 900")
-        return cls(hook, require(env, "VALIDATION_BUCKET"), require(env, "IDEMPOTENCY_TABLE"), float(raw))
+        return cls(
+            hook,
+            require(env, "VALIDATION_BUCKET"),
+            require(env, "IDEMPOTENCY_TABLE"),
+            float(raw),
+            require(env, "NOTIFICATION_TOPIC_ARN"),
+            require(env, "AWS_REGION"),
+        )

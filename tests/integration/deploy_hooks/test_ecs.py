@@ -61,6 +61,13 @@ def test_a_slow_tail_on_green_fails_p99_and_rolls_back(hooks: Hooks, ecs: EcsSta
     verdict = hooks.verdict()
     assert verdict["check"] == "green-smoke"
     assert "p99" in verdict["reason"] and "150" in verdict["reason"], verdict["reason"]
+    # And the report is in the validation bucket, JSON and page, announced on the topic
+    listed = hooks.sandbox.client("s3").list_objects_v2(Bucket=hooks.bucket, Prefix=f"reports/{ecs.application}/")
+    keys = {item["Key"] for item in listed["Contents"]}
+    assert f"reports/{ecs.application}/{deployment_id}/AfterAllowTestTraffic.html" in keys
+    (notice,) = hooks.sandbox.notices()
+    assert "AfterAllowTestTraffic Failed" in notice.subject
+    assert verdict["reason"] in notice.message
 
 
 def _run(hooks: Hooks, ecs: EcsStage, spec: str, hook: str = "AfterAllowTestTraffic") -> dict[str, object]:
