@@ -133,7 +133,7 @@ def _invoke(args: argparse.Namespace) -> int:
         with Sandbox(parameters=dict(args.parameter)) as sandbox:
             if args.seed:
                 try:
-                    seeded = seed(sandbox, event)
+                    seeded = seed(sandbox, event, args.logical_id)
                 except MissingState as missing:
                     print(missing, file=sys.stderr)
                     return 1

@@ -19,6 +19,7 @@ from codereflex.gitremote import CodeCommitCredentials
 from sandbox.aws.moto_ext import number_pull_requests_from
 from sandbox.demo import demo_kit
 from sandbox.demo.ci_scenario import CiScenario
+from sandbox.lambdas.deployment_samples import MissingDeployment, seed_deployment
 from sandbox.local import Sandbox
 
 REPOSITORY = "payments-service"
@@ -58,8 +59,15 @@ class Seeded:
     renamed: dict[str, str] = field(default_factory=dict)
 
 
-def seed(sandbox: Sandbox, event: Any) -> Seeded:
+def seed(sandbox: Sandbox, event: Any, function: str | None = None) -> Seeded:
     """Create in `sandbox` what `event` refers to, without any function seeing the pushes; the event rewritten."""
+    if isinstance(event, dict) and "DeploymentId" in event and function is not None:
+        try:  # a CodeDeploy lifecycle hook's payload, for the hook function `function`
+            seeded, created = seed_deployment(sandbox, event, function)
+        except MissingDeployment as missing:
+            raise MissingState(str(missing)) from None
+        renamed = {str(event[k]): str(seeded[k]) for k in seeded if event.get(k) and event[k] != seeded[k]}
+        return Seeded(seeded, created, renamed)
     if not isinstance(event, dict) or not isinstance(event.get("detail"), dict):
         return Seeded(event)
     kind, detail = event.get("detail-type"), event["detail"]

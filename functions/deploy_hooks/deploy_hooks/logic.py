@@ -103,7 +103,7 @@ class Result(NamedTuple):
         return Report(
             response=response,
             lines=(*self.lines, Line("Hook execution handled", fields, level)),
-            counts=(Count(f"Hooks.{self.outcome.value}"), *self.counts),
+            counts=(Count(f"HookInvocations.{self.outcome.value}"), *self.counts),
         )
 
 
