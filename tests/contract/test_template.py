@@ -14,7 +14,7 @@ import pytest
 from samtranslator.translator.transform import transform
 
 from sandbox.lambdas.router import Router
-from sandbox.lambdas.template import FunctionSpec, SamTemplate, load_template
+from sandbox.lambdas.template import FunctionSpec, Resolver, SamTemplate, load_template
 from tests.conftest import AWS_SAMPLES, EVENTS, ROOT
 
 TEMPLATE = ROOT / "template.yaml"
@@ -476,3 +476,44 @@ class _NoManagedPolicies:
 
     def load(self) -> dict[str, str]:
         return {}
+
+
+# --- deployment validation: the CodeDeploy hook functions ------------------------------------------
+
+HOOKS = ("BeforeInstall", "AfterInstall", "AfterAllowTestTraffic", "BeforeAllowTraffic", "AfterAllowTraffic")
+
+
+def test_there_is_one_hook_function_per_hook_each_told_its_own(router: Router) -> None:
+    for hook in HOOKS:
+        spec = router.function(f"DeployHook{hook}Function")
+        assert spec.environment["DEPLOYMENT_HOOK"] == hook
+        # Its runs are as long as the function may run: the engine cuts the plan at that length
+        assert int(spec.environment["RUN_SECONDS"]) == spec.timeout
+
+
+@pytest.mark.parametrize("stack", ["codereflex", "codereflex-dev", "codereflex-prod", "x" * 27])
+def test_hook_function_names_are_ones_codedeploys_managed_policy_accepts_and_lambda_allows(
+    template: SamTemplate, stack: str
+) -> None:
+    # AWSCodeDeployRoleForECSLimited may invoke only CodeDeployHook_*; Lambda names are at most 64 characters
+    for hook in HOOKS:
+        spec = Router(template, Resolver(template, stack_name=stack)).function(f"DeployHook{hook}Function")
+        assert spec.function_name.startswith("CodeDeployHook_"), spec.function_name
+        assert len(spec.function_name) <= 64, spec.function_name
+    # The name parameter allows no more than what fits
+    assert template.body["Parameters"]["DeploymentHooksName"]["AllowedPattern"].endswith("{1,27}$")
+
+
+def test_the_hook_functions_are_exported_for_other_stacks(template: SamTemplate) -> None:
+    outputs = template.body["Outputs"]
+    for hook in HOOKS:
+        for kind in ("FunctionName", "FunctionArn"):
+            output = outputs[f"DeployHook{hook}{kind}"]
+            assert output["Export"]["Name"] == {"Fn::Sub": f"${{AWS::StackName}}-DeployHook{hook}{kind}"}
+
+
+def test_the_hook_functions_invoke_only_qualified_versions_of_what_is_under_test(template: SamTemplate) -> None:
+    for hook in HOOKS:
+        statements = [s for lid, s in _statements(template) if lid == f"DeployHook{hook}Function"]
+        (invoke,) = [s for s in statements if s.get("Sid") == "InvokeVersionsUnderTest"]
+        assert invoke["Resource"]["Fn::Sub"].endswith(":function:${ValidationInvokeFunctions}:*")
