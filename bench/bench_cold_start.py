@@ -62,6 +62,14 @@ HANDLERS = {
         "from codereflex.events.codecommit import RepositoryStateChangeEvent; "
         + _READ.format(model="RepositoryStateChangeEvent", event="repo_activity/force_push_main.json"),
     ),
+    # A CodeDeploy hook: its ports (the engine's adapters, the prober) are built on every invocation.
+    "DeployHookAfterAllowTestTrafficFunction": (
+        "codedeploy",
+        "import deploy_hooks.app as app; app.settings(); "
+        "app.default_ports(type('Context', (), {'invoked_function_arn': 'arn'})()); "
+        "app._client('codedeploy').client; from codereflex.events import codedeploy; "
+        "import json; codedeploy.read(json.load(open('events/deploy_hooks/ecs_after_allow_test_traffic.json')))",
+    ),
     # The backup function also loads the GitLayer (pygit2, libgit2): its own floor is higher.
     "RepoBackupFunction": (
         "s3",
@@ -102,6 +110,9 @@ def _run(code: str, function: str | None = None) -> float:
         "SIGNING_KEY_SECRET": "arn:aws:secretsmanager:us-east-1:123456789012:secret:bench",
         "NOTIFICATION_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:bench",
         "BACKUP_BUCKET": "bench-backups",
+        "DEPLOYMENT_HOOK": "AfterAllowTestTraffic",
+        "VALIDATION_BUCKET": "bench-validation",
+        "AWS_REGION": "us-east-1",
     }
     if function:
         # What the Lambda runtime sets: with it, Powertools Tracer is on (and patches botocore) and the
