@@ -180,6 +180,8 @@ def _validate(mine: HookRecord, ports: Ports, options: Options, run: Run) -> Res
     except Unreportable:
         _abandon(mine, ports, "CodeDeploy does not know this deployment")
         raise
+    except CodeReflexError as error:  # throttled, denied, 5xx after the client's retries: not a success
+        return _decide(mine, failed(f"could not read the deployment: {error}"), ports, ())
     if deployment.status != IN_PROGRESS:
         _abandon(mine, ports, f"deployment is {deployment.status}")
         return Result(Outcome.LEFT_ALONE, mine.execution_id, f"the deployment is {deployment.status}, not in progress")

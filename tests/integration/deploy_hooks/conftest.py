@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import time
 from collections.abc import Callable, Iterator, Mapping
 from types import ModuleType
 from typing import Any, ClassVar
@@ -29,6 +30,16 @@ class EngineClock:
 
     def sleep(self, seconds: float) -> None:
         self.simulated.advance(seconds)
+
+
+class NoBackoff:
+    """botocore's retry backoff without the wait (`botocore.endpoint.time`): throttling tests stay fast."""
+
+    def sleep(self, _seconds: float) -> None:
+        return None
+
+    def time(self) -> float:
+        return time.time()
 
 
 class QueuedContinuer:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import botocore.endpoint
 import pytest
 
@@ -11,7 +9,7 @@ from sandbox.aws.bluegreen import EcsStage
 from sandbox.aws.moto_ext.throttling import throttled
 from sandbox.aws.services import Behaviour, tail
 
-from .conftest import Hooks
+from .conftest import Hooks, NoBackoff
 
 SMOKE = """
 version: 1
@@ -219,7 +217,7 @@ def test_throttled_apis_are_errors_that_fail_the_hook(
     hooks: Hooks, ecs: EcsStage, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given DescribeTargetHealth refused, every attempt botocore makes (its backoff on the simulated clock)
-    monkeypatch.setattr(botocore.endpoint, "time", _NoSleep())
+    monkeypatch.setattr(botocore.endpoint, "time", NoBackoff())
     for index in range(2):
         ecs.mark("green", index, "healthy")
     spec = TARGETS.replace("minHealthyPercent: 100", "minHealthyPercent: 100\n    consecutiveErrorLimit: 1")
@@ -229,11 +227,3 @@ def test_throttled_apis_are_errors_that_fail_the_hook(
     assert verdict["verdict"] == "Failed"
     assert verdict["check"] == "green-targets"
     assert "DescribeTargetHealth" in str(verdict["reason"]) and "Throttling" in str(verdict["reason"])
-
-
-class _NoSleep:
-    def sleep(self, _seconds: float) -> None:
-        return None
-
-    def time(self) -> float:
-        return time.time()

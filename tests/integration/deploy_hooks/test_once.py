@@ -6,6 +6,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any, cast
 
+import botocore.endpoint
 import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -14,9 +15,10 @@ from codereflex.errors import TransientError
 from codereflex.validation.probes import HttpProber
 from sandbox.aws.bluegreen import EcsStage
 from sandbox.aws.deployments import Invoker, router_invoker
+from sandbox.aws.moto_ext.throttling import throttled
 from tests.conftest import AWS_SAMPLES, FakeLambdaContext, load_json
 
-from .conftest import Hooks
+from .conftest import Hooks, NoBackoff
 from .test_ecs import SMOKE
 
 HOOK = "AfterAllowTestTraffic"
@@ -291,3 +293,15 @@ def test_malformed_payloads_report_nothing_and_say_why(hooks: Hooks, payload: An
     assert answer["reason"] == "bad-event"
     assert "does not match the expected shape" in answer["error"]
     assert hooks.reports() == []
+
+
+def test_a_deployment_that_cannot_be_read_reports_failed_naming_the_call(
+    hooks: Hooks, ecs: EcsStage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(botocore.endpoint, "time", NoBackoff())
+    deployment_id = _deploy(hooks, ecs)
+    with throttled("codedeploy", "GetDeployment", 5):
+        outcome = hooks.run(deployment_id)
+    assert outcome.status == "Failed"
+    assert [r.status for r in hooks.reports(deployment_id)] == ["Failed"]
+    assert "GetDeployment: ThrottlingException" in hooks.verdict()["reason"]
