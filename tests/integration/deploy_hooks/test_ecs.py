@@ -227,3 +227,8 @@ def test_throttled_apis_are_errors_that_fail_the_hook(
     assert verdict["verdict"] == "Failed"
     assert verdict["check"] == "green-targets"
     assert "DescribeTargetHealth" in str(verdict["reason"]) and "Throttling" in str(verdict["reason"])
+
+
+def test_the_sandbox_names_the_hook_functions_as_the_template_does(hooks: Hooks) -> None:
+    # CodeDeploy invokes them by these names (an AppSpec's Hooks, a DeploymentPreference)
+    assert hooks.function("AfterAllowTestTraffic") == "CodeDeployHook_codereflex-AfterAllowTestTraffic"
