@@ -156,7 +156,8 @@ def _again(held: HookRecord, ports: Ports, options: Options, run: Run, now: floa
         ports.records.move(mine, now, status="reported" if held.status == "reporting" else "abandoned")
         return Result(Outcome.LEFT_ALONE, held.execution_id, "the hook's lifecycle event is no longer in progress")
     if held.status == "reporting" and held.verdict is not None:
-        decided = HookVerdict(held.verdict, held.reason or "", None, (), ())  # type: ignore[arg-type]
+        status: Literal["Succeeded", "Failed"] = "Succeeded" if held.verdict == "Succeeded" else "Failed"
+        decided = HookVerdict(status, held.reason or "", None, (), ())
         return _send(mine, decided, ports, now, ())
     why = {
         "running": "the run validating this hook ended without reporting (it crashed or timed out)",

@@ -183,13 +183,26 @@ LONG = SMOKE.replace("count: 30, intervalMs: 1000, concurrency: 5", "count: 300,
 def test_a_plan_longer_than_one_run_is_carried_across_runs_and_reported_once(hooks: Hooks, ecs: EcsStage) -> None:
     # Given a plan of 300 samples a second apart: five minutes, more than one 180 s run can measure
     deployment_id = _deploy(hooks, ecs, LONG)
-    outcome = hooks.run(deployment_id)
+    spans: list[float] = []
+    base = router_invoker(hooks.sandbox)
+
+    def timed(function: str, payload: dict[str, Any]) -> Any:
+        started = hooks.clock.now()
+        try:
+            return base(function, payload)
+        finally:
+            spans.append((hooks.clock.now() - started).total_seconds())
+
+    outcome = hooks.run(deployment_id, invoker=hooks.invoker(timed))
     # Then the runs handed over to each other through the record and the last one reported, once
     assert hooks.continuations >= 2
     assert [a["outcome"] for a in hooks.answers()].count("handed-over") == hooks.continuations
     assert [(r.status, r.answer) for r in hooks.reports(deployment_id)] == [("Succeeded", "accepted")]
     assert outcome.status == "Succeeded"
     assert ecs.green.requests >= 300
+    # Each run ended (handed over or reported) at least 30 s before its 180 s were up
+    assert len(spans) == hooks.continuations + 1
+    assert max(spans) <= 180 - 30, spans
 
 
 def test_a_continuation_nobody_handed_over_decides_nothing(hooks: Hooks, ecs: EcsStage) -> None:
