@@ -13,6 +13,8 @@ import moto
 import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from codereflex.aws.s3 import ReportObjects
+from codereflex.errors import TransientError
 from ecs_hooks import app
 from sandbox.aws.bluegreen import EcsStage
 from sandbox.aws.services import Behaviour, tail
@@ -307,3 +309,54 @@ def test_through_the_router_with_the_template_s_settings_a_healthy_green_succeed
             assert sorted(item["Key"].rsplit(".", 1)[-1] for item in listed) == ["html", "json"]
         finally:
             stage.stop()
+
+
+class FlakyReports:
+    """The bucket refuses the next `failures` report writes (S3 throttling past the client's retries)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, failures: int) -> None:
+        self.failures = failures
+        real = ReportObjects.put_bytes
+
+        def put_bytes(
+            store: ReportObjects, key: str, data: bytes, content_type: str, *, if_absent: bool = False
+        ) -> bool:
+            if self.failures > 0:
+                self.failures -= 1
+                raise TransientError(f"s3 PutObject {key}: SlowDown")
+            return real(store, key, data, content_type, if_absent=if_absent)
+
+        monkeypatch.setattr(ReportObjects, "put_bytes", put_bytes)
+
+
+def test_a_success_whose_report_cannot_be_stored_is_asked_again_and_then_reported(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    FlakyReports(monkeypatch, failures=1)
+
+    answers = drive(payload())
+
+    assert answers[-1] == {"hookStatus": "SUCCEEDED"}
+    assert answers[-2]["hookStatus"] == "IN_PROGRESS" and answers[-2]["callBackDelay"] == 30
+    key = "reports/shop/web/EZe5RNVLH6PPzHXINuP28/POST_TEST_TRAFFIC_SHIFT-3a0345ba-b029-404b-890d-7da2a4b266aa.json"
+    assert json.loads(client("s3").get_object(Bucket=BUCKET, Key=key)["Body"].read())["verdict"] == "Succeeded"
+
+
+def test_a_success_that_can_never_be_reported_is_failed(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    FlakyReports(monkeypatch, failures=1_000)
+
+    final = drive(payload())[-1]
+
+    assert final["hookStatus"] == "FAILED"
+    assert "the report could not be stored" in final["hookDetails"]["codereflex"]["reason"]
+
+
+def test_a_failure_whose_report_cannot_be_stored_is_still_failed_at_once(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world.stage.green.behave(body={"status": "ok", "colour": "blue"})
+    FlakyReports(monkeypatch, failures=1_000)
+
+    final = drive(payload())[-1]
+
+    assert final["hookStatus"] == "FAILED" and "check smoke" in final["hookDetails"]["codereflex"]["reason"]
