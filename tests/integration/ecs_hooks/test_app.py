@@ -360,3 +360,25 @@ def test_a_failure_whose_report_cannot_be_stored_is_still_failed_at_once(
     final = drive(payload())[-1]
 
     assert final["hookStatus"] == "FAILED" and "check smoke" in final["hookDetails"]["codereflex"]["reason"]
+
+
+@pytest.mark.parametrize(
+    ("service", "said"),
+    [
+        ({"loadBalancers": []}, "no blue/green advancedConfiguration"),
+        (None, "is not active"),
+    ],
+)
+def test_a_service_that_is_not_native_blue_green_fails_saying_so(
+    world: World, service: dict[str, Any] | None, said: str
+) -> None:
+    if service is not None:
+        client("ecs").create_service(cluster="shop", serviceName="plain", taskDefinition="web", **service)
+    client("s3").put_object(Bucket=BUCKET, Key="specs/shop/plain.yaml", Body=SPEC.encode())
+    event = payload()
+    event["resourceArn"] = DEPLOYMENT.replace("/web/", "/plain/")
+    event["executionDetails"]["serviceArn"] = "arn:aws:ecs:us-east-1:123456789012:service/shop/plain"
+
+    answer = invoke(event)
+
+    assert answer["hookStatus"] == "FAILED" and said in answer["hookDetails"]["codereflex"]["reason"]
