@@ -382,3 +382,14 @@ def test_a_service_that_is_not_native_blue_green_fails_saying_so(
     answer = invoke(event)
 
     assert answer["hookStatus"] == "FAILED" and said in answer["hookDetails"]["codereflex"]["reason"]
+
+
+@pytest.mark.parametrize("event", [[], "x", 3, None, {"executionId": float("inf")}], ids=repr)
+def test_an_event_that_is_not_ecs_s_payload_is_failed_with_the_reason(world: World, event: Any) -> None:
+    context = cast(LambdaContext, FakeLambdaContext())
+
+    answer = app.lambda_handler(event, context)
+
+    assert answer["hookStatus"] == "FAILED"
+    assert "event does not match the expected shape" in answer["hookDetails"]["codereflex"]["reason"]
+    assert world.notices() == []
