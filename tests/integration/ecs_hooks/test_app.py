@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from codereflex.aws.s3 import ReportObjects
 from codereflex.errors import TransientError
 from ecs_hooks import app
-from sandbox.aws.bluegreen import EcsStage
+from sandbox.aws.bluegreen import EcsStage, native_blue_green
 from sandbox.aws.services import Behaviour, tail
 from sandbox.local import Sandbox
 from tests.conftest import FakeLambdaContext
@@ -69,42 +69,7 @@ class World:
 
 
 def _service(stage: EcsStage, client: Callable[[str], Any] = client) -> None:
-    """A native blue/green ECS service over the stage's target groups, with ECS's test traffic on green."""
-    elb, ecs = client("elbv2"), client("ecs")
-    rules = {}
-    for role, colour in (("prod", "blue"), ("test", "green")):
-        rules[role] = elb.create_rule(
-            ListenerArn=stage.listener_arns[role],
-            Priority=10,
-            Conditions=[{"Field": "path-pattern", "Values": ["/*"]}],
-            Actions=[{"Type": "forward", "TargetGroupArn": stage.target_groups[colour]}],
-        )["Rules"][0]["RuleArn"]
-    # What ECS has done by POST_TEST_TRAFFIC_SHIFT: the test listener sends everything to green.
-    elb.modify_listener(
-        ListenerArn=stage.listener_arns["test"],
-        DefaultActions=[{"Type": "forward", "TargetGroupArn": stage.target_groups["green"]}],
-    )
-    ecs.create_cluster(clusterName="shop")
-    ecs.register_task_definition(family="web", containerDefinitions=[{"name": "web", "image": "web:2", "memory": 256}])
-    ecs.create_service(
-        cluster="shop",
-        serviceName="web",
-        taskDefinition="web",
-        desiredCount=2,
-        loadBalancers=[
-            {
-                "targetGroupArn": stage.target_groups["blue"],
-                "containerName": "web",
-                "containerPort": 8080,
-                "advancedConfiguration": {
-                    "alternateTargetGroupArn": stage.target_groups["green"],
-                    "productionListenerRule": rules["prod"],
-                    "testListenerRule": rules["test"],
-                    "roleArn": "arn:aws:iam::123456789012:role/ecs-infrastructure",
-                },
-            }
-        ],
-    )
+    native_blue_green(stage, client, cluster="shop", service="web")
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from tests.conftest import EVENTS
 
 FUNCTIONS = {
     "build_results": "BuildResultsFunction",
+    "ecs_hooks": "EcsHooksFunction",
     "pr_builds": "PrBuildsFunction",
     "repo_activity": "RepoActivityFunction",
     "repo_backup": "RepoBackupFunction",
@@ -22,6 +23,12 @@ INTENDED: dict[str, dict[str, Any]] = {
     "build_results/commit_succeeded.json": {"outcome": "posted"},
     "build_results/pr_failed.json": {"outcome": "posted", "target": "pr:payments-service:42"},
     "build_results/pr_in_progress.json": {"outcome": "posted", "target": "pr:payments-service:42"},
+    "ecs_hooks/post_production_traffic_shift.json": {"hookStatus": "SUCCEEDED"},
+    "ecs_hooks/post_test_traffic_shift.json": {"hookStatus": "SUCCEEDED"},
+    "ecs_hooks/post_test_traffic_shift_with_service_details.json": {"hookStatus": "SUCCEEDED"},
+    "ecs_hooks/pre_production_traffic_shift.json": {"hookStatus": "SUCCEEDED"},
+    # On rollback ECS re-invokes PRODUCTION_TRAFFIC_SHIFT, a stage no spec hook stands for.
+    "ecs_hooks/production_traffic_shift_rollback.json": {"hookStatus": "FAILED"},
     "pr_builds/created.json": {"outcome": "started", "reason": ""},
     "pr_builds/rebuild_comment.json": {"outcome": "started", "reason": "rebuild"},
     "pr_builds/reopened.json": {"outcome": "started", "reason": ""},
@@ -58,7 +65,8 @@ def test_invoking_a_sample_does_what_it_says(sample: str, capsys: pytest.Capture
     assert code == 0, err
     assert {key: answer.get(key) for key in INTENDED[sample]} == INTENDED[sample], err
     # The user is told what was seeded and which of the sample's ids now name seeded ones
-    assert "--- seeded: repository payments-service" in err
+    seeded = "ECS service my-cluster/my-service" if sample.startswith("ecs_hooks/") else "repository payments-service"
+    assert f"--- seeded: {seeded}" in err
     assert "--- missing state" not in err
 
 
