@@ -14,7 +14,7 @@ from typing import Any
 
 from sandbox.demo.demo import run as run_demo
 from sandbox.lambdas.router import Router
-from sandbox.lambdas.samples import MissingState, seed
+from sandbox.lambdas.samples import MissingState, Seeded, seed
 from sandbox.local import Credentials, Sandbox, function_credentials_env
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -131,6 +131,7 @@ def _invoke(args: argparse.Namespace) -> int:
         result = _invoke_against_running(args.logical_id, event, endpoint, dict(args.parameter), args.state_file)
     else:
         with Sandbox(parameters=dict(args.parameter)) as sandbox:
+            seeded = Seeded(event)
             if args.seed:
                 try:
                     seeded = seed(sandbox, event, args.logical_id)
@@ -139,7 +140,10 @@ def _invoke(args: argparse.Namespace) -> int:
                     return 1
                 _say_seeded(seeded.created, seeded.renamed)
                 event = seeded.event
-            result = sandbox.invoke(args.logical_id, event)
+            try:
+                result = sandbox.invoke(args.logical_id, event)
+            finally:
+                seeded.stop()
             for notice in sandbox.notices():
                 print(f"--- notice: {notice.subject}\n{notice.message}", file=sys.stderr)
     _say_missing(result, seeded=not endpoint and args.seed)

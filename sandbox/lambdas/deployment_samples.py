@@ -46,8 +46,10 @@ class MissingDeployment(Exception):
     """The sample names no deployment the seeding knows how to make."""
 
 
-def seed_deployment(sandbox: Sandbox, event: dict[str, Any], function: str) -> tuple[dict[str, Any], list[str]]:
-    """The event naming a deployment that waits at the function's hook, and what was created."""
+def seed_deployment(
+    sandbox: Sandbox, event: dict[str, Any], function: str
+) -> tuple[dict[str, Any], list[str], Callable[[], None]]:
+    """The event naming a deployment that waits at the function's hook, what was created, and how to stop it."""
     platform = PLATFORMS.get(str(event.get("DeploymentId")))
     if platform is None:
         raise MissingDeployment(
@@ -63,6 +65,7 @@ def seed_deployment(sandbox: Sandbox, event: dict[str, Any], function: str) -> t
         key = f"specs/{ecs.application}/{ecs.group}.yaml"
         s3.put_object(Bucket=bucket, Key=key, Body=ECS_SPEC.format(hook=hook, listener=listener).encode())
         deployment_id, created = ecs.deploy(), f"ECS service {ecs.application}/{ecs.group} (blue and green on loopback)"
+        stop_stage: Callable[[], None] = ecs.stop
     else:
         if hook not in ("BeforeAllowTraffic", "AfterAllowTraffic"):
             raise MissingDeployment(f"A Lambda deployment has no {hook} hook: invoke a Before/AfterAllowTraffic one.")
@@ -70,15 +73,18 @@ def seed_deployment(sandbox: Sandbox, event: dict[str, Any], function: str) -> t
         key = f"specs/{stage.application}/{stage.group}.json"
         s3.put_object(Bucket=bucket, Key=key, Body=LAMBDA_SPEC.format(hook=hook).encode())
         deployment_id, created = stage.deploy(), f"Lambda function {stage.name} (versions 1 and 2, alias live on 1)"
-    payload = _waiting_at(sandbox, deployment_id, hook)
-    seeded = {
-        "DeploymentId": payload["DeploymentId"],
-        "LifecycleEventHookExecutionId": payload["LifecycleEventHookExecutionId"],
-    }
-    return seeded, [created, f"spec s3://{bucket}/{key}", f"deployment {deployment_id} waiting at {hook}"]
+        stop_stage = _nothing
+    payload, deployer = _waiting_at(sandbox, deployment_id, hook)
+    seeded = {key: payload[key] for key in ("DeploymentId", "LifecycleEventHookExecutionId")}
+
+    def stop() -> None:
+        deployer.join(10)  # after the function's report the deployment runs to its end in moments
+        stop_stage()
+
+    return seeded, [created, f"spec s3://{bucket}/{key}", f"deployment {deployment_id} waiting at {hook}"], stop
 
 
-def _waiting_at(sandbox: Sandbox, deployment_id: str, hook: str) -> dict[str, Any]:
+def _waiting_at(sandbox: Sandbox, deployment_id: str, hook: str) -> tuple[dict[str, Any], threading.Thread]:
     """Run the deployment in the background until CodeDeploy invokes `hook`; its payload."""
     reached = threading.Event()
     seen: dict[str, Any] = {}
@@ -94,7 +100,11 @@ def _waiting_at(sandbox: Sandbox, deployment_id: str, hook: str) -> dict[str, An
     thread.start()
     if not reached.wait(30):
         raise MissingDeployment(f"deployment {deployment_id} did not reach {hook}")
-    return seen
+    return seen, thread
+
+
+def _nothing() -> None:
+    return None
 
 
 def _answer(version: int) -> Callable[[Any, Any], Any]:

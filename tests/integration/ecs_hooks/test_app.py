@@ -13,8 +13,10 @@ import moto
 import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from codereflex.aws.s3 import ReportObjects
+from codereflex.errors import TransientError
 from ecs_hooks import app
-from sandbox.aws.bluegreen import EcsStage
+from sandbox.aws.bluegreen import EcsStage, native_blue_green
 from sandbox.aws.services import Behaviour, tail
 from sandbox.local import Sandbox
 from tests.conftest import FakeLambdaContext
@@ -67,42 +69,7 @@ class World:
 
 
 def _service(stage: EcsStage, client: Callable[[str], Any] = client) -> None:
-    """A native blue/green ECS service over the stage's target groups, with ECS's test traffic on green."""
-    elb, ecs = client("elbv2"), client("ecs")
-    rules = {}
-    for role, colour in (("prod", "blue"), ("test", "green")):
-        rules[role] = elb.create_rule(
-            ListenerArn=stage.listener_arns[role],
-            Priority=10,
-            Conditions=[{"Field": "path-pattern", "Values": ["/*"]}],
-            Actions=[{"Type": "forward", "TargetGroupArn": stage.target_groups[colour]}],
-        )["Rules"][0]["RuleArn"]
-    # What ECS has done by POST_TEST_TRAFFIC_SHIFT: the test listener sends everything to green.
-    elb.modify_listener(
-        ListenerArn=stage.listener_arns["test"],
-        DefaultActions=[{"Type": "forward", "TargetGroupArn": stage.target_groups["green"]}],
-    )
-    ecs.create_cluster(clusterName="shop")
-    ecs.register_task_definition(family="web", containerDefinitions=[{"name": "web", "image": "web:2", "memory": 256}])
-    ecs.create_service(
-        cluster="shop",
-        serviceName="web",
-        taskDefinition="web",
-        desiredCount=2,
-        loadBalancers=[
-            {
-                "targetGroupArn": stage.target_groups["blue"],
-                "containerName": "web",
-                "containerPort": 8080,
-                "advancedConfiguration": {
-                    "alternateTargetGroupArn": stage.target_groups["green"],
-                    "productionListenerRule": rules["prod"],
-                    "testListenerRule": rules["test"],
-                    "roleArn": "arn:aws:iam::123456789012:role/ecs-infrastructure",
-                },
-            }
-        ],
-    )
+    native_blue_green(stage, client, cluster="shop", service="web")
 
 
 @pytest.fixture
@@ -307,3 +274,87 @@ def test_through_the_router_with_the_template_s_settings_a_healthy_green_succeed
             assert sorted(item["Key"].rsplit(".", 1)[-1] for item in listed) == ["html", "json"]
         finally:
             stage.stop()
+
+
+class FlakyReports:
+    """The bucket refuses the next `failures` report writes (S3 throttling past the client's retries)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, failures: int) -> None:
+        self.failures = failures
+        real = ReportObjects.put_bytes
+
+        def put_bytes(
+            store: ReportObjects, key: str, data: bytes, content_type: str, *, if_absent: bool = False
+        ) -> bool:
+            if self.failures > 0:
+                self.failures -= 1
+                raise TransientError(f"s3 PutObject {key}: SlowDown")
+            return real(store, key, data, content_type, if_absent=if_absent)
+
+        monkeypatch.setattr(ReportObjects, "put_bytes", put_bytes)
+
+
+def test_a_success_whose_report_cannot_be_stored_is_asked_again_and_then_reported(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    FlakyReports(monkeypatch, failures=1)
+
+    answers = drive(payload())
+
+    assert answers[-1] == {"hookStatus": "SUCCEEDED"}
+    assert answers[-2]["hookStatus"] == "IN_PROGRESS" and answers[-2]["callBackDelay"] == 30
+    key = "reports/shop/web/EZe5RNVLH6PPzHXINuP28/POST_TEST_TRAFFIC_SHIFT-3a0345ba-b029-404b-890d-7da2a4b266aa.json"
+    assert json.loads(client("s3").get_object(Bucket=BUCKET, Key=key)["Body"].read())["verdict"] == "Succeeded"
+
+
+def test_a_success_that_can_never_be_reported_is_failed(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    FlakyReports(monkeypatch, failures=1_000)
+
+    final = drive(payload())[-1]
+
+    assert final["hookStatus"] == "FAILED"
+    assert "the report could not be stored" in final["hookDetails"]["codereflex"]["reason"]
+
+
+def test_a_failure_whose_report_cannot_be_stored_is_still_failed_at_once(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world.stage.green.behave(body={"status": "ok", "colour": "blue"})
+    FlakyReports(monkeypatch, failures=1_000)
+
+    final = drive(payload())[-1]
+
+    assert final["hookStatus"] == "FAILED" and "check smoke" in final["hookDetails"]["codereflex"]["reason"]
+
+
+@pytest.mark.parametrize(
+    ("service", "said"),
+    [
+        ({"loadBalancers": []}, "no blue/green advancedConfiguration"),
+        (None, "is not active"),
+    ],
+)
+def test_a_service_that_is_not_native_blue_green_fails_saying_so(
+    world: World, service: dict[str, Any] | None, said: str
+) -> None:
+    if service is not None:
+        client("ecs").create_service(cluster="shop", serviceName="plain", taskDefinition="web", **service)
+    client("s3").put_object(Bucket=BUCKET, Key="specs/shop/plain.yaml", Body=SPEC.encode())
+    event = payload()
+    event["resourceArn"] = DEPLOYMENT.replace("/web/", "/plain/")
+    event["executionDetails"]["serviceArn"] = "arn:aws:ecs:us-east-1:123456789012:service/shop/plain"
+
+    answer = invoke(event)
+
+    assert answer["hookStatus"] == "FAILED" and said in answer["hookDetails"]["codereflex"]["reason"]
+
+
+@pytest.mark.parametrize("event", [[], "x", 3, None, {"executionId": float("inf")}], ids=repr)
+def test_an_event_that_is_not_ecs_s_payload_is_failed_with_the_reason(world: World, event: Any) -> None:
+    context = cast(LambdaContext, FakeLambdaContext())
+
+    answer = app.lambda_handler(event, context)
+
+    assert answer["hookStatus"] == "FAILED"
+    assert "event does not match the expected shape" in answer["hookDetails"]["codereflex"]["reason"]
+    assert world.notices() == []

@@ -13,6 +13,7 @@ from tests.conftest import EVENTS
 
 FUNCTIONS = {
     "build_results": "BuildResultsFunction",
+    "ecs_hooks": "EcsHooksFunction",
     "pr_builds": "PrBuildsFunction",
     "repo_activity": "RepoActivityFunction",
     "repo_backup": "RepoBackupFunction",
@@ -30,6 +31,12 @@ INTENDED: dict[str, dict[str, Any]] = {
     "deploy_hooks/lambda_before_allow_traffic.json": {"outcome": "reported", "verdict": "Succeeded"},
     "build_results/pr_failed.json": {"outcome": "posted", "target": "pr:payments-service:42"},
     "build_results/pr_in_progress.json": {"outcome": "posted", "target": "pr:payments-service:42"},
+    "ecs_hooks/post_production_traffic_shift.json": {"hookStatus": "SUCCEEDED"},
+    "ecs_hooks/post_test_traffic_shift.json": {"hookStatus": "SUCCEEDED"},
+    "ecs_hooks/post_test_traffic_shift_with_service_details.json": {"hookStatus": "SUCCEEDED"},
+    "ecs_hooks/pre_production_traffic_shift.json": {"hookStatus": "SUCCEEDED"},
+    # On rollback ECS re-invokes PRODUCTION_TRAFFIC_SHIFT, a stage no spec hook stands for.
+    "ecs_hooks/production_traffic_shift_rollback.json": {"hookStatus": "FAILED"},
     "pr_builds/created.json": {"outcome": "started", "reason": ""},
     "pr_builds/rebuild_comment.json": {"outcome": "started", "reason": "rebuild"},
     "pr_builds/reopened.json": {"outcome": "started", "reason": ""},
@@ -70,7 +77,10 @@ def test_invoking_a_sample_does_what_it_says(sample: str, capsys: pytest.Capture
     if sample in HOOK_SAMPLES:  # a deployment waiting at the sample's hook, with its group's spec
         assert "--- seeded: " in err and " waiting at " in err and "spec s3://" in err, err
     else:
-        assert "--- seeded: repository payments-service" in err
+        seeded = (
+            "ECS service my-cluster/my-service" if sample.startswith("ecs_hooks/") else "repository payments-service"
+        )
+        assert f"--- seeded: {seeded}" in err
     assert "--- missing state" not in err
 
 

@@ -51,6 +51,11 @@ class EcsBlueGreen:
         if not balanced:
             raise ConfigurationError(f"ecs service {cluster}/{service} has no blue/green advancedConfiguration")
         advanced = balanced[0]["advancedConfiguration"]
+        if not advanced.get("productionListenerRule") or not advanced.get("alternateTargetGroupArn"):
+            raise ConfigurationError(
+                f"ecs service {cluster}/{service}: advancedConfiguration needs productionListenerRule and "
+                "alternateTargetGroupArn"
+            )
         rules = [advanced.get("productionListenerRule"), advanced.get("testListenerRule")]
         views = self._listeners([str(rule) for rule in rules if rule])
         alarms = (described.get("deploymentConfiguration") or {}).get("alarms") or {}
@@ -67,8 +72,6 @@ class EcsBlueGreen:
 
     def _listeners(self, rules: Sequence[str]) -> dict[str, ListenerView]:
         arns = sorted({listener_of(rule) for rule in rules})
-        if not arns:
-            raise ConfigurationError("the service's advancedConfiguration names no productionListenerRule")
         try:
             listeners = self._elbv2.describe_listeners(ListenerArns=arns)["Listeners"]
             balancers = {listener["LoadBalancerArn"] for listener in listeners}
@@ -76,6 +79,8 @@ class EcsBlueGreen:
         except ClientError as error:
             raise translate(error, "elbv2 DescribeListeners/DescribeLoadBalancers", gone=_GONE) from error
         dns = {lb["LoadBalancerArn"]: lb["DNSName"] for lb in described}
+        if {listener["ListenerArn"] for listener in listeners} != set(arns):
+            raise TargetGone(f"elbv2 listeners of the service's rules not found: {', '.join(arns)}")
         return {
             listener["ListenerArn"]: ListenerView(
                 listener["ListenerArn"],
