@@ -7,7 +7,7 @@ import pytest
 
 from sandbox.aws.bluegreen import EcsStage
 from sandbox.aws.moto_ext.throttling import throttled
-from sandbox.aws.services import Behaviour, tail
+from sandbox.aws.services import Behaviour, fixed, tail
 
 from .conftest import Hooks, NoBackoff
 
@@ -232,3 +232,35 @@ def test_throttled_apis_are_errors_that_fail_the_hook(
 def test_the_sandbox_names_the_hook_functions_as_the_template_does(hooks: Hooks) -> None:
     # CodeDeploy invokes them by these names (an AppSpec's Hooks, a DeploymentPreference)
     assert hooks.function("AfterAllowTestTraffic") == "CodeDeployHook_codereflex-AfterAllowTestTraffic"
+
+
+COMPARE = """
+version: 1
+kind: HookValidation
+name: web
+platform: ecs
+hooks: [AfterAllowTestTraffic]
+checks:
+  - name: green-probes
+    type: http
+    request: {url: "{{ ecs.testListener.url }}/health"}
+    assert: {status: [200], latencyMs: {p99: "<=2000"}}
+    sampling: {count: 30, intervalMs: 0, concurrency: 6}
+  - name: green-vs-blue
+    type: compare
+    test: mannWhitney
+    experiment: {check: green-probes}
+    control: {request: {url: "{{ ecs.prodListener.url }}/health"}, sampling: {count: 30, intervalMs: 0, concurrency: 6}}
+    allowedIncrease: 1.5
+    minSamplesPerSide: 20
+"""
+
+
+def test_green_significantly_slower_than_blue_fails_the_comparison(hooks: Hooks, ecs: EcsStage) -> None:
+    # Given green within its own absolute limit, but five times as slow as blue behind production
+    ecs.blue.behave(Behaviour(body={"status": "ok"}, latency=fixed(4)))
+    ecs.green.behave(Behaviour(body={"status": "ok"}, latency=fixed(40)))
+    verdict = _run(hooks, ecs, COMPARE)
+    assert verdict["verdict"] == "Failed"
+    assert verdict["check"] == "green-vs-blue"
+    assert "green 30 vs blue 30" in str(verdict["reason"]), verdict["reason"]
