@@ -128,8 +128,8 @@ def _continue(event: Continuation, ports: Ports, options: Options, run: Run, now
     if held is None or held.hook != options.hook:
         return Result(Outcome.IGNORED, event.execution_id, "a continuation of no hand-over of this hook")
     if held.status != "handed-over":
-        # Honoured only after a hand-over; otherwise it may only do what a CodeDeploy retry would.
-        return _again(held, ports, options, run, now)
+        # Honoured only after a hand-over; otherwise it may only do what a retry would.
+        return _again(held, ports, options, run, now, continuing=True)
     mine = ports.records.move(
         held, now, status="running", owner=run.owner, lease_until=run.deadline, runs=held.runs + 1
     )
@@ -138,13 +138,16 @@ def _continue(event: Continuation, ports: Ports, options: Options, run: Run, now
     return _validate(mine, ports, options, run)
 
 
-def _again(held: HookRecord, ports: Ports, options: Options, run: Run, now: float) -> Result:
+def _again(
+    held: HookRecord, ports: Ports, options: Options, run: Run, now: float, *, continuing: bool = False
+) -> Result:
     """A later delivery of an execution already claimed: nothing, unless the run holding it is gone."""
     if held.status in ("reported", "abandoned"):
         return Result(Outcome.DUPLICATE, held.execution_id, f"already {held.status}")
     if held.lease_until > now:
-        if held.status == "handed-over":
-            return Result(Outcome.DUPLICATE, held.execution_id, "handed over to the next run")
+        if held.status == "handed-over" or (held.runs > 1 and not continuing):
+            # A later run's own invocation (a continuation, which Lambda retries) watches over it.
+            return Result(Outcome.DUPLICATE, held.execution_id, f"{held.status} in run {held.runs}")
         # Alive, or dead and not yet known to be: Lambda's retries (one, then three minutes on) look
         # again, and the last comes after the lease (one run) has ended, so a dead run is taken over.
         raise TransientError(f"the hook execution is {held.status} in another run until its lease ends")

@@ -318,3 +318,37 @@ def test_a_deployment_that_cannot_be_read_reports_failed_naming_the_call(
     assert outcome.status == "Failed"
     assert [r.status for r in hooks.reports(deployment_id)] == ["Failed"]
     assert "GetDeployment: ThrottlingException" in hooks.verdict()["reason"]
+
+
+def test_codedeploys_duplicate_during_a_later_run_does_nothing_and_asks_no_retry(
+    hooks: Hooks, ecs: EcsStage, direct: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a five-minute plan, and CodeDeploy's payload delivered again while its second run measures
+    deployment_id = _deploy(hooks, ecs, LONG)
+    payloads: list[dict[str, Any]] = []
+    answers: list[dict[str, Any]] = []
+    probe = HttpProber.probe
+
+    def probing(prober: HttpProber, request: Any, count: int) -> Any:
+        record = hooks.sandbox.client("dynamodb").scan(TableName=_table(hooks))["Items"]
+        runs = max((int(item["runs"]["N"]) for item in record if "runs" in item), default=0)
+        if runs == 2 and payloads and not answers:
+            answers.append(direct(dict(payloads[0]), _context(hooks, 99)))
+        return probe(prober, request, count)
+
+    monkeypatch.setattr(HttpProber, "probe", probing)
+    base = hooks.invoker()
+
+    def remember(function: str, payload: dict[str, Any]) -> Any:
+        payloads.append(payload)
+        return base(function, payload)
+
+    outcome = hooks.run(deployment_id, invoker=remember)
+    # Then that delivery was a plain duplicate (no retry asked of Lambda), and the hook reported once
+    assert [a["outcome"] for a in answers] == ["duplicate"]
+    assert outcome.status == "Succeeded"
+    assert len(hooks.reports(deployment_id)) == 1
+
+
+def _table(hooks: Hooks) -> str:
+    return hooks.sandbox.router.function(f"DeployHook{HOOK}Function").environment["IDEMPOTENCY_TABLE"]
