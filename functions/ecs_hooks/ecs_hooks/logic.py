@@ -17,7 +17,7 @@ from codereflex.validation.plan import HOOK_LIMIT_S, RUN_OVERHEAD_S
 from codereflex.validation.semantics import HookVerdict, Measurement, failed
 from codereflex.validation.spec import Spec, SpecError, load
 
-from .state import Carried, ForgedState, seal, unseal
+from .state import KEY, Carried, ForgedState, seal, unseal
 
 # The CodeDeploy hook each native stage stands for, so a team's spec keeps its hook names. The stages
 # ECS runs while traffic moves (and again on rollback) and RECONCILE_SERVICE have none: FAILED, named.
@@ -93,6 +93,8 @@ class _Invocation:
         except ForgedState as error:
             self.counts.append(Count("ForgedState"))
             return self._fail(str(error))
+        if carried is None and KEY in event.hook_details:
+            self.lines.append(Line("State of another execution ignored", {"for": event.hook_details[KEY].get("for")}))
         try:
             self.spec = self._load_spec()
             found = self.ports.services.service(event.cluster, event.service)
@@ -153,9 +155,10 @@ class _Invocation:
             reason = verdict.reason if verdict.status == "Failed" else f"the report could not be stored: {error}"
             return self._answer(_failed(reason))
         self.lines.append(Line("Report published", {"json": published.json_key, "html": published.html_key}))
-        if published.verdict == "Succeeded":
+        # Both must say Succeeded: a stored report of this execution and this run's own verdict.
+        if published.verdict == "Succeeded" and verdict.status == "Succeeded":
             return self._answer({"hookStatus": "SUCCEEDED"})
-        return self._answer(_failed(published.reason))
+        return self._answer(_failed(published.reason if published.verdict != "Succeeded" else verdict.reason))
 
     def _fail(self, reason: str) -> Outcome:
         """Every path without a verdict from the checks: a Failed report with the reason, published, and FAILED."""
@@ -187,9 +190,11 @@ class _Invocation:
 
     def _subject(self) -> publish.Subject:
         event = self.event
-        return publish.Subject.ecs_native(
-            event.cluster, event.service, event.deployment_id, event.stage, event.execution_id
-        )
+        execution = event.execution_id
+        weight = event.production_weights.get(event.target_revision_arn)
+        if weight is not None:  # one report per traffic step, whatever ids ECS gives the steps
+            execution += f"-at{weight:g}"
+        return publish.Subject.ecs_native(event.cluster, event.service, event.deployment_id, event.stage, execution)
 
     def _log_measurements(self, measured: Sequence[Measurement], state: engine.State | None) -> None:
         for line in report.measurement_lines(measured, self._meta(state)):

@@ -22,7 +22,7 @@ MAX_STATE_BYTES = 4 * 1024 * 1024  # what a packed state may inflate to (a compr
 
 
 class ForgedState(ValueError):
-    """hookDetails carry a state we did not sign for this very hook execution."""
+    """hookDetails carry a state we did not sign (altered, another key, not ours at all)."""
 
 
 class Carried(NamedTuple):
@@ -30,35 +30,51 @@ class Carried(NamedTuple):
     publish_attempts: int = 0  # failed attempts to publish a decided verdict (the state then holds it)
 
 
+def binding(event: EcsLifecycleHookEvent) -> dict[str, Any]:
+    """Which invocation series a state belongs to: the deployment, the execution, the stage, green's share of
+    production (ECS runs PRE_/PRODUCTION_TRAFFIC_SHIFT once per traffic step)."""
+    return {
+        "deployment": event.resource_arn,
+        "execution": event.execution_id,
+        "stage": event.stage,
+        "greenWeight": event.production_weights.get(event.target_revision_arn),
+    }
+
+
 def seal(signer: Signer, event: EcsLifecycleHookEvent, carried: Carried) -> dict[str, Any]:
-    """The hookDetails entry for `carried`, bound to this execution, stage and deployment."""
+    """The hookDetails entry for `carried`, signed together with what it is for."""
     packed = base64.urlsafe_b64encode(zlib.compress(carried.state.to_json().encode(), 9)).decode()
     if len(packed) > MAX_PACKED_CHARS:
         raise ValueError(f"the validation state is {len(packed)} characters packed, more than {MAX_PACKED_CHARS}")
-    attempts = str(carried.publish_attempts)
+    bound = binding(event)
     return {
         "v": VERSION,
         "kid": signer.key_id,
+        "for": bound,
         "state": packed,
         "publishAttempts": carried.publish_attempts,
-        "sig": signer.sign(PURPOSE, _bound(event, packed, attempts)),
+        "sig": signer.sign(PURPOSE, _signed(bound, carried.publish_attempts, packed)),
     }
 
 
 def unseal(signer: Signer, event: EcsLifecycleHookEvent) -> Carried | None:
-    """The state a previous run of this execution left; None on its first run. ForgedState when not ours."""
+    """The state an earlier run of this very invocation series left, or None (a first run, or a genuine state
+    of another series, which ECS may merge into later details: it is ignored). ForgedState when not ours."""
     entry = event.hook_details.get(KEY)
     if entry is None:
         return None
     if not isinstance(entry, Mapping) or entry.get("v") != VERSION:
         raise ForgedState("hookDetails.codereflex is not a state this function wrote")
-    packed, signature, attempts = entry.get("state"), entry.get("sig"), entry.get("publishAttempts", 0)
+    bound, packed, signature = entry.get("for"), entry.get("state"), entry.get("sig")
+    attempts = entry.get("publishAttempts", 0)
     if not isinstance(packed, str) or not isinstance(signature, str) or type(attempts) is not int:
         raise ForgedState("hookDetails.codereflex is not a state this function wrote")
     if entry.get("kid") != signer.key_id:
         raise ForgedState("hookDetails.codereflex was signed with another key (rotated, or not ours)")
-    if not signer.verify(PURPOSE, _bound(event, packed, str(attempts)), signature):
-        raise ForgedState("hookDetails.codereflex failed its signature check for this hook execution")
+    if not signer.verify(PURPOSE, _signed(bound, attempts, packed), signature):
+        raise ForgedState("hookDetails.codereflex failed its signature check")
+    if bound != binding(event):
+        return None  # ours, but of another execution, stage or step: it decides nothing here
     try:
         inflater = zlib.decompressobj()
         text = inflater.decompress(base64.urlsafe_b64decode(packed), MAX_STATE_BYTES)
@@ -70,6 +86,5 @@ def unseal(signer: Signer, event: EcsLifecycleHookEvent) -> Carried | None:
         raise ForgedState(f"hookDetails.codereflex is signed but unreadable ({type(error).__name__})") from None
 
 
-def _bound(event: EcsLifecycleHookEvent, packed: str, attempts: str) -> str:
-    """What the signature covers: a state copied to another execution, stage or deployment does not verify."""
-    return json.dumps([event.resource_arn, event.execution_id, event.stage, attempts, packed], separators=(",", ":"))
+def _signed(bound: Any, attempts: int, packed: str) -> str:
+    return json.dumps([bound, attempts, packed], separators=(",", ":"), sort_keys=True)

@@ -195,17 +195,27 @@ def test_an_altered_state_decides_nothing(world: World) -> None:
     assert "signature" in final["hookDetails"]["codereflex"]["reason"]
 
 
-def test_a_forged_state_claiming_the_work_is_done_decides_nothing(world: World) -> None:
+def test_a_forged_state_decides_nothing(world: World) -> None:
     first = invoke(payload())
     assert first["hookStatus"] == "IN_PROGRESS"
-    state = first["hookDetails"]["codereflex"]
-    forged = {**state, "sig": "A" * 43}
-    # And a state signed for another execution does not verify for this one either.
-    for details in ({"codereflex": forged}, {"codereflex": state}):
-        execution = "3a0345ba-b029-404b-890d-7da2a4b266aa" if details["codereflex"] is forged else "other-execution"
-        answer = invoke({**payload(execution=execution), "hookDetails": details})
-        assert answer["hookStatus"] == "FAILED", answer
-        assert "hookDetails.codereflex" in answer["hookDetails"]["codereflex"]["reason"]
+    forged = {**first["hookDetails"]["codereflex"], "sig": "A" * 43}
+
+    answer = invoke({**payload(), "hookDetails": {"codereflex": forged}})
+
+    assert answer["hookStatus"] == "FAILED"
+    assert "hookDetails.codereflex failed its signature check" in answer["hookDetails"]["codereflex"]["reason"]
+
+
+def test_a_genuine_state_of_another_execution_is_ignored_and_the_checks_run_afresh(world: World) -> None:
+    first = invoke(payload())
+    other = payload(execution="0b6e3f2c-5d1a-4b8e-9c7f-2a4d6e8f0a1b")
+
+    answers = drive({**other, "hookDetails": first["hookDetails"]})
+
+    assert answers[-1] == {"hookStatus": "SUCCEEDED"}
+    key = f"reports/shop/web/EZe5RNVLH6PPzHXINuP28/POST_TEST_TRAFFIC_SHIFT-{other['executionId']}.json"
+    stored = json.loads(client("s3").get_object(Bucket=BUCKET, Key=key)["Body"].read())
+    assert stored["runs"] == len(answers)  # its own runs from the first, none borrowed
 
 
 def test_the_service_s_own_hook_details_are_kept_beside_the_state(world: World) -> None:
@@ -358,3 +368,20 @@ def test_an_event_that_is_not_ecs_s_payload_is_failed_with_the_reason(world: Wor
     assert answer["hookStatus"] == "FAILED"
     assert "event does not match the expected shape" in answer["hookDetails"]["codereflex"]["reason"]
     assert world.notices() == []
+
+
+def test_each_production_traffic_step_has_its_own_report(world: World) -> None:
+    green, blue = f"{REVISIONS}/9313423515462893900", f"{REVISIONS}/1920498462936580504"
+    for share in (0, 10):
+        event = payload("PRE_PRODUCTION_TRAFFIC_SHIFT", execution="a2b3c4d5-e6f7-8901-abcd-ef1234567890")
+        event["executionDetails"]["productionTrafficWeights"] = {green: share, blue: 100 - share}
+        answer = invoke(event)
+        # This spec has no BeforeAllowTraffic checks: a hook with nothing to decide on is FAILED, named.
+        assert "no checks for BeforeAllowTraffic" in answer["hookDetails"]["codereflex"]["reason"]
+
+    listed = client("s3").list_objects_v2(Bucket=BUCKET, Prefix="reports/shop/web/")["Contents"]
+    reports = [item["Key"].rsplit("/", 1)[-1] for item in listed]
+    assert sorted(name for name in reports if name.endswith(".json") and not name.endswith(".notice.json")) == [
+        "PRE_PRODUCTION_TRAFFIC_SHIFT-a2b3c4d5-e6f7-8901-abcd-ef1234567890-at0.json",
+        "PRE_PRODUCTION_TRAFFIC_SHIFT-a2b3c4d5-e6f7-8901-abcd-ef1234567890-at10.json",
+    ]

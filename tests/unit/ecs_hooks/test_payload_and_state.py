@@ -88,10 +88,18 @@ def test_no_state_is_a_first_run() -> None:
         {"resourceArn": "arn:aws:ecs:us-west-2:123456789012:service-deployment/my-cluster/my-service/OTHER"},
     ],
 )
-def test_a_state_copied_to_another_execution_stage_or_deployment_is_refused(other: dict[str, Any]) -> None:
+def test_a_genuine_state_of_another_execution_stage_or_deployment_is_ignored(other: dict[str, Any]) -> None:
     entry = seal(SIGNER, _event(), Carried(STATE))
-    with pytest.raises(ForgedState):
-        unseal(SIGNER, _event(**other, hookDetails={"codereflex": entry}))
+    assert unseal(SIGNER, _event(**other, hookDetails={"codereflex": entry})) is None
+
+
+def test_a_state_of_another_traffic_step_is_ignored() -> None:
+    shifting = sample("pre_production_traffic_shift.json")
+    green = shifting["executionDetails"]["targetServiceRevisionArn"]
+    entry = seal(SIGNER, EcsLifecycleHookEvent.read(shifting), Carried(STATE))
+    weights = {name: (10 if name == green else 90) for name in shifting["executionDetails"]["productionTrafficWeights"]}
+    shifting["executionDetails"]["productionTrafficWeights"] = weights
+    assert unseal(SIGNER, EcsLifecycleHookEvent.read({**shifting, "hookDetails": {"codereflex": entry}})) is None
 
 
 def test_a_state_changed_after_signing_or_signed_by_another_key_is_refused() -> None:
@@ -101,6 +109,7 @@ def test_a_state_changed_after_signing_or_signed_by_another_key_is_refused() -> 
     for forged in (
         {**entry, "state": packed},  # a later state's bytes under this signature
         {**entry, "publishAttempts": 2},
+        {**entry, "for": {**entry["for"], "execution": "another-execution"}},  # relabelled to pass as ours
         {**entry, "sig": entry["sig"][:-1] + ("A" if entry["sig"][-1] != "A" else "B")},
         seal(Signer(b"x" * 64), _event(), Carried(STATE)),
         {**entry, "v": 2},
@@ -117,7 +126,8 @@ def test_a_signed_state_that_inflates_beyond_its_bound_is_refused() -> None:
 
     bomb = base64.urlsafe_b64encode(zlib.compress(b" " * (MAX_STATE_BYTES + 1))).decode()
     event = _event()
-    entry = {"v": 1, "kid": SIGNER.key_id, "state": bomb, "publishAttempts": 0}
-    entry["sig"] = SIGNER.sign(module.PURPOSE, module._bound(event, bomb, "0"))
+    bound = module.binding(event)
+    entry = {"v": 1, "kid": SIGNER.key_id, "for": bound, "state": bomb, "publishAttempts": 0}
+    entry["sig"] = SIGNER.sign(module.PURPOSE, module._signed(bound, 0, bomb))
     with pytest.raises(ForgedState, match="unreadable"):
         unseal(SIGNER, event._replace(hook_details={"codereflex": entry}))
