@@ -190,22 +190,34 @@ def _validate(mine: HookRecord, ports: Ports, options: Options, run: Run) -> Res
         _abandon(mine, ports, f"deployment is {deployment.status}")
         return Result(Outcome.LEFT_ALONE, mine.execution_id, f"the deployment is {deployment.status}, not in progress")
     try:
-        return _measure(mine, deployment, ports, options, run)
+        measured = _measure(mine, deployment, ports, options, run)
     except TransientError as error:
-        return _decide(mine, failed(f"validation could not run: {error}"), ports, ())
+        measured = Decided(mine, failed(f"validation could not run: {error}"))
     except CodeReflexError as error:
-        return _decide(mine, failed(str(error)), ports, ())
+        measured = Decided(mine, failed(str(error)))
     except Exception as error:  # every undecided path reports Failed, a crash included
-        return _decide(mine, failed(f"unexpected {type(error).__name__} while validating"), ports, ())
+        measured = Decided(mine, failed(f"unexpected {type(error).__name__} while validating"))
+    if isinstance(measured, Result):
+        return measured
+    # Reported outside the guard above: a report that fails must reach Lambda (its retry sends it).
+    return _decide(measured.record, measured.verdict, ports, measured.lines, measured.measured, spec_name=measured.spec)
 
 
-def _measure(mine: HookRecord, deployment: Deployment, ports: Ports, options: Options, run: Run) -> Result:
+class Decided(NamedTuple):
+    """A verdict to report, for the record as this run holds it."""
+
+    record: HookRecord
+    verdict: HookVerdict
+    lines: tuple[Line, ...] = ()
+    measured: tuple[Measurement, ...] = ()
+    spec: str = ""
+
+
+def _measure(mine: HookRecord, deployment: Deployment, ports: Ports, options: Options, run: Run) -> Result | Decided:
     spec = load_spec(ports.specs, deployment, options.run_seconds)
     platform = {"Lambda": "lambda", "ECS": "ecs"}.get(deployment.platform)
     if spec.platform != platform:
-        return _decide(
-            mine, failed(f"the spec is for {spec.platform}, the deployment is {deployment.platform}"), ports, ()
-        )
+        return Decided(mine, failed(f"the spec is for {spec.platform}, the deployment is {deployment.platform}"))
     found = find(deployment, options.hook, mine.execution_id, ports.deployments, ports.balancers)
     hook_deadline = min(mine.hook_deadline, (found.event_started_at or mine.hook_deadline) + HOOK_LIMIT_S)
     state = engine.State.from_json(mine.state) if mine.state else None
@@ -223,12 +235,12 @@ def _measure(mine: HookRecord, deployment: Deployment, ports: Ports, options: Op
     lines = tuple(Line("Validation measurement", _logged(m)) for m in measured[seen:])
     if isinstance(outcome, engine.Continue):
         return _hand_over(mine, outcome.state, hook_deadline, ports, lines)
-    return _decide(mine, outcome.verdict, ports, lines, measured, spec_name=spec.name)
+    return Decided(mine, outcome.verdict, lines, measured, spec.name)
 
 
 def _hand_over(
     mine: HookRecord, state: engine.State, hook_deadline: float, ports: Ports, lines: tuple[Line, ...]
-) -> Result:
+) -> Result | Decided:
     now = ports.checks.clock.now()
     moved = ports.records.move(
         mine,
@@ -246,7 +258,7 @@ def _hand_over(
         back = ports.records.move(moved, now, status="running")
         if back is None:
             return Result(Outcome.DUPLICATE, mine.execution_id, "another run took the hook over", lines=lines)
-        return _decide(back, failed(f"could not hand over to the next run ({type(error).__name__})"), ports, lines)
+        return Decided(back, failed(f"could not hand over to the next run ({type(error).__name__})"), lines)
     done = len(state.results)
     return Result(Outcome.HANDED_OVER, mine.execution_id, f"run {mine.runs} ended after {done} checks", lines=lines)
 

@@ -18,7 +18,7 @@ from sandbox.aws.deployments import Invoker, router_invoker
 from sandbox.aws.moto_ext.throttling import throttled
 from tests.conftest import AWS_SAMPLES, FakeLambdaContext, load_json
 
-from .conftest import Hooks, NoBackoff
+from .conftest import Hooks, NoBackoff, QueuedContinuer
 from .test_ecs import SMOKE
 
 HOOK = "AfterAllowTestTraffic"
@@ -352,3 +352,33 @@ def test_codedeploys_duplicate_during_a_later_run_does_nothing_and_asks_no_retry
 
 def _table(hooks: Hooks) -> str:
     return hooks.sandbox.router.function(f"DeployHook{HOOK}Function").environment["IDEMPOTENCY_TABLE"]
+
+
+def test_a_report_refused_for_a_moment_is_sent_by_lambdas_retry(
+    hooks: Hooks, ecs: EcsStage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given PutLifecycleEventHookExecutionStatus throttled for every attempt of the first call
+    monkeypatch.setattr(botocore.endpoint, "time", NoBackoff())
+    deployment_id = _deploy(hooks, ecs)
+    with throttled("codedeploy", "PutLifecycleEventHookExecutionStatus", 5):
+        outcome = hooks.run(deployment_id)
+    # Then the run released its record and raised; Lambda's retry sent the decided verdict, once
+    assert outcome.status == "Succeeded"
+    assert [(r.status, r.answer) for r in hooks.reports(deployment_id)] == [("Succeeded", "accepted")]
+    assert any(isinstance(d.error, TransientError) for d in hooks.sandbox.deliveries)
+
+
+def test_a_hand_over_that_cannot_be_made_reports_failed(
+    hooks: Hooks, ecs: EcsStage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a plan longer than one run, and Lambda refusing the function's invocation of itself
+    def refused(_self: Any, _payload: Any) -> None:
+        raise RuntimeError("TooManyRequestsException")
+
+    monkeypatch.setattr(QueuedContinuer, "hand_over", refused)
+    deployment_id = _deploy(hooks, ecs, LONG)
+    outcome = hooks.run(deployment_id)
+    # Then the run took its record back and failed closed, saying why
+    assert outcome.status == "Failed"
+    assert "could not hand over to the next run" in hooks.verdict()["reason"]
+    assert len(hooks.reports(deployment_id)) == 1
