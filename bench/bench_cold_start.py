@@ -75,6 +75,14 @@ HANDLERS = {
         "from codereflex.events.codepipeline import ActionExecutionStateChangeEvent; "
         + _READ.format(model="ActionExecutionStateChangeEvent", event="approval_requests/action_started.json"),
     ),
+    # A CodeDeploy hook: its ports (the engine's adapters, the prober) are built on every invocation.
+    "DeployHookAfterAllowTestTrafficFunction": (
+        "codedeploy",
+        "import deploy_hooks.app as app; app.settings(); "
+        "app.default_ports(type('Context', (), {'invoked_function_arn': 'arn'})()); "
+        "app._client('codedeploy').client; from codereflex.events import codedeploy; "
+        "import json; codedeploy.read(json.load(open('events/deploy_hooks/ecs_after_allow_test_traffic.json')))",
+    ),
     # The backup function also loads the GitLayer (pygit2, libgit2): its own floor is higher.
     "RepoBackupFunction": (
         "s3",
@@ -119,6 +127,9 @@ def _run(code: str, function: str | None = None) -> float:
         "APPROVAL_MAIL_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:bench-approvals",
         "APPROVAL_LINK_KEY_SECRET": "arn:aws:secretsmanager:us-east-1:123456789012:secret:bench-links",
         "APPROVAL_PAGE_URL": "https://bench.lambda-url.us-east-1.on.aws/",
+        "DEPLOYMENT_HOOK": "AfterAllowTestTraffic",
+        "VALIDATION_BUCKET": "bench-validation",
+        "AWS_REGION": "us-east-1",
     }
     if function:
         # What the Lambda runtime sets: with it, Powertools Tracer is on (and patches botocore) and the

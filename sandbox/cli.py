@@ -15,7 +15,7 @@ from typing import Any
 from sandbox.aws.moto_ext import Mail
 from sandbox.demo.demo import run as run_demo
 from sandbox.lambdas.router import Router
-from sandbox.lambdas.samples import MissingState, seed
+from sandbox.lambdas.samples import MissingState, Seeded, seed
 from sandbox.local import Credentials, Sandbox, function_credentials_env
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -132,16 +132,20 @@ def _invoke(args: argparse.Namespace) -> int:
         result = _invoke_against_running(args.logical_id, event, endpoint, dict(args.parameter), args.state_file)
     else:
         with Sandbox(parameters=dict(args.parameter)) as sandbox:
+            seeded = Seeded(event)
             if args.seed:
                 try:
-                    seeded = seed(sandbox, event)
+                    seeded = seed(sandbox, event, args.logical_id)
                 except MissingState as missing:
                     print(missing, file=sys.stderr)
                     return 1
                 _say_seeded(seeded.created, seeded.renamed)
                 event = seeded.event
             seen = {id(mail) for mail in _approval_mail(sandbox)}
-            result = sandbox.invoke(args.logical_id, event)
+            try:
+                result = sandbox.invoke(args.logical_id, event)
+            finally:
+                seeded.stop()
             for notice in sandbox.notices():
                 print(f"--- notice: {notice.subject}\n{notice.message}", file=sys.stderr)
             for mail in _approval_mail(sandbox):

@@ -4,7 +4,8 @@
 one, and a CodeDeploy application and deployment group for it. `EcsStage` is a blue and a green
 `Service` on loopback, their ELBv2 target groups, an ALB (DNS name 127.0.0.1) whose production and
 test listeners are `Listener` proxies bound to the very ports moto's listeners name, and a CodeDeploy
-ECS deployment group over them. `deploy(hooks)` creates a deployment with an AppSpec naming the hooks;
+ECS deployment group over them; `native_blue_green` adds the ECS service an ECS native blue/green
+deployment of it would have. `deploy(hooks)` creates a deployment with an AppSpec naming the hooks;
 `sandbox.aws.deployments.Deployer` runs it. `client(service)` is any boto3 client factory (a
 `Sandbox`'s, or plain boto3 under `mock_aws`): the stages create everything through the API.
 """
@@ -279,6 +280,51 @@ class EcsStage:
             listener.stop()
         self.blue.stop()
         self.green.stop()
+
+
+def native_blue_green(stage: EcsStage, client: ClientFactory, *, cluster: str, service: str) -> None:
+    """An ECS native blue/green service over `stage` as ECS has it at POST_TEST_TRAFFIC_SHIFT.
+
+    Listener rules forward production to blue and test to green; the service's load balancer names
+    blue's target group, with green's as `advancedConfiguration.alternateTargetGroupArn` and the two
+    rules; the test listener's default action sends everything to green (the stage's proxies route by it).
+    """
+    elb, ecs = client("elbv2"), client("ecs")
+    rules = {}
+    for role, colour in (("prod", "blue"), ("test", "green")):
+        rules[role] = elb.create_rule(
+            ListenerArn=stage.listener_arns[role],
+            Priority=10,
+            Conditions=[{"Field": "path-pattern", "Values": ["/*"]}],
+            Actions=[{"Type": "forward", "TargetGroupArn": stage.target_groups[colour]}],
+        )["Rules"][0]["RuleArn"]
+    elb.modify_listener(
+        ListenerArn=stage.listener_arns["test"],
+        DefaultActions=[{"Type": "forward", "TargetGroupArn": stage.target_groups["green"]}],
+    )
+    ecs.create_cluster(clusterName=cluster)
+    ecs.register_task_definition(
+        family=service, containerDefinitions=[{"name": "web", "image": f"{service}:2", "memory": 256}]
+    )
+    ecs.create_service(
+        cluster=cluster,
+        serviceName=service,
+        taskDefinition=service,
+        desiredCount=len(stage.green.targets),
+        loadBalancers=[
+            {
+                "targetGroupArn": stage.target_groups["blue"],
+                "containerName": "web",
+                "containerPort": 8080,
+                "advancedConfiguration": {
+                    "alternateTargetGroupArn": stage.target_groups["green"],
+                    "productionListenerRule": rules["prod"],
+                    "testListenerRule": rules["test"],
+                    "roleArn": f"arn:aws:iam::{ACCOUNT_ID}:role/ecs-infrastructure",
+                },
+            }
+        ],
+    )
 
 
 def _zip(marker: str = "") -> bytes:

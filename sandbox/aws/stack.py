@@ -29,6 +29,9 @@ class Stack:
         return dict(sorted(self.refs.items()))
 
 
+Resolve = Callable[[Stack, Any], Any]  # intrinsics evaluated against what the stack has so far
+
+
 def _physical(stack: str, logical: str) -> str:
     return f"{stack}-{logical}"
 
@@ -41,7 +44,7 @@ def create_stack(
     session: boto3.Session | None = None,
     endpoint_url: str | None = None,
     enabled: Callable[[str], bool] = lambda _: True,
-    resolve: Callable[[Stack, Any], Any] | None = None,
+    resolve: Resolve | None = None,
 ) -> Stack:
     """Create every supported resource of a (SAM) template's Resources section.
 
@@ -73,7 +76,7 @@ def create_stack(
         if creator is not None:
             creator(stack, logical, props, client)
         if kind == "AWS::Serverless::Function":
-            _function(stack, logical, props, client)
+            _function(stack, logical, props, client, resolve)
         if kind == "AWS::CodeBuild::Project" and resolve is not None:
             _project(stack, logical, resolve(stack, props), client)
     return stack
@@ -138,8 +141,12 @@ def _secret(stack: Stack, logical: str, props: Properties, client: Callable[[str
     stack.refs.update({logical: arn, f"{logical}.Id": arn})
 
 
-def _function(stack: Stack, logical: str, props: Properties, client: Callable[[str], Any]) -> None:
-    name = _physical(stack.name, logical)
+def _function(
+    stack: Stack, logical: str, props: Properties, client: Callable[[str], Any], resolve: Resolve | None = None
+) -> None:
+    # A FunctionName the template gives (the hooks' CodeDeployHook_...) is the name, as in CloudFormation.
+    given = props.get("FunctionName")
+    name = str(resolve(stack, given)) if given is not None and resolve is not None else _physical(stack.name, logical)
     stack.functions[logical] = name
     stack.refs[logical] = name
     stack.refs[f"{logical}.Arn"] = f"arn:aws:lambda:{stack.region}:{ACCOUNT_ID}:function:{name}"

@@ -1,16 +1,19 @@
-"""The state an event names (a repository and its refs, a pull request, a build), seeded so `invoke` does what it says.
+"""The state an event names (a repository and its refs, a pull request, a build, an ECS service), seeded for `invoke`.
 
 Git cannot make a commit with a chosen id, and moto cannot make a build with one, so seeding
 commits what the events/ samples' story needs and the event is rewritten to name the seeded ids
 (printed by `python -m sandbox invoke`). Pull requests keep the event's number. Builds are started
-by the PR builds function itself, so the build results function trusts them as it would in AWS.
+by the PR builds function itself, so the build results function trusts them as it would in AWS. An
+ECS lifecycle hook payload gets its service as a native blue/green stage (green healthy, on the test
+listener) and a spec in the validation bucket; its servers run until `Seeded.stop`.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -25,10 +28,13 @@ from codereflex.aws.approvals import ApprovalStore
 from codereflex.aws.codepipeline import CodePipelineApprovals
 from codereflex.aws.secrets import keyring_from_secret
 from codereflex.gitremote import CodeCommitCredentials
+from sandbox.aws.bluegreen import EcsStage, native_blue_green
 from sandbox.aws.moto_ext import number_pull_requests_from
 from sandbox.aws.pipelines import approval_pipeline
+from sandbox.aws.services import Behaviour
 from sandbox.demo import demo_kit
 from sandbox.demo.ci_scenario import CiScenario
+from sandbox.lambdas.deployment_samples import MissingDeployment, seed_deployment
 from sandbox.local import Sandbox
 
 REPOSITORY = "payments-service"
@@ -69,10 +75,25 @@ class Seeded:
     event: Any
     created: list[str] = field(default_factory=list)
     renamed: dict[str, str] = field(default_factory=dict)
+    stop: Callable[[], None] = lambda: None  # stops what seeding started (an ECS stage's servers)
 
 
-def seed(sandbox: Sandbox, event: Any) -> Seeded:
-    """Create in `sandbox` what `event` refers to, without any function seeing the pushes; the event rewritten."""
+def _deployment(sandbox: Sandbox, event: Any, function: str | None) -> Seeded | None:
+    """A CodeDeploy hook's payload (for the hook function `function`) or an ECS lifecycle hook's, seeded; else None."""
+    if isinstance(event, dict) and "DeploymentId" in event and function is not None:
+        try:
+            seeded, created, stop = seed_deployment(sandbox, event, function)
+        except MissingDeployment as missing:
+            raise MissingState(str(missing)) from None
+        renamed = {str(event[k]): str(seeded[k]) for k in seeded if event.get(k) and event[k] != seeded[k]}
+        return Seeded(seeded, created, renamed, stop)
+    if isinstance(event, dict) and "lifecycleStage" in event:
+        return _ecs_native(sandbox, event)
+    return None
+
+
+def _direct_approval(sandbox: Sandbox, event: Any) -> Seeded | None:
+    """A function URL request to the approval page, or the approval's SNS message, seeded; else None."""
     if isinstance(event, dict) and event.get("version") == "2.0" and isinstance(event.get("requestContext"), dict):
         return _approval_page(sandbox, event)
     if isinstance(event, dict) and isinstance(event.get("Records"), list):
@@ -80,6 +101,14 @@ def seed(sandbox: Sandbox, event: Any) -> Seeded:
             world = _World(sandbox, REPOSITORY)
             event = _approval_notification(world, event)
         return _seeded(sandbox, event, world)
+    return None
+
+
+def seed(sandbox: Sandbox, event: Any, function: str | None = None) -> Seeded:
+    """Create in `sandbox` what `event` refers to, without any function seeing the pushes; the event rewritten."""
+    direct = _deployment(sandbox, event, function) or _direct_approval(sandbox, event)
+    if direct is not None:
+        return direct
     if not isinstance(event, dict) or not isinstance(event.get("detail"), dict):
         return Seeded(event)
     kind, detail = event.get("detail-type"), event["detail"]
@@ -113,6 +142,47 @@ def _seeded(sandbox: Sandbox, event: Any, world: _World) -> Seeded:
     text = json.dumps(event)
     named = {old: new for old, new in world.ids.items() if old in text}
     return Seeded(_rewrite(event, named), world.created, named)
+
+
+# What a seeded ECS service is checked against: green answers on the test listener, all its targets healthy.
+ECS_SPEC = """
+version: 1
+kind: HookValidation
+name: sample
+platform: ecs
+hooks: [AfterAllowTestTraffic, BeforeAllowTraffic, AfterAllowTraffic]
+checks:
+  - name: smoke
+    type: http
+    request: {url: "{{ ecs.testListener.url }}/health", timeoutMs: 2000}
+    assert: {status: [200], body: [{jsonPath: "$.status", equals: ok}], latencyMs: {p99: "<=500"}}
+    sampling: {count: 10, intervalMs: 100}
+  - name: green-targets
+    type: targetHealth
+    targetGroup: "{{ ecs.green.targetGroupArn }}"
+    minTargets: "{{ ecs.green.desiredCount }}"
+    minHealthyPercent: 100
+    sampling: {count: 1}
+"""
+_ECS_DEPLOYMENT = re.compile(r":service-deployment/([A-Za-z0-9_-]+)/([A-Za-z0-9_-]+)/")
+
+
+def _ecs_native(sandbox: Sandbox, event: dict[str, Any]) -> Seeded:
+    matched = _ECS_DEPLOYMENT.search(str(event.get("resourceArn", "")))
+    if not matched:
+        return Seeded(event)
+    cluster, service = matched.groups()
+    stage = EcsStage(sandbox.client, cluster=cluster, service=service, green=Behaviour(body={"status": "ok"}))
+    try:
+        native_blue_green(stage, sandbox.client, cluster=cluster, service=service)
+        bucket = sandbox.stack.refs["ValidationBucket"]
+        key = f"specs/{cluster}/{service}.yaml"
+        sandbox.client("s3").put_object(Bucket=bucket, Key=key, Body=ECS_SPEC.encode())
+    except BaseException:
+        stage.stop()
+        raise
+    created = [f"ECS service {cluster}/{service} (native blue/green, green on the test listener)", f"spec {key}"]
+    return Seeded(event, created, stop=stage.stop)
 
 
 class _World:

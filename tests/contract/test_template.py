@@ -14,7 +14,7 @@ import pytest
 from samtranslator.translator.transform import transform
 
 from sandbox.lambdas.router import Router
-from sandbox.lambdas.template import FunctionSpec, SamTemplate, load_template
+from sandbox.lambdas.template import FunctionSpec, Resolver, SamTemplate, load_template
 from tests.conftest import AWS_SAMPLES, EVENTS, ROOT
 
 TEMPLATE = ROOT / "template.yaml"
@@ -60,7 +60,8 @@ def _is_url_request(event: dict[str, Any]) -> bool:
 
 def test_every_function_has_sample_events(router: Router) -> None:
     with_events = {spec.logical_id for spec, _ in _event_files()}
-    assert with_events == {spec.logical_id for spec in _functions() if spec.pattern_rules or _has_url(router, spec)}
+    # Every function a rule or a function URL feeds has samples; a function invoked directly (ECS's hooks) may too.
+    assert {spec.logical_id for spec in _functions() if spec.pattern_rules or _has_url(router, spec)} <= with_events
 
 
 @pytest.mark.parametrize("spec", _functions(), ids=lambda spec: spec.logical_id)
@@ -80,6 +81,8 @@ def test_every_handler_imports_from_its_code_uri(spec: FunctionSpec) -> None:
 
 @pytest.mark.parametrize(("spec", "path"), _event_files(), ids=lambda value: getattr(value, "name", ""))
 def test_every_sample_event_matches_its_function_rule(router: Router, spec: FunctionSpec, path: Path) -> None:
+    if not spec.pattern_rules:
+        pytest.skip("invoked directly (an ECS lifecycle hook), not by a rule: its tests read these samples")
     event = json.loads(path.read_text())
     if _is_url_request(event):
         # A request to a function URL: the function must have one, and the request its method and path.
@@ -124,6 +127,8 @@ _OTHER_VALUE = {
 def test_a_near_miss_of_a_sample_does_not_match(
     router: Router, spec: FunctionSpec, path: Path, near_miss: dict[str, Any]
 ) -> None:
+    if not spec.pattern_rules:
+        pytest.skip("invoked directly, not by a rule")
     event = json.loads(path.read_text())
     if "Records" in event:
         pytest.skip("an SNS delivery reaches its topic's subscribers, whatever a rule says")
@@ -334,7 +339,17 @@ def test_the_backup_build_role_is_checked_like_the_functions(template: SamTempla
 
 # Actions that IAM authorises only on Resource "*" (no resource type in the Service Authorization
 # Reference). A statement may use "*" only if every one of its actions is listed here.
-ACTIONS_WITHOUT_RESOURCE_TYPES = frozenset({"codecommit:ListRepositories"})
+ACTIONS_WITHOUT_RESOURCE_TYPES = frozenset(
+    {
+        "codecommit:ListRepositories",
+        # The hooks' reads of what is under test: ELBv2's Describe* and GetMetricData name no resource.
+        "elasticloadbalancing:DescribeListeners",
+        "elasticloadbalancing:DescribeLoadBalancers",
+        "elasticloadbalancing:DescribeTargetGroups",
+        "elasticloadbalancing:DescribeTargetHealth",
+        "cloudwatch:GetMetricData",
+    }
+)
 
 
 def test_no_policy_statement_grants_a_wildcard_action(template: SamTemplate) -> None:
@@ -458,6 +473,22 @@ def test_the_comment_signing_key_is_generated_and_only_the_build_results_functio
     assert env["SIGNING_KEY_SECRET"] == {"Ref": "CommentSigningKey"}
 
 
+def test_every_secret_read_names_its_one_secret(template: SamTemplate) -> None:
+    secrets = set(_resources_of_type(template, "AWS::SecretsManager::Secret"))
+    for lid, statement in _statements(template):
+        if "secretsmanager:GetSecretValue" in json.dumps(statement["Action"]):
+            assert statement["Resource"] in [{"Ref": name} for name in secrets], lid
+
+
+def test_the_ecs_hook_state_key_is_generated_and_only_the_ecs_hook_function_reads_it(template: SamTemplate) -> None:
+    secret = template.resources["EcsHookStateKey"]
+    assert secret["Properties"]["GenerateSecretString"]["PasswordLength"] >= 32
+    readers = [lid for lid, statement in _statements(template) if statement["Resource"] == {"Ref": "EcsHookStateKey"}]
+    assert readers == ["EcsHooksFunction"]
+    env = template.function_properties("EcsHooksFunction")["Environment"]["Variables"]
+    assert env["STATE_SECRET_ARN"] == {"Ref": "EcsHookStateKey"}
+
+
 def test_pr_builds_may_start_only_the_projects_its_setting_names(template: SamTemplate) -> None:
     statements = [s for lid, s in _statements(template) if lid == "PrBuildsFunction"]
     (start,) = [s for s in statements if s["Action"] == "codebuild:StartBuild"]
@@ -504,3 +535,44 @@ class _NoManagedPolicies:
 
     def load(self) -> dict[str, str]:
         return {}
+
+
+# --- deployment validation: the CodeDeploy hook functions ------------------------------------------
+
+HOOKS = ("BeforeInstall", "AfterInstall", "AfterAllowTestTraffic", "BeforeAllowTraffic", "AfterAllowTraffic")
+
+
+def test_there_is_one_hook_function_per_hook_each_told_its_own(router: Router) -> None:
+    for hook in HOOKS:
+        spec = router.function(f"DeployHook{hook}Function")
+        assert spec.environment["DEPLOYMENT_HOOK"] == hook
+        # Its runs are as long as the function may run: the engine cuts the plan at that length
+        assert int(spec.environment["RUN_SECONDS"]) == spec.timeout
+
+
+@pytest.mark.parametrize("stack", ["codereflex", "codereflex-dev", "codereflex-prod", "x" * 27])
+def test_hook_function_names_are_ones_codedeploys_managed_policy_accepts_and_lambda_allows(
+    template: SamTemplate, stack: str
+) -> None:
+    # AWSCodeDeployRoleForECSLimited may invoke only CodeDeployHook_*; Lambda names are at most 64 characters
+    for hook in HOOKS:
+        spec = Router(template, Resolver(template, stack_name=stack)).function(f"DeployHook{hook}Function")
+        assert spec.function_name.startswith("CodeDeployHook_"), spec.function_name
+        assert len(spec.function_name) <= 64, spec.function_name
+    # The name parameter allows no more than what fits
+    assert template.body["Parameters"]["DeploymentHooksName"]["AllowedPattern"].endswith("{1,27}$")
+
+
+def test_the_hook_functions_are_exported_for_other_stacks(template: SamTemplate) -> None:
+    outputs = template.body["Outputs"]
+    for hook in HOOKS:
+        for kind in ("FunctionName", "FunctionArn"):
+            output = outputs[f"DeployHook{hook}{kind}"]
+            assert output["Export"]["Name"] == {"Fn::Sub": f"${{AWS::StackName}}-DeployHook{hook}{kind}"}
+
+
+def test_the_hook_functions_invoke_only_qualified_versions_of_what_is_under_test(template: SamTemplate) -> None:
+    for hook in HOOKS:
+        statements = [s for lid, s in _statements(template) if lid == f"DeployHook{hook}Function"]
+        (invoke,) = [s for s in statements if s.get("Sid") == "InvokeVersionsUnderTest"]
+        assert invoke["Resource"]["Fn::Sub"].endswith(":function:${ValidationInvokeFunctions}:*")

@@ -43,12 +43,20 @@ class RefusingStore(S3ObjectStore):
             raise TransientError(f"s3 upload {key}: SlowDown")
         super().upload(key, path, progress)
 
-    def put(self, key: str, data: bytes, *, if_match: str | None = None, if_absent: bool = False) -> str:
+    def put(
+        self,
+        key: str,
+        data: bytes,
+        *,
+        if_match: str | None = None,
+        if_absent: bool = False,
+        content_type: str | None = None,
+    ) -> str:
         if self.armed and key.endswith(self.refuse):
             if self.spare == 0:
                 raise TransientError(f"s3 PutObject {key}: InternalError")
             self.spare -= 1
-        return super().put(key, data, if_match=if_match, if_absent=if_absent)
+        return super().put(key, data, if_match=if_match, if_absent=if_absent, content_type=content_type)
 
 
 class CountingStore(S3ObjectStore):
@@ -62,9 +70,17 @@ class CountingStore(S3ObjectStore):
         self.calls.append("get")
         return super().get(key)
 
-    def put(self, key: str, data: bytes, *, if_match: str | None = None, if_absent: bool = False) -> str:
+    def put(
+        self,
+        key: str,
+        data: bytes,
+        *,
+        if_match: str | None = None,
+        if_absent: bool = False,
+        content_type: str | None = None,
+    ) -> str:
         self.calls.append("put")
-        return super().put(key, data, if_match=if_match, if_absent=if_absent)
+        return super().put(key, data, if_match=if_match, if_absent=if_absent, content_type=content_type)
 
     def upload(self, key: str, path: Path, progress: Progress | None = None) -> None:
         self.calls.append("upload")

@@ -15,9 +15,16 @@ FUNCTIONS = {
     "approval_page": "ApprovalPageFunction",
     "approval_requests": "ApprovalRequestsFunction",
     "build_results": "BuildResultsFunction",
+    "ecs_hooks": "EcsHooksFunction",
     "pr_builds": "PrBuildsFunction",
     "repo_activity": "RepoActivityFunction",
     "repo_backup": "RepoBackupFunction",
+}
+# A CodeDeploy hook's payload does not name its hook: each hook function is told its own, so a sample
+# is for the function its name says (ecs_after_allow_test_traffic.json: DeployHookAfterAllowTestTraffic).
+HOOK_SAMPLES = {
+    "deploy_hooks/ecs_after_allow_test_traffic.json": "DeployHookAfterAllowTestTrafficFunction",
+    "deploy_hooks/lambda_before_allow_traffic.json": "DeployHookBeforeAllowTrafficFunction",
 }
 # What each sample is for, as its function answers it (a subset of the answer's fields).
 INTENDED: dict[str, dict[str, Any]] = {
@@ -29,8 +36,16 @@ INTENDED: dict[str, dict[str, Any]] = {
     "approval_requests/approval_notification.json": {"outcome": "opened", "sent": 2},
     "approval_requests/sweep.json": {"outcome": "swept", "sent": 2},
     "build_results/commit_succeeded.json": {"outcome": "posted"},
+    "deploy_hooks/ecs_after_allow_test_traffic.json": {"outcome": "reported", "verdict": "Succeeded"},
+    "deploy_hooks/lambda_before_allow_traffic.json": {"outcome": "reported", "verdict": "Succeeded"},
     "build_results/pr_failed.json": {"outcome": "posted", "target": "pr:payments-service:42"},
     "build_results/pr_in_progress.json": {"outcome": "posted", "target": "pr:payments-service:42"},
+    "ecs_hooks/post_production_traffic_shift.json": {"hookStatus": "SUCCEEDED"},
+    "ecs_hooks/post_test_traffic_shift.json": {"hookStatus": "SUCCEEDED"},
+    "ecs_hooks/post_test_traffic_shift_with_service_details.json": {"hookStatus": "SUCCEEDED"},
+    "ecs_hooks/pre_production_traffic_shift.json": {"hookStatus": "SUCCEEDED"},
+    # On rollback ECS re-invokes PRODUCTION_TRAFFIC_SHIFT, a stage no spec hook stands for.
+    "ecs_hooks/production_traffic_shift_rollback.json": {"hookStatus": "FAILED"},
     "pr_builds/created.json": {"outcome": "started", "reason": ""},
     "pr_builds/rebuild_comment.json": {"outcome": "started", "reason": "rebuild"},
     "pr_builds/reopened.json": {"outcome": "started", "reason": ""},
@@ -53,7 +68,8 @@ SAMPLES = sorted(path.relative_to(EVENTS).as_posix() for path in EVENTS.glob("**
 
 def _invoke(sample: str, capsys: pytest.CaptureFixture[str], *options: str) -> tuple[int, Any, str]:
     """`python -m sandbox invoke <Function> -e events/<sample>` in this process; (exit code, answer, stderr)."""
-    code = cli.main(["invoke", FUNCTIONS[sample.split("/", maxsplit=1)[0]], "-e", str(EVENTS / sample), *options])
+    function = HOOK_SAMPLES.get(sample) or FUNCTIONS[sample.split("/", maxsplit=1)[0]]
+    code = cli.main(["invoke", function, "-e", str(EVENTS / sample), *options])
     out, err = capsys.readouterr()
     lines = out.strip().splitlines()
     return code, json.loads(lines[-1]) if code == 0 else None, err
@@ -69,8 +85,13 @@ def test_invoking_a_sample_does_what_it_says(sample: str, capsys: pytest.Capture
     assert code == 0, err
     assert {key: answer.get(key) for key in INTENDED[sample]} == INTENDED[sample], err
     # The user is told what was seeded and which of the sample's ids now name seeded ones
-    if sample not in NAMES_NOTHING:
-        assert "--- seeded: repository payments-service" in err
+    if sample in HOOK_SAMPLES:  # a deployment waiting at the sample's hook, with its group's spec
+        assert "--- seeded: " in err and " waiting at " in err and "spec s3://" in err, err
+    elif sample not in NAMES_NOTHING:
+        seeded = (
+            "ECS service my-cluster/my-service" if sample.startswith("ecs_hooks/") else "repository payments-service"
+        )
+        assert f"--- seeded: {seeded}" in err
     assert "--- missing state" not in err
 
 

@@ -1,4 +1,4 @@
-"""S3: the backup store, with conditional writes (If-Match / If-None-Match) and SSE-KMS on every object."""
+"""S3: the backup store and the validation reports, with conditional writes (If-Match / If-None-Match) and SSE-KMS."""
 
 from __future__ import annotations
 
@@ -38,16 +38,22 @@ class S3ObjectStore:
             raise translate(error, f"s3 GetObject {key}") from error
         return Stored(response["Body"].read(), response["ETag"])
 
-    def put(self, key: str, data: bytes, *, if_match: str | None = None, if_absent: bool = False) -> str:
-        conditions: dict[str, Any] = {}
+    def put(
+        self,
+        key: str,
+        data: bytes,
+        *,
+        if_match: str | None = None,
+        if_absent: bool = False,
+        content_type: str | None = None,
+    ) -> str:
+        options: dict[str, Any] = {"ContentType": content_type} if content_type else {}
         if if_match is not None:
-            conditions["IfMatch"] = if_match
+            options["IfMatch"] = if_match
         if if_absent:
-            conditions["IfNoneMatch"] = "*"
+            options["IfNoneMatch"] = "*"
         try:
-            response = self._client.put_object(
-                Bucket=self._bucket, Key=key, Body=data, **conditions, **self._encryption
-            )
+            response = self._client.put_object(Bucket=self._bucket, Key=key, Body=data, **options, **self._encryption)
         except ClientError as error:
             if error_code(error) in _CONFLICT or (if_match is not None and error_code(error) in _MISSING):
                 raise PreconditionFailed(f"s3 PutObject {key}: {error_code(error)}") from error
@@ -106,3 +112,21 @@ class S3ObjectStore:
             if error_code(error) in _MISSING:
                 raise translate(error, f"s3 download {key}", gone=frozenset(_MISSING)) from error
             raise translate(error, f"s3 download {key}") from error
+
+
+class ReportObjects:
+    """Whole small objects of the validation bucket (codereflex.validation.publish.ReportStore)."""
+
+    def __init__(self, store: S3ObjectStore) -> None:
+        self._store = store
+
+    def get_bytes(self, key: str) -> bytes | None:
+        stored = self._store.get(key)
+        return None if stored is None else stored.data
+
+    def put_bytes(self, key: str, data: bytes, content_type: str, *, if_absent: bool = False) -> bool:
+        try:
+            self._store.put(key, data, if_absent=if_absent, content_type=content_type)
+        except PreconditionFailed:
+            return False  # only with if_absent: the key exists (or a concurrent write of it won)
+        return True

@@ -1,4 +1,4 @@
-"""`codereflex backup list|restore|verify|run` and `codereflex approvers sync`: backups; approval mail subscriptions.
+"""`codereflex backup ...`, `approvers sync` and `validation check`: backups, approval mail, deployment specs.
 
 `backup` reads the repository backups in S3, restores them, takes one; `approvers sync` keeps one
 filtered email subscription per approver on the approval mail topic (codereflex.cli.approvers).

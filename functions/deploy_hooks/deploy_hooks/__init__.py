@@ -1,0 +1,1 @@
+"""CodeDeploy lifecycle hooks that validate a deployment against its spec and report exactly once."""
