@@ -23,7 +23,7 @@ def sweep(ports: Ports, options: Options, now: datetime) -> Result:
         if request.outcome is None:
             continue
         try:
-            counts["finished"] += finish(request, request.outcome, ports)
+            counts["finished"] += finish(request, request.outcome, ports, now)
         except PermanentError:
             counts["failed"] += 1
     for request in ports.store.open_requests():
