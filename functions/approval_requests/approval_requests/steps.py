@@ -95,13 +95,14 @@ def send(
     return sent
 
 
-def finish(request: Request, outcome: Outcome, ports: Ports, now: datetime) -> bool:
-    """Report a claimed outcome the page could not (its invocation ended): True if CodePipeline took it now.
+def finish(request: Request, outcome: Outcome, ports: Ports, options: Options, now: datetime) -> tuple[bool, int]:
+    """Report a claimed outcome the page could not (its invocation ended): (CodePipeline took it now, messages sent).
 
     Reported as ours only when it is: PutApprovalResult decided now, or the approval no longer
     waits and CodePipeline names our role as its updater (the page's call got through before the
-    crash). Otherwise it ended some other way (the console, expiry, a newer execution), which is
-    recorded, so the sweep stops retrying and the close-out names who decided.
+    crash). Otherwise it ended some other way (the console, expiry, a newer execution). Either way
+    the ending is recorded and closed out, so the sweep stops retrying even if the action's
+    terminal event was lost (close_out sends each message once, whichever comes first).
     """
     token = ports.pipelines.waiting_token(request.ref)
     if (
@@ -109,10 +110,8 @@ def finish(request: Request, outcome: Outcome, ports: Ports, now: datetime) -> b
         and ports.pipelines.put_result(request.ref, token, outcome.status, outcome.summary) == "decided"
     ):
         ports.store.mark_reported(request.ref)
-        return True
+        return True, 0
     state, updated_by = ports.pipelines.final_state(request.ref)
+    # close_out marks the outcome reported only when the ending is proven ours.
     ended = ending(request, state, now, updated_by, ports.ours)
-    if ended.how in {"approved-here", "rejected-here"}:
-        ports.store.mark_reported(request.ref)
-    ports.store.mark_ended(request.ref, ended)
-    return False
+    return False, close_out(request, ended, ports, options, "schedule").sent

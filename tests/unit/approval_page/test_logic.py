@@ -8,7 +8,7 @@ import pytest
 
 from approval_page import logic
 from approval_page.logic import Form, Ports, Refused, SeeOther, Shown
-from codereflex.approvals.model import Answer, Ended, Outcome
+from codereflex.approvals.model import Answer, Ended, EndedHow, Outcome
 
 from .fakes import ALICE, BOB, CAROL, DEVELOPER, LINKS, NOW, OURS, REF, FakePipeline, FakeStore, ours, request, token
 
@@ -199,7 +199,7 @@ def test_a_reason_is_kept_within_the_summary_limit(ports: Ports, store: FakeStor
 
 @pytest.mark.parametrize(("final", "how"), [("SUCCEEDED", "approved-elsewhere"), ("FAILED", "rejected-elsewhere")])
 def test_a_decision_the_console_beat_is_recorded_as_elsewhere_never_as_ours(
-    ports: Ports, store: FakeStore, pipeline: FakePipeline, final: str, how: str
+    ports: Ports, store: FakeStore, pipeline: FakePipeline, final: str, how: EndedHow
 ) -> None:
     # Someone in the console decided between the page's re-check and its PutApprovalResult.
     pipeline.beaten_by = (final, DEVELOPER)

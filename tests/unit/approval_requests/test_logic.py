@@ -273,6 +273,9 @@ def test_the_sweep_reports_nothing_as_ours_that_the_console_decided(world: World
     request = world.store.requests[REF.key]
     assert request.outcome is not None and not request.outcome.reported
     assert request.ended is not None and (request.ended.how, request.ended.by) == ("approved-elsewhere", DEVELOPER)
+    # Its terminal event lost, the sweep closed it out itself, once, naming who decided
+    assert world.sent("closeout") == ["alice@example.com", "bob@example.com"]
+    assert DEVELOPER in world.mail.messages[-1].body
 
 
 def test_the_sweep_marks_reported_what_our_role_decided_before_the_crash(world: World) -> None:
