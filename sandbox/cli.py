@@ -210,6 +210,8 @@ def _invoke_against_running(
         region=state["region"],
     )
     identity = state["functions_identity"]
-    credentials = Credentials(identity["aws_access_key_id"], identity["aws_secret_access_key"])
+    credentials = Credentials(
+        identity["aws_access_key_id"], identity["aws_secret_access_key"], identity.get("aws_session_token")
+    )
     env = {**function_credentials_env(credentials), "AWS_ENDPOINT_URL": endpoint}
     return router.invoke(logical_id, event, env_overrides=env)

@@ -44,7 +44,8 @@ ROOT = Path(__file__).resolve().parents[1]
 _SESSIONS: dict[str, boto3.Session] = {}
 TEMPLATE = ROOT / "template.yaml"
 DEVELOPER = "developer"
-# Stands in for the functions' execution role: the identity whose keys a Lambda function gets.
+# Stands in for the functions' execution roles: a function's keys are a session of this role, as
+# Lambda's are of the function's role, so what AWS records as their caller is an assumed-role ARN.
 FUNCTIONS = "codereflex-functions"
 # The function served on a loopback function URL (its FunctionUrlConfig), when the template deploys it.
 PAGE_FUNCTION = "ApprovalPageFunction"
@@ -108,6 +109,7 @@ class Sandbox:
         self._page: FunctionUrlServer | None = None
         self._saved_env: dict[str, str | None] = {}
         self._clients: dict[tuple[str, str | None], Any] = {}
+        self._developer_clients: dict[tuple[str, str | None], Any] = {}
         self._undelivered = False
         self._pipelines: PipelineRunner | None = None
 
@@ -144,8 +146,10 @@ class Sandbox:
         iam = self.client("iam")
         self.developer = _iam_user(iam, DEVELOPER)
         self.developer_arn = f"arn:aws:iam::{ACCOUNT_ID}:user/{DEVELOPER}"
-        # Functions sign their git requests with their own keys (a role's, in Lambda), never the developer's.
-        self.functions = _iam_user(iam, FUNCTIONS)
+        # Functions sign their git requests with their own keys (a role session's, as in Lambda), never
+        # the developer's.
+        self.functions = _role_session(iam, self.client("sts"), FUNCTIONS)
+        self.functions_arn = self._caller_arn(self.functions.access_key)
         self.watcher = RefWatcher(self.store, caller_arn=self._caller_arn, publish=self._deliver_quietly)
         self._git = GitServer(
             self.store,
@@ -260,6 +264,19 @@ class Sandbox:
                 service, endpoint_url=self.endpoint_url
             )
         return self._clients[service, self.endpoint_url]
+
+    def developer_client(self, service: str) -> Any:
+        """A client with the developer's own keys: what a person does in the console or the CLI, recorded as theirs."""
+        if (service, self.endpoint_url) not in self._developer_clients:
+            session = boto3.Session(
+                aws_access_key_id=self.developer.access_key,
+                aws_secret_access_key=self.developer.secret_key,
+                region_name=self.region,
+            )
+            self._developer_clients[service, self.endpoint_url] = session.client(  # type: ignore[call-overload]
+                service, endpoint_url=self.endpoint_url
+            )
+        return self._developer_clients[service, self.endpoint_url]
 
     def _caller_arn(self, access_key_id: str) -> str:
         _, arn, _ = sts_backends[ACCOUNT_ID]["aws"].get_caller_identity(access_key_id, self.region)
@@ -433,8 +450,10 @@ class Sandbox:
                 "aws_secret_access_key": self.developer.secret_key,
             },
             "functions_identity": {
+                "arn": self.functions_arn,
                 "aws_access_key_id": self.functions.access_key,
                 "aws_secret_access_key": self.functions.secret_key,
+                "aws_session_token": self.functions.token,
             },
             "stack_name": self.stack_name,
             "resources": self.stack.outputs(),
@@ -479,6 +498,21 @@ def _iam_user(iam: Any, name: str) -> Credentials:
     iam.create_user(UserName=name)
     key = iam.create_access_key(UserName=name)["AccessKey"]
     return Credentials(key["AccessKeyId"], key["SecretAccessKey"])
+
+
+def _role_session(iam: Any, sts: Any, name: str) -> Credentials:
+    """A role Lambda may assume, and a session of it: the credentials Lambda gives a function."""
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]
+    # The session is named like Lambda's (the function's name there; one name for all functions here).
+    # 12 hours, the longest a role session lasts; moto does not expire them, so `up` keeps working.
+    session = sts.assume_role(RoleArn=role["Arn"], RoleSessionName=name, DurationSeconds=43200)["Credentials"]
+    return Credentials(session["AccessKeyId"], session["SecretAccessKey"], session["SessionToken"])
 
 
 def function_credentials_env(credentials: Credentials) -> dict[str, str]:

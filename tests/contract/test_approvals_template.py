@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from codereflex.identity import Principals
 from sandbox.lambdas.router import Router
 from sandbox.lambdas.template import SamTemplate, load_template
 from tests.conftest import ROOT
@@ -108,3 +109,20 @@ def test_the_approvals_table_expires_records_by_ttl(template: SamTemplate) -> No
     table = template.resources["ApprovalsTable"]["Properties"]
     assert table["TimeToLiveSpecification"] == {"AttributeName": "ttl", "Enabled": True}
     assert table["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
+
+
+def test_both_approval_functions_know_each_others_role_as_proof_of_a_decision_here() -> None:
+    # CodePipeline records the caller of PutApprovalResult as a session of the caller's role; only the
+    # page's and the requests function's sessions may turn an ending into "approved-here".
+    router = Router.from_template(TEMPLATE)
+
+    def session(role: str) -> str:
+        arn = router.resolver.get_att(f"{role}Role", "Arn")
+        return f"arn:aws:sts::{arn.split(':')[4]}:assumed-role/{arn.rsplit('/', 1)[1]}/{role}"
+
+    for function in ("ApprovalRequestsFunction", "ApprovalPageFunction"):
+        ours = Principals(router.function(function).environment["APPROVAL_DECIDER_ROLES"].split(","))
+        assert session("ApprovalPageFunction") in ours
+        assert session("ApprovalRequestsFunction") in ours
+        assert session("BuildResultsFunction") not in ours
+        assert "arn:aws:iam::123456789012:user/developer" not in ours

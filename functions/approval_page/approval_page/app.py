@@ -22,14 +22,15 @@ with collector_paused():  # a cold start's imports, without garbage collection: 
     from codereflex.approvals.links import LinkSigner, link_id
     from codereflex.aws.approvals import ApprovalStore
     from codereflex.aws.clients import lazy_client
+    from codereflex.aws.codepipeline import CodePipelineApprovals
     from codereflex.aws.secrets import keyring_from_secret
     from codereflex.errors import PermanentError
     from codereflex.events.reading import shape_error
     from codereflex.handler import emit, final_on_permanent_error
+    from codereflex.identity import Principals
 
     from . import logic, page
     from .config import Settings
-    from .ports import PipelineDecisions
 
     logger, tracer, metrics = Logger(), Tracer(patch_modules=TRACED), Metrics()
     # Two libraries log credentials at DEBUG: the Event Handler logs a route's arguments (the link
@@ -84,8 +85,21 @@ def default_ports() -> logic.Ports:
     return logic.Ports(
         links=_LazyLinks(config.link_key_secret),
         store=ApprovalStore(_client("dynamodb"), config.approvals_table),
-        pipeline=PipelineDecisions(_client("codepipeline")),
+        pipeline=CodePipelineApprovals(_client("codepipeline")),
+        ours=_ours,
     )
+
+
+@cache
+def _deciders() -> Principals:
+    # codereflex's deciding roles (the template names both functions' roles) and this function's own
+    # identity, asked once per execution environment and only when an ending must be attributed.
+    own = str(_client("sts").get_caller_identity()["Arn"])
+    return Principals((own, *settings().decider_roles))
+
+
+def _ours(arn: str | None) -> bool:
+    return arn in _deciders()
 
 
 @app.route("/a/<link>", method=["GET", "HEAD"])

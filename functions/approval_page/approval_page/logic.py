@@ -8,7 +8,7 @@ call that needs it, and nothing it reports names the link token (only `link_id`)
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Literal, NamedTuple, Protocol
 
@@ -20,11 +20,11 @@ from codereflex.approvals.model import (
     ActionRef,
     Answer,
     Ended,
-    EndedHow,
     Outcome,
     Request,
     RequestRefused,
     Status,
+    ending,
 )
 from codereflex.report import Count, Line, Report
 
@@ -72,7 +72,7 @@ class Store(Protocol):
 
 class Pipeline(Protocol):
     def waiting_token(self, ref: ActionRef) -> str | None: ...
-    def ended_how(self, ref: ActionRef) -> EndedHow: ...
+    def final_state(self, ref: ActionRef) -> tuple[str, str | None]: ...
     def put_result(self, ref: ActionRef, token: str, status: Status, summary: str) -> str: ...
 
 
@@ -80,6 +80,8 @@ class Ports(NamedTuple):
     links: Links
     store: Store
     pipeline: Pipeline
+    # Whether an ARN is one of codereflex's own deciding roles (the page's, the requests function's).
+    ours: Callable[[str | None], bool]
 
 
 class Shown(NamedTuple):
@@ -155,9 +157,8 @@ def decide(token: str, path: str, form: Form, now: datetime, ports: Ports) -> Re
     # 5. The action must still wait on this execution; otherwise record how it ended and say so.
     token_now = ports.pipeline.waiting_token(ref)
     if token_now is None:
-        how = ports.pipeline.ended_how(ref)
-        ports.store.mark_ended(ref, Ended(how, now))
-        return _again(path, fields, "Approval no longer waiting", how)
+        ended = _ended(request, now, ports)
+        return _again(path, fields, "Approval no longer waiting", ended.how, ended.by)
     # 6. The answer, written once (conditional): a replayed or concurrent POST loses here.
     answer = Answer(link.approver, status, reason, now)
     try:
@@ -172,11 +173,45 @@ def decide(token: str, path: str, form: Form, now: datetime, ports: Ports) -> Re
     outcome = answered.outcome_for(answer)
     if not ports.store.claim_outcome(ref, outcome):
         return _again(path, fields, "Approval outcome claimed elsewhere", "conflict")
-    result = ports.pipeline.put_result(ref, token_now, outcome.status, outcome.summary)
+    claimed = answered._replace(outcome=outcome)
+    return _report(claimed, outcome, token_now, path=path, fields=fields, counts=counts, now=now, ports=ports)
+
+
+def _report(
+    request: Request,
+    outcome: Outcome,
+    token: str,
+    *,
+    path: str,
+    fields: Mapping[str, object],
+    counts: list[Count],
+    now: datetime,
+    ports: Ports,
+) -> Result:
+    """Step 7's winner: PutApprovalResult, and the outcome reported as ours only if it decided."""
+    ref = request.ref
+    if ports.pipeline.put_result(ref, token, outcome.status, outcome.summary) != "decided":
+        # Already done: someone decided in the console (or the API) a moment earlier, or the action
+        # expired or was superseded, and then our outcome decided nothing and is never reported as
+        # ours. Only CodePipeline naming our own role (a retried call whose first try got through)
+        # makes it ours after all.
+        ended = _ended(request, now, ports)
+        if ended.how not in ("approved-here", "rejected-here"):
+            counts.append(Count("DecidedElsewhereFirst"))
+            line = Line("Approval decided elsewhere first", {**fields, "why": ended.how, "updated_by": ended.by})
+            return Result(SeeOther(path), (line,), tuple(counts))
     ports.store.mark_reported(ref)
     counts.append(Count(f"Decided.{outcome.status}"))
-    line = Line("Approval decided", {**fields, "status": outcome.status, "by": list(outcome.by), "result": result})
+    line = Line("Approval decided", {**fields, "status": outcome.status, "by": list(outcome.by)})
     return Result(SeeOther(path), (line,), tuple(counts))
+
+
+def _ended(request: Request, now: datetime, ports: Ports) -> Ended:
+    """How an action that no longer waits on this execution ended, recorded: decided here only if proven."""
+    state, updated_by = ports.pipeline.final_state(request.ref)
+    ended = ending(request, state, now, updated_by, ports.ours)
+    ports.store.mark_ended(request.ref, ended)
+    return ended
 
 
 def reason_limit(request: Request) -> int:
@@ -222,5 +257,6 @@ def _refused(reason: RefusalReason, fields: Mapping[str, object], detail: str = 
     return Result(Refused(reason, detail), (line,), (Count("Refused"), Count(f"Refused.{reason}")))
 
 
-def _again(path: str, fields: Mapping[str, object], message: str, why: str) -> Result:
-    return Result(SeeOther(path), (Line(message, {**fields, "why": why}),), (Count("Repeated"),))
+def _again(path: str, fields: Mapping[str, object], message: str, why: str, updated_by: str | None = None) -> Result:
+    extra = {"updated_by": updated_by} if updated_by else {}
+    return Result(SeeOther(path), (Line(message, {**fields, "why": why, **extra}),), (Count("Repeated"),))

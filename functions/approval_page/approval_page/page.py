@@ -178,7 +178,9 @@ def _state(shown: Shown) -> str:  # noqa: PLR0911 - one sentence per state
             "approved-elsewhere": "approved outside codereflex",
             "rejected-elsewhere": "rejected outside codereflex",
         }.get(ended.how, "ended outside codereflex (the execution stopped)")
-        return _box("ended", f"This approval was {how} at {_time(ended.at)}.")
+        who = f" by {escape(ended.by)}" if ended.by else ""
+        late = " The answer given here came too late to decide it." if outcome is not None else ""
+        return _box("ended", f"This approval was {how}{who} at {_time(ended.at)}.{late}")
     if state in ("approved", "rejected") and ended is not None:  # ended here, outcome not kept
         return _box(state, f"This approval was {state} at {_time(ended.at)}.")
     mine = request.answers.get(shown.approver)

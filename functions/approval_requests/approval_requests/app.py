@@ -23,6 +23,7 @@ with collector_paused():  # a cold start's imports, without garbage collection: 
     from codereflex.aws.sns import SnsTopic
     from codereflex.handler import emit, final_on_permanent_error
     from codereflex.idempotency import DynamoDBOnce
+    from codereflex.identity import Principals
 
     from .config import Settings
     from .logic import handle, read
@@ -61,6 +62,18 @@ def _approvers() -> ConfiguredApprovers:
     )
 
 
+@cache
+def _deciders() -> Principals:
+    # codereflex's deciding roles (the template names the page's and this function's) and this
+    # function's own identity, asked once per execution environment, only when an ending is attributed.
+    own = str(_client("sts").get_caller_identity()["Arn"])
+    return Principals((own, *settings().decider_roles))
+
+
+def _ours(arn: str | None) -> bool:
+    return arn in _deciders()
+
+
 def clock() -> datetime:
     return datetime.now(UTC)
 
@@ -75,6 +88,7 @@ def default_ports(context: LambdaContext) -> Ports:
         once=DynamoDBOnce(config.idempotency_table, _client("dynamodb"), namespace="approval-mail", context=context),
         links=_links,
         clock=clock,
+        ours=_ours,
     )
 
 

@@ -24,6 +24,7 @@ class Settings(NamedTuple):
     reminder_minutes: int
     link_hours: int
     pipelines: str  # the pipelines the function's IAM policy lets it read and decide (one name pattern)
+    decider_roles: tuple[str, ...] = ()  # the ARNs of the roles codereflex decides approvals with
 
     @property
     def options(self) -> Options:
@@ -47,6 +48,7 @@ class Settings(NamedTuple):
             reminder_minutes=_whole(env, "APPROVAL_REMINDER_MINUTES", 60),
             link_hours=_whole(env, "APPROVAL_LINK_HOURS", 0),
             pipelines=env.get("APPROVAL_PIPELINES", "").strip() or "*",
+            decider_roles=split_list(env.get("APPROVAL_DECIDER_ROLES", "")),
         )
 
 

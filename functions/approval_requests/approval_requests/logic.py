@@ -15,13 +15,13 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from codereflex.approvals.links import link_expiry
-from codereflex.approvals.model import ActionRef, Ended, Request
+from codereflex.approvals.model import ActionRef, Request, ending
 from codereflex.events.codepipeline import ActionExecutionStateChangeEvent, ApprovalNotification
 from codereflex.events.reading import Fields
 from codereflex.events.scheduled import SCHEDULED_EVENT, ScheduledEvent
 
 from .ports import Options, Ports
-from .steps import Outcomes, Result, close_out, how_ended, send
+from .steps import Outcomes, Result, close_out, send
 from .sweep import sweep
 
 Event = ActionExecutionStateChangeEvent | ApprovalNotification | ScheduledEvent
@@ -78,8 +78,11 @@ def on_action(event: ActionExecutionStateChangeEvent, ports: Ports, options: Opt
     request = ports.store.get(ref)
     if request is None:
         return Result(Outcomes.IGNORED, trigger, "no request was opened for this approval", ref.key)
-    ended = Ended(how_ended(request, detail.state, event.time), event.time)
-    return close_out(request, ended, ports, options, trigger)
+    # Who decided: proven by CodePipeline naming the updater, never inferred from our claimed outcome.
+    updated_by = ports.pipelines.updated_by(ref) if detail.state in ("SUCCEEDED", "FAILED") else None
+    return close_out(
+        request, ending(request, detail.state, event.time, updated_by, ports.ours), ports, options, trigger
+    )
 
 
 def open_request(

@@ -24,6 +24,10 @@ class Pipelines(Protocol):
 
     def put_result(self, ref: ActionRef, token: str, status: Status, summary: str) -> str: ...
 
+    def updated_by(self, ref: ActionRef) -> str | None: ...
+
+    def final_state(self, ref: ActionRef) -> tuple[str, str | None]: ...
+
 
 class Policy(Protocol):
     @property
@@ -65,6 +69,8 @@ class Ports(NamedTuple):
     once: Once
     links: Callable[[], LinkSigner]  # made on first use: only a request or a reminder signs links
     clock: Callable[[], datetime]
+    # Whether an ARN is one of codereflex's own deciding roles: proof that an action was decided here.
+    ours: Callable[[str | None], bool]
 
 
 class Options(NamedTuple):

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import Enum
 from typing import Literal
 
 from codereflex.approvals.links import Link, link_url
 from codereflex.approvals.messages import closeout_email, reminder_email, request_email
-from codereflex.approvals.model import APPROVED, REJECTED, Ended, EndedHow, Outcome, Request
+from codereflex.approvals.model import Ended, Outcome, Request, ending
 from codereflex.report import Count, Line, Report
 
 from .ports import Kind, Options, Ports
@@ -50,28 +50,15 @@ class Result:
         return Report(response, (Line("Approval event handled", fields, level),), tuple(counts))
 
 
-def how_ended(request: Request, state: str, at: datetime) -> EndedHow:
-    """How a terminal action state ended the request: by codereflex's decision, elsewhere, or by time."""
-    outcome = request.outcome
-    if state == "SUCCEEDED":
-        return "approved-here" if outcome is not None and outcome.status == APPROVED else "approved-elsewhere"
-    if state == "FAILED":
-        if outcome is not None and outcome.status == REJECTED:
-            return "rejected-here"
-        # A manual approval that times out fails: at or after its expiry, nobody rejected it.
-        return "expired" if at >= request.expires_at - timedelta(minutes=1) else "rejected-elsewhere"
-    if state == "ABANDONED":
-        return "superseded"
-    return "abandoned"  # CANCELED: the execution was stopped
-
-
 def close_out(request: Request, ended: Ended, ports: Ports, options: Options, trigger: str) -> Result:
     """Record how the action ended, then tell every approver once who decided, when and why."""
     ref = request.ref
     if request.ended is None:
         ports.store.mark_ended(ref, ended)
     if ended.how in {"approved-here", "rejected-here"} and request.outcome and not request.outcome.reported:
-        ports.store.mark_reported(ref)  # CodePipeline's own event says the decision reached it
+        # Proven ours (how_ended: CodePipeline names our role as the updater): the page's invocation
+        # ended between PutApprovalResult and recording it.
+        ports.store.mark_reported(ref)
     if request.closed_out:
         return Result(Outcomes.DUPLICATE, trigger, "already closed out", ref.key)
     ended_request = request._replace(ended=request.ended or ended)
@@ -108,12 +95,23 @@ def send(
     return sent
 
 
-def finish(request: Request, outcome: Outcome, ports: Ports) -> bool:
-    """Report a claimed outcome the page could not (its invocation ended): True if CodePipeline took it now."""
+def finish(request: Request, outcome: Outcome, ports: Ports, options: Options, now: datetime) -> tuple[bool, int]:
+    """Report a claimed outcome the page could not (its invocation ended): (CodePipeline took it now, messages sent).
+
+    Reported as ours only when it is: PutApprovalResult decided now, or the approval no longer
+    waits and CodePipeline names our role as its updater (the page's call got through before the
+    crash). Otherwise it ended some other way (the console, expiry, a newer execution). Either way
+    the ending is recorded and closed out, so the sweep stops retrying even if the action's
+    terminal event was lost (close_out sends each message once, whichever comes first).
+    """
     token = ports.pipelines.waiting_token(request.ref)
-    decided = False
-    if token is not None:
-        decided = ports.pipelines.put_result(request.ref, token, outcome.status, outcome.summary) == "decided"
-    # Decided now, or not waiting any more (decided before the crash, expired, superseded): nothing left to report.
-    ports.store.mark_reported(request.ref)
-    return decided
+    if (
+        token is not None
+        and ports.pipelines.put_result(request.ref, token, outcome.status, outcome.summary) == "decided"
+    ):
+        ports.store.mark_reported(request.ref)
+        return True, 0
+    state, updated_by = ports.pipelines.final_state(request.ref)
+    # close_out marks the outcome reported only when the ending is proven ours.
+    ended = ending(request, state, now, updated_by, ports.ours)
+    return False, close_out(request, ended, ports, options, "schedule").sent

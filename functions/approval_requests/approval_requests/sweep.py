@@ -23,7 +23,9 @@ def sweep(ports: Ports, options: Options, now: datetime) -> Result:
         if request.outcome is None:
             continue
         try:
-            counts["finished"] += finish(request, request.outcome, ports)
+            decided, done = finish(request, request.outcome, ports, options, now)
+            counts["finished"] += decided
+            sent += done
         except PermanentError:
             counts["failed"] += 1
     for request in ports.store.open_requests():

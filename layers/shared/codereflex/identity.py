@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 ARN_PARTS = 6  # arn:partition:service:region:account:resource
 
 
@@ -32,3 +34,16 @@ def same_principal(first: str | None, second: str | None) -> bool:
     """Whether two ARNs name the same user or role (never true when either is unknown)."""
     one = principal(first)
     return one is not None and one == principal(second)
+
+
+class Principals:
+    """A set of users and roles (codereflex's own, say): `arn in principals` for any of their ARNs or sessions."""
+
+    def __init__(self, arns: Iterable[str | None]) -> None:
+        self._principals = frozenset(p for p in map(principal, arns) if p is not None)
+
+    def __contains__(self, arn: object) -> bool:
+        return isinstance(arn, str) and principal(arn) in self._principals
+
+    def __bool__(self) -> bool:
+        return bool(self._principals)

@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from approval_page import logic
-from approval_page.ports import PipelineDecisions
 from codereflex.approvals.model import ActionRef
+from codereflex.aws.codepipeline import CodePipelineApprovals
 
 from .conftest import ALICE, BOB, CAROL, World, form_token, http
 
@@ -141,7 +141,8 @@ def test_concurrent_decisions_outside_the_router_still_decide_once(
     # at once. So the decision itself is raced here on threads, over the same store and CodePipeline.
     ref = world.waiting()
     world.open(ref)
-    ports = logic.Ports(world.links, world.store, PipelineDecisions(world.sandbox.client("codepipeline")))
+    pipeline = CodePipelineApprovals(world.sandbox.client("codepipeline"))
+    ports = logic.Ports(world.links, world.store, pipeline, ours=lambda _: False)  # no ending is attributed here
     tokens = {who: world.link(ref, who).rsplit("/", 1)[1] for who in (ALICE, BOB, CAROL)}
     barrier = threading.Barrier(len(tokens))
 

@@ -144,7 +144,8 @@ class World:
         self.sandbox.pipelines.settle()
 
     def decide(self, ref: ActionRef, status: str = "Approved", summary: str = "by someone in the console") -> None:
-        self.sandbox.client("codepipeline").put_approval_result(
+        """The developer decides in the console: PutApprovalResult with their own keys."""
+        self.sandbox.developer_client("codepipeline").put_approval_result(
             pipelineName=ref.pipeline,
             stageName=ref.stage,
             actionName=ref.action,

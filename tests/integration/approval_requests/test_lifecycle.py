@@ -7,8 +7,9 @@ import json
 import pytest
 
 from codereflex.approvals.model import APPROVED, ActionRef, Answer, Status
+from codereflex.aws.approvals import ApprovalStore
 from codereflex.aws.codepipeline import CodePipelineApprovals, PutResult
-from tests.integration.approval_requests.conftest import ALICE, BOB, CAROL, World
+from tests.integration.approval_requests.conftest import ALICE, BOB, CAROL, FUNCTION, World
 
 
 @pytest.fixture
@@ -199,3 +200,62 @@ def test_a_superseded_approval_is_closed_out_and_the_new_one_asked(world: World)
         assert "uperseded" in (closeout.subject or "") + closeout.message
         assert len(world.mail(approver, "request")) == 2
     assert world.request(second).ended is None
+
+
+def test_a_claim_the_console_beat_is_never_reported_as_ours_by_the_sweep(
+    world: World, decisions: list[tuple[str, str, str]]
+) -> None:
+    # Given alice's approval was claimed on the page, which ended before its PutApprovalResult
+    world.pipeline()
+    ref = world.start()
+    answer(world, ref, ALICE, "ship it", report=False)
+    # When the developer approves in the console, typing codereflex's words, and the SUCCEEDED event is lost
+    with world.sandbox.undelivered():
+        world.decide(ref, "Approved", f"Approved by {ALICE} via codereflex: ship it")
+    world.later(3)
+    world.sweep()
+    world.sweep()
+    # Then the sweep made no PutApprovalResult, left alice's outcome unreported, and recorded who decided
+    developer = world.sandbox.developer_arn
+    assert decisions == []
+    request = world.request(ref)
+    assert request.outcome is not None and not request.outcome.reported
+    assert request.ended is not None and (request.ended.how, request.ended.by) == ("approved-elsewhere", developer)
+    # And closed it out once to every approver, naming the developer, never alice, as the decider
+    for approver in (ALICE, BOB):
+        (closeout,) = world.mail(approver, "closeout")
+        assert f"approved outside codereflex (the console or the API) by {developer}" in closeout.message
+        assert "via codereflex" not in closeout.message
+
+
+def test_a_sweep_that_crashed_after_its_put_approval_result_is_proven_ours_by_the_updater(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given alice's claim is finished by the sweep, whose invocation ends right after PutApprovalResult
+    world.pipeline()
+    ref = world.start()
+    answer(world, ref, ALICE, "ship it", report=False)
+    world.later(3)
+    original, calls = ApprovalStore.mark_reported, []
+
+    def crashes_once(self: ApprovalStore, ref: ActionRef) -> bool:
+        calls.append(ref)
+        if len(calls) == 1:
+            raise RuntimeError("the invocation ended here")
+        return original(self, ref)
+
+    monkeypatch.setattr(ApprovalStore, "mark_reported", crashes_once)
+    with world.sandbox.undelivered():
+        crashed = world.sandbox.router.invoke_scheduled(FUNCTION, env_overrides=world.sandbox.function_env())
+    assert isinstance(crashed.error, RuntimeError)
+    claimed = world.request(ref).outcome
+    assert claimed is not None and not claimed.reported
+    # When the next sweep runs (the action's SUCCEEDED event was lost with the crash)
+    world.sweep()
+    # Then CodePipeline naming the functions' role proves the decision was codereflex's: alice's, via codereflex
+    request = world.request(ref)
+    assert request.outcome is not None and request.outcome.reported
+    assert request.ended is not None and request.ended.how == "approved-here"
+    for approver in (ALICE, BOB):
+        (closeout,) = world.mail(approver, "closeout")
+        assert f"Approved by {ALICE} at " in closeout.message and "via codereflex" in closeout.message

@@ -244,3 +244,38 @@ def test_tags_are_read_from_the_pipeline_and_a_missing_pipeline_is_gone(client: 
         approvals.tags("nope")
     with pytest.raises(TargetGone):
         approvals.waiting_token(ActionRef("nope", "Prod", "Approve", "e"))
+
+
+def test_who_decided_and_how_an_action_finished_are_what_codepipeline_recorded(client: Any, clock: Clock) -> None:
+    create_pipeline(client, timeoutInMinutes=60)
+    # A session of a role decides (as a Lambda function's credentials are), the adapter reads it back
+    iam, sts = boto3.client("iam", region_name="us-east-1"), boto3.client("sts", region_name="us-east-1")
+    trust = {"Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}}]}
+    role = iam.create_role(RoleName="page-role", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    keys = sts.assume_role(RoleArn=role, RoleSessionName="page")["Credentials"]
+    as_role = boto3.client(
+        "codepipeline",
+        region_name="us-east-1",
+        aws_access_key_id=keys["AccessKeyId"],
+        aws_secret_access_key=keys["SecretAccessKey"],
+        aws_session_token=keys["SessionToken"],
+    )
+    approvals, theirs = CodePipelineApprovals(client), CodePipelineApprovals(as_role)
+    decided = start(client)
+    assert approvals.updated_by(ref(decided)) is None  # waiting: nobody decided yet
+    token = approvals.waiting_token(ref(decided))
+    assert token is not None
+    assert theirs.put_result(ref(decided), token, REJECTED, "no") == "decided"
+    session = "arn:aws:sts::123456789012:assumed-role/page-role/page"
+    assert approvals.updated_by(ref(decided)) == session
+    assert approvals.final_state(ref(decided)) == ("FAILED", session)
+    # An approval that timed out failed, updated by nobody
+    expired = start(client)
+    clock.now = START + timedelta(minutes=61)
+    assert approvals.final_state(ref(expired)) == ("FAILED", None)
+    # A superseded or stopped execution says so, whatever its action shows
+    backend = cp.backend_for()
+    for status, state in (("Superseded", "ABANDONED"), ("Stopped", "CANCELED")):
+        execution_id = start(client)
+        backend.sandbox_finish(backend.sandbox_execution("app", execution_id), status)
+        assert approvals.final_state(ref(execution_id)) == (state, None)

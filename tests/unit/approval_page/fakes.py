@@ -14,11 +14,11 @@ from codereflex.approvals.model import (
     Answer,
     BuildSummary,
     Ended,
-    EndedHow,
     Outcome,
     Request,
     Revision,
 )
+from codereflex.identity import Principals
 from codereflex.signing import Signer
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -98,18 +98,34 @@ class FakeStore:
         return True
 
 
+# The page function's role as CodePipeline names it after a decision here; a developer in the console.
+OURS = "arn:aws:sts::123456789012:assumed-role/codereflex-ApprovalPageFunctionRole-1A2B/codereflex-ApprovalPage"
+DEVELOPER = "arn:aws:iam::123456789012:user/developer"
+
+
 @dataclass
 class FakePipeline:
     token: str | None = "9b1d7f3e-0000-4000-8000-123456789abc"
-    ended: EndedHow = "superseded"
+    # How the action finished once it stopped waiting (a terminal event's word) and who updated it.
+    final: tuple[str, str | None] = ("ABANDONED", None)
     results: list[tuple[ActionRef, str, str, str]] = field(default_factory=list)
+    # Someone else decides first: PutApprovalResult then finds the approval already done.
+    beaten_by: tuple[str, str] | None = None
 
     def waiting_token(self, ref: ActionRef) -> str | None:
         return self.token
 
-    def ended_how(self, ref: ActionRef) -> EndedHow:
-        return self.ended
+    def final_state(self, ref: ActionRef) -> tuple[str, str | None]:
+        return self.final
 
     def put_result(self, ref: ActionRef, token: str, status: str, summary: str) -> str:
+        if self.beaten_by is not None:
+            self.final = self.beaten_by
+            return "already-done"
         self.results.append((ref, token, status, summary))
+        self.final = ("SUCCEEDED" if status == "Approved" else "FAILED", OURS)
         return "decided"
+
+
+def ours(arn: str | None) -> bool:
+    return arn in Principals([OURS])

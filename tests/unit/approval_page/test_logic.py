@@ -8,9 +8,9 @@ import pytest
 
 from approval_page import logic
 from approval_page.logic import Form, Ports, Refused, SeeOther, Shown
-from codereflex.approvals.model import Answer, Ended, Outcome
+from codereflex.approvals.model import Answer, Ended, EndedHow, Outcome
 
-from .fakes import ALICE, BOB, CAROL, LINKS, NOW, REF, FakePipeline, FakeStore, request, token
+from .fakes import ALICE, BOB, CAROL, DEVELOPER, LINKS, NOW, OURS, REF, FakePipeline, FakeStore, ours, request, token
 
 
 @pytest.fixture
@@ -25,7 +25,7 @@ def pipeline() -> FakePipeline:
 
 @pytest.fixture
 def ports(store: FakeStore, pipeline: FakePipeline) -> Ports:
-    return Ports(LINKS, store, pipeline)
+    return Ports(LINKS, store, pipeline, ours)
 
 
 def post(link: str, decision: str = "approve", reason: str = "dashboards are green", form: str | None = None) -> Form:
@@ -195,3 +195,43 @@ def test_a_reason_is_kept_within_the_summary_limit(ports: Ports, store: FakeStor
     assert too_long.answer == Refused("reason-too-long") and store.writes == []
     logic.decide(link, f"/a/{link}", post(link, reason="x" * limit), NOW, ports)
     assert len(pipeline.results[0][3]) == 512
+
+
+@pytest.mark.parametrize(("final", "how"), [("SUCCEEDED", "approved-elsewhere"), ("FAILED", "rejected-elsewhere")])
+def test_a_decision_the_console_beat_is_recorded_as_elsewhere_never_as_ours(
+    ports: Ports, store: FakeStore, pipeline: FakePipeline, final: str, how: EndedHow
+) -> None:
+    # Someone in the console decided between the page's re-check and its PutApprovalResult.
+    pipeline.beaten_by = (final, DEVELOPER)
+    link = token()
+    result = logic.decide(link, f"/a/{link}", post(link), NOW, ports)
+    assert isinstance(result.answer, SeeOther)
+    held = store.requests[REF]
+    assert held.outcome is not None and not held.outcome.reported
+    assert held.ended == Ended(how, NOW, DEVELOPER)
+    assert "reported" not in store.writes
+    assert held.state(NOW) == "ended-elsewhere"
+    assert [count.name for count in result.counts] == ["Answers.Approved", "DecidedElsewhereFirst"]
+
+
+def test_an_already_done_that_codepipeline_says_our_role_did_is_ours(
+    ports: Ports, store: FakeStore, pipeline: FakePipeline
+) -> None:
+    # A retried PutApprovalResult whose first try got through: CodePipeline names the page's role.
+    pipeline.beaten_by = ("SUCCEEDED", OURS)
+    link = token()
+    logic.decide(link, f"/a/{link}", post(link), NOW, ports)
+    held = store.requests[REF]
+    assert held.outcome is not None and held.outcome.reported
+    assert held.ended == Ended("approved-here", NOW)
+    assert held.state(NOW) == "approved"
+
+
+def test_an_action_approved_in_the_console_before_the_post_is_recorded_with_who_did(
+    ports: Ports, store: FakeStore, pipeline: FakePipeline
+) -> None:
+    pipeline.token, pipeline.final = None, ("SUCCEEDED", DEVELOPER)
+    link = token()
+    logic.decide(link, f"/a/{link}", post(link), NOW, ports)
+    assert store.writes == ["ended:approved-elsewhere"]
+    assert store.requests[REF].ended == Ended("approved-elsewhere", NOW, DEVELOPER)

@@ -10,6 +10,7 @@ from approval_requests.ports import Options, Ports
 from codereflex.approvals.links import Keyring, LinkSigner
 from codereflex.approvals.model import ActionDetails, ActionRef, BuildSummary, Ended, Request, Revision, Status
 from codereflex.errors import ConfigurationError
+from codereflex.identity import Principals
 from codereflex.signing import Signer
 from tests.fakes import FakeOnce, FakePublisher
 
@@ -18,6 +19,9 @@ REF = ActionRef("payments-release", "Production", "ApproveRelease", "exec-2")
 TOKEN = "f00dfeed-0000-4000-8000-PIPELINETOKEN"
 PAGE = "https://page.example.com/"
 SIGNER = LinkSigner(Keyring(Signer(b"k" * 32)))
+# The page function's role, as CodePipeline names it after the page decided; the console's developer.
+OURS = "arn:aws:sts::123456789012:assumed-role/codereflex-ApprovalPageFunctionRole-1A2B/codereflex-ApprovalPage"
+DEVELOPER = "arn:aws:iam::123456789012:user/developer"
 
 
 @dataclass
@@ -30,6 +34,19 @@ class FakePipelines:
     )
     decided: list[tuple[ActionRef, str, Status, str]] = field(default_factory=list)
     calls: list[str] = field(default_factory=list)
+    # How actions that no longer wait finished, and who CodePipeline says updated them.
+    finals: dict[ActionRef, tuple[str, str | None]] = field(default_factory=dict)
+
+    def console(self, ref: ActionRef, status: Status, by: str = DEVELOPER) -> None:
+        """Someone decides in the console: the action stops waiting, CodePipeline names them."""
+        self.waiting.pop((ref.pipeline, ref.stage, ref.action), None)
+        self.finals[ref] = ("SUCCEEDED" if status == "Approved" else "FAILED", by)
+
+    def updated_by(self, ref: ActionRef) -> str | None:
+        return self.finals.get(ref, ("", None))[1]
+
+    def final_state(self, ref: ActionRef) -> tuple[str, str | None]:
+        return self.finals.get(ref, ("ABANDONED", None))
 
     def wait(self, ref: ActionRef, token: str = TOKEN) -> None:
         self.waiting[(ref.pipeline, ref.stage, ref.action)] = (ref.execution_id, token)
@@ -56,6 +73,7 @@ class FakePipelines:
             return "already-done"
         self.decided.append((ref, token, status, summary))
         del self.waiting[(ref.pipeline, ref.stage, ref.action)]
+        self.finals[ref] = ("SUCCEEDED" if status == "Approved" else "FAILED", OURS)
         return "decided"
 
 
@@ -119,7 +137,9 @@ class FakeStore:
 
     def unreported(self, older_than: datetime) -> Iterator[Request]:
         yield from [
-            r for r in self.requests.values() if r.outcome and not r.outcome.reported and r.outcome.at < older_than
+            r
+            for r in self.requests.values()
+            if r.outcome and not r.outcome.reported and r.outcome.at < older_than and r.ended is None
         ]
 
     def open_requests(self) -> Iterator[Request]:
@@ -138,7 +158,17 @@ class World:
 
     @property
     def ports(self) -> Ports:
-        return Ports(self.pipelines, self.approvers, self.store, self.mail, self.once, lambda: SIGNER, self.clock)
+        ours = Principals([OURS])
+        return Ports(
+            self.pipelines,
+            self.approvers,
+            self.store,
+            self.mail,
+            self.once,
+            lambda: SIGNER,
+            self.clock,
+            ours=lambda arn: arn in ours,
+        )
 
     def clock(self) -> datetime:
         return self.now

@@ -10,10 +10,10 @@ import pytest
 
 from approval_requests.logic import handle, read
 from approval_requests.steps import Outcomes
-from codereflex.approvals.model import APPROVED, REJECTED, ActionRef, Answer, Outcome
+from codereflex.approvals.model import APPROVED, REJECTED, ActionRef, Answer, Ended, Outcome
 from codereflex.errors import BadEvent, ConfigurationError
 from tests.conftest import AWS_SAMPLES
-from tests.unit.approval_requests.fakes import NOW, PAGE, REF, SIGNER, TOKEN, World
+from tests.unit.approval_requests.fakes import DEVELOPER, NOW, OURS, PAGE, REF, SIGNER, TOKEN, World
 
 
 def started(ref: ActionRef = REF, state: str = "STARTED", **detail: Any) -> dict[str, Any]:
@@ -233,3 +233,58 @@ def test_the_sweep_finishes_a_decision_whose_report_was_lost_exactly_once(world:
     outcome = world.store.requests[REF.key].outcome
     assert outcome is not None
     assert outcome.reported
+
+
+def test_an_outcome_claimed_but_not_reported_is_not_a_decision_here(world: World) -> None:
+    # The page claimed alice's approval; the console approved first, so the page's call decided nothing.
+    run(world, started())
+    decide(world, APPROVED, reported=False)
+    world.pipelines.console(REF, APPROVED)
+    run(world, started(state="SUCCEEDED"))
+    request = world.store.requests[REF.key]
+    assert request.ended == Ended("approved-elsewhere", NOW, DEVELOPER)
+    assert request.outcome is not None and not request.outcome.reported
+    body = world.mail.messages[-1].body
+    assert f"approved outside codereflex (the console or the API) by {DEVELOPER}" in body
+    assert "via codereflex" not in body
+
+
+def test_a_decision_codepipeline_says_our_role_made_is_ours_though_never_recorded(world: World) -> None:
+    # The page's PutApprovalResult went through, then its invocation ended before mark_reported.
+    run(world, started())
+    decide(world, APPROVED, reported=False)
+    world.pipelines.waiting.clear()
+    world.pipelines.finals[REF] = ("SUCCEEDED", OURS)
+    run(world, started(state="SUCCEEDED"))
+    request = world.store.requests[REF.key]
+    assert request.ended is not None and request.ended.how == "approved-here"
+    assert request.outcome is not None and request.outcome.reported
+    assert "Approved by alice@example.com at" in world.mail.messages[-1].body
+
+
+def test_the_sweep_reports_nothing_as_ours_that_the_console_decided(world: World) -> None:
+    run(world, started())
+    decide(world, REJECTED, reported=False)  # claimed on the page, which then crashed before its call
+    world.pipelines.console(REF, APPROVED)
+    world.later(3)
+    run(world, sweep_event())
+    run(world, sweep_event())
+    assert world.pipelines.decided == []
+    request = world.store.requests[REF.key]
+    assert request.outcome is not None and not request.outcome.reported
+    assert request.ended is not None and (request.ended.how, request.ended.by) == ("approved-elsewhere", DEVELOPER)
+    # Its terminal event lost, the sweep closed it out itself, once, naming who decided
+    assert world.sent("closeout") == ["alice@example.com", "bob@example.com"]
+    assert DEVELOPER in world.mail.messages[-1].body
+
+
+def test_the_sweep_marks_reported_what_our_role_decided_before_the_crash(world: World) -> None:
+    run(world, started())
+    decide(world, APPROVED, reported=False)
+    world.pipelines.waiting.clear()
+    world.pipelines.finals[REF] = ("SUCCEEDED", OURS)
+    world.later(3)
+    run(world, sweep_event())
+    request = world.store.requests[REF.key]
+    assert request.outcome is not None and request.outcome.reported
+    assert request.ended is not None and request.ended.how == "approved-here"

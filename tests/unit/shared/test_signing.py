@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from codereflex.identity import principal, same_principal
+from codereflex.identity import Principals, principal, same_principal
 from codereflex.signing import Signer
 
 
@@ -41,3 +41,13 @@ def test_a_short_key_is_refused_and_a_signer_never_shows_its_key() -> None:
 def test_a_role_s_sessions_are_the_role_and_nothing_else_is(first: str | None, second: str | None, same: bool) -> None:
     assert same_principal(first, second) is same
     assert principal("arn:aws:sts::1:federated-user/x") is None
+
+
+def test_principals_hold_roles_and_users_and_match_any_of_their_sessions() -> None:
+    ours = Principals(["arn:aws:iam::1:role/PageRole", "arn:aws:sts::1:assumed-role/RequestsRole/fn", None, "junk"])
+    assert "arn:aws:sts::1:assumed-role/PageRole/codereflex-page" in ours
+    assert "arn:aws:iam::1:role/RequestsRole" in ours
+    assert "arn:aws:sts::2:assumed-role/PageRole/codereflex-page" not in ours  # another account's role
+    assert "arn:aws:iam::1:user/PageRole" not in ours  # a user named like the role
+    assert None not in ours and "junk" not in ours
+    assert not Principals([None, "junk"])

@@ -136,9 +136,11 @@ def _what_happened(request: Request, ended: Ended) -> str:
         verb = "Approved" if outcome.status == APPROVED else "Rejected"
         reason = f" Reason: {_clean(outcome.reason)}" if outcome.reason else ""
         return f"{verb} by {', '.join(outcome.by)} at {_when(outcome.at)} via codereflex.{reason}"
+    # Who CodePipeline says decided (an ARN, not a secret); never the approvers who answered here.
+    who = f" by {_clean(ended.by)}" if ended.by else ""
     return {
-        "approved-elsewhere": f"It was approved outside codereflex (the console or the API) at {_when(ended.at)}.",
-        "rejected-elsewhere": f"It was rejected outside codereflex (the console or the API) at {_when(ended.at)}.",
+        "approved-elsewhere": f"It was approved outside codereflex (the console or the API){who} at {_when(ended.at)}.",
+        "rejected-elsewhere": f"It was rejected outside codereflex (the console or the API){who} at {_when(ended.at)}.",
         "expired": f"It expired at {_when(ended.at)} without a decision.",
         "superseded": f"A newer execution superseded this one at {_when(ended.at)}; the link no longer decides.",
         "abandoned": f"The execution ended (stopped or failed) at {_when(ended.at)} before a decision.",
@@ -146,7 +148,8 @@ def _what_happened(request: Request, ended: Ended) -> str:
 
 
 def _ended_from_outcome(request: Request) -> Ended | None:
-    if request.outcome is None:
+    # Only an outcome reported as decided by codereflex says how it ended; a claim alone proves nothing.
+    if request.outcome is None or not request.outcome.reported:
         return None
     how: EndedHow = "approved-here" if request.outcome.status == APPROVED else "rejected-here"
     return Ended(how, request.outcome.at)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Literal, NamedTuple
@@ -113,10 +113,15 @@ class Outcome(NamedTuple):
 
 
 class Ended(NamedTuple):
-    """How the action ended: from its terminal event, or found when re-checking before a decision."""
+    """How the action ended: from its terminal event, or found when re-checking before a decision.
+
+    `by` is who CodePipeline says last updated the action (an IAM or STS ARN, not a secret), when
+    it says: the person or role that decided outside codereflex.
+    """
 
     how: EndedHow
     at: datetime
+    by: str | None = None
 
 
 class Request(NamedTuple):
@@ -187,6 +192,41 @@ class Request(NamedTuple):
     def ttl(self) -> int:
         """When DynamoDB may delete the request (epoch seconds): 30 days after the action expires."""
         return int((self.expires_at + KEEP_AFTER_EXPIRY).timestamp())
+
+
+def how_ended(
+    request: Request, state: str, at: datetime, updated_by: str | None, ours: Callable[[str | None], bool]
+) -> EndedHow:
+    """How a finished action ended, in the words of its terminal event (SUCCEEDED, FAILED, ABANDONED, CANCELED).
+
+    "Decided here" is claimed only when proven, never inferred from an outcome codereflex claimed:
+    the outcome was reported as decided by PutApprovalResult, or CodePipeline names one of
+    codereflex's own roles as the action's last updater (`ours`). Someone in the console may have
+    decided a moment before the page's PutApprovalResult, which then found the approval done.
+    """
+    if state in ("SUCCEEDED", "FAILED"):
+        status = APPROVED if state == "SUCCEEDED" else REJECTED
+        outcome = request.outcome
+        reported = outcome is not None and outcome.reported and outcome.status == status
+        if reported or ours(updated_by):
+            return "approved-here" if status == APPROVED else "rejected-here"
+        if status == APPROVED:
+            return "approved-elsewhere"
+        # A manual approval that times out fails, updated by nobody: at or after its expiry, nobody rejected it.
+        if updated_by is None and at >= request.expires_at - timedelta(minutes=1):
+            return "expired"
+        return "rejected-elsewhere"
+    if state == "ABANDONED":
+        return "superseded"
+    return "abandoned"  # CANCELED: the execution was stopped
+
+
+def ending(
+    request: Request, state: str, at: datetime, updated_by: str | None, ours: Callable[[str | None], bool]
+) -> Ended:
+    """`how_ended` as recorded: `by` names the updater only when someone other than codereflex decided."""
+    how = how_ended(request, state, at, updated_by, ours)
+    return Ended(how, at, None if how in ("approved-here", "rejected-here") else updated_by)
 
 
 class RequestRefused(CodeReflexError):

@@ -104,7 +104,7 @@ class ApprovalStore:
         )
 
     def mark_reported(self, ref: ActionRef) -> bool:
-        """The claimed outcome reached CodePipeline (or CodePipeline had it already)."""
+        """The claimed outcome was decided by codereflex: PutApprovalResult took it, or CodePipeline names our role."""
         return self._set_once(
             ref,
             update="SET outcome.reported = :yes",
@@ -119,7 +119,7 @@ class ApprovalStore:
             ref,
             update="SET ended = :ended",
             condition="attribute_exists(pk) AND attribute_not_exists(ended)",
-            values={":ended": {"M": {"how": {"S": ended.how}, "at": {"S": _time(ended.at)}}}},
+            values={":ended": _ended_value(ended)},
             what="UpdateItem of an ended approval",
         )
 
@@ -137,10 +137,11 @@ class ApprovalStore:
         yield from self._scan("attribute_not_exists(ended)", {})
 
     def unreported(self, older_than: datetime) -> Iterator[Request]:
-        """Outcomes claimed before `older_than` and not reported: their claimer's invocation has ended
-        (`older_than` is now minus the page function's timeout), so the sweep may report them."""
+        """Outcomes claimed before `older_than`, not reported and not ended: their claimer's invocation
+        has ended (`older_than` is now minus the page function's timeout), so the sweep may report them.
+        An ended one is over (decided elsewhere first, expired, superseded): nothing is left to report."""
         yield from self._scan(
-            "outcome.reported = :no AND outcome.#at < :before",
+            "outcome.reported = :no AND outcome.#at < :before AND attribute_not_exists(ended)",
             {":no": {"BOOL": False}, ":before": {"S": _time(older_than)}},
             {"#at": "at"},
         )
@@ -233,6 +234,13 @@ def _answer_value(answer: Answer) -> dict[str, Any]:
     return {"M": {"status": {"S": answer.status}, "reason": {"S": answer.reason}, "at": {"S": _time(answer.at)}}}
 
 
+def _ended_value(ended: Ended) -> dict[str, Any]:
+    value: dict[str, Any] = {"how": {"S": ended.how}, "at": {"S": _time(ended.at)}}
+    if ended.by:
+        value["by"] = {"S": ended.by}
+    return {"M": value}
+
+
 def _outcome_value(outcome: Outcome) -> dict[str, Any]:
     return {
         "M": {
@@ -270,7 +278,7 @@ def to_item(request: Request) -> dict[str, Any]:
     if request.outcome is not None:
         item["outcome"] = _outcome_value(request.outcome)
     if request.ended is not None:
-        item["ended"] = {"M": {"how": {"S": request.ended.how}, "at": {"S": _time(request.ended.at)}}}
+        item["ended"] = _ended_value(request.ended)
     if request.reminded:
         item["reminded"] = {"BOOL": True}
     if request.closed_out:
@@ -296,7 +304,8 @@ def from_item(item: Mapping[str, Any]) -> Request:
         )
     ended = None
     if "ended" in item:
-        ended = Ended(item["ended"]["M"]["how"]["S"], _at(item["ended"]["M"]["at"]["S"]))
+        raw = item["ended"]["M"]
+        ended = Ended(raw["how"]["S"], _at(raw["at"]["S"]), raw["by"]["S"] if "by" in raw else None)
     return Request(
         ref=ActionRef(*body["ref"]),
         approvers=tuple(a["S"] for a in item["approvers"]["L"]),

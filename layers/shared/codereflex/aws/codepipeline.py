@@ -37,6 +37,8 @@ PutResult = Literal["decided", "already-done"]
 # (here, by someone in the console, or by an earlier try of this very call) or the action ended.
 _ALREADY_DONE = frozenset({"ApprovalAlreadyCompletedException", "InvalidApprovalTokenException"})
 _IN_PROGRESS = "InProgress"
+# An action execution's status → the word its terminal state-change event uses.
+_FINAL_STATES = {"Succeeded": "SUCCEEDED", "Failed": "FAILED", "Abandoned": "ABANDONED"}
 # How far back the SNS path looks for the action execution a PARALLEL-mode token belongs to: a
 # waiting approval is among a pipeline's newest action executions.
 _TOKEN_SEARCH_ITEMS = 1000
@@ -145,6 +147,51 @@ class CodePipelineApprovals:
                 return "already-done"
             raise translate(error, f"PutApprovalResult for {ref.key}") from error
         return "decided"
+
+    def updated_by(self, ref: ActionRef) -> str | None:
+        """Who CodePipeline says last updated the action's execution for `ref` (an ARN), if it says.
+
+        ListActionExecutions' `updatedBy` for that very action execution; else GetPipelineState's
+        `lastUpdatedBy`, but only while the stage's latest execution is `ref`'s and shows the same
+        action execution (it may be a newer execution's).
+        """
+        return self._updated_by(ref, self._action_execution(ref))
+
+    def _updated_by(self, ref: ActionRef, detail: Mapping[str, Any] | None) -> str | None:
+        if detail is not None and detail.get("updatedBy"):
+            return str(detail["updatedBy"])
+        state = self._action_state(ref.pipeline, ref.stage, ref.action)
+        if state is None or state[0] != ref.execution_id:
+            return None
+        latest = state[1]
+        if detail is not None and latest.get("actionExecutionId", detail.get("actionExecutionId")) != detail.get(
+            "actionExecutionId"
+        ):
+            return None
+        return str(latest["lastUpdatedBy"]) if latest.get("lastUpdatedBy") else None
+
+    def final_state(self, ref: ActionRef) -> tuple[str, str | None]:
+        """How an action that no longer waits finished, in its terminal event's words, and who last updated it.
+
+        SUCCEEDED or FAILED (the action's own status), ABANDONED (superseded by a newer execution, or
+        no ending of its own: the stage moved on) or CANCELED (the execution was stopped).
+        """
+        try:
+            execution = self._client.get_pipeline_execution(
+                pipelineName=ref.pipeline, pipelineExecutionId=ref.execution_id
+            )["pipelineExecution"]
+        except ClientError as error:
+            raise translate(error, f"GetPipelineExecution {ref.execution_id} of {ref.pipeline}") from error
+        status = execution.get("status")
+        if status == "Superseded":
+            return "ABANDONED", None
+        if status in ("Stopped", "Stopping"):
+            return "CANCELED", None
+        detail = self._action_execution(ref)
+        state = _FINAL_STATES.get(str((detail or {}).get("status")), "ABANDONED")
+        if state in ("SUCCEEDED", "FAILED"):
+            return state, self._updated_by(ref, detail)
+        return state, None
 
     def tags(self, pipeline: str) -> dict[str, str]:
         """The pipeline's tags (where a pipeline names its own approvers)."""
