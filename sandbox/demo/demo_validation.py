@@ -206,6 +206,10 @@ def _ecs_claims(
     expect(html in keys, "the HTML report is in the ValidationBucket")
     stored = _stored_report(sandbox, bucket, html.removesuffix(".html") + ".json")
     expect(stored.get("reason") == reason, "the stored report gives the same reason")
+    checked = {c.get("check"): c for c in stored.get("checks", [])}
+    latency = checked.get("green-latency", {}).get("latencyMs") or {}
+    say(f"   observed by the report: p50 {latency.get('p50')} ms, p99 {latency.get('p99')} ms")
+    expect(float(latency.get("p50", "inf")) <= 100, "green's p50 looked fine: only the tail broke the spec")
     notices = sandbox.notices()
     for notice in notices:
         say("   +--- SNS notice ------------------------------------------------------------")
