@@ -11,7 +11,7 @@ from sandbox.aws.deployments import Deployer, Outcome, router_invoker
 from sandbox.aws.moto_ext import codedeploy, elbv2
 from sandbox.aws.services import Behaviour, tail
 from sandbox.demo.demo_kit import DemoFailure, expect, say, title
-from sandbox.local import Sandbox
+from sandbox.local import Notice, Sandbox
 
 ALARM = "orders-errors"
 
@@ -106,6 +106,11 @@ def _deploy(sandbox: Sandbox, deployment_id: str) -> tuple[Outcome, list[dict[st
     return outcome, answers
 
 
+def _validation_notices(sandbox: Sandbox) -> list[Notice]:
+    """What the topic's subscribers received about deployment validation (earlier acts' notices left aside)."""
+    return [n for n in sandbox.notices() if n.attributes.get("kind") == "deployment-validation"]
+
+
 def _report_keys(sandbox: Sandbox, bucket: str, application: str, deployment_id: str) -> list[str]:
     prefix = f"reports/{application}/{deployment_id}/"
     listed = sandbox.client("s3").list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])
@@ -155,7 +160,7 @@ def _lambda_passes(sandbox: Sandbox, bucket: str) -> None:
         f"reports/{stage.application}/{deployment_id}/BeforeAllowTraffic.html" in keys,
         "each hook's HTML report is in the ValidationBucket",
     )
-    expect(sandbox.notices() == [], "no notice for a deployment that passed")
+    expect(_validation_notices(sandbox) == [], "no notice for a deployment that passed")
 
 
 def _ecs_slow_tail(sandbox: Sandbox, bucket: str) -> None:
@@ -210,7 +215,7 @@ def _ecs_claims(
     latency = checked.get("green-latency", {}).get("latencyMs") or {}
     say(f"   observed by the report: p50 {latency.get('p50')} ms, p99 {latency.get('p99')} ms")
     expect(float(latency.get("p50", "inf")) <= 100, "green's p50 looked fine: only the tail broke the spec")
-    notices = sandbox.notices()
+    notices = _validation_notices(sandbox)
     for notice in notices:
         say("   +--- SNS notice ------------------------------------------------------------")
         say(f"   | Subject: {notice.subject}")
