@@ -52,7 +52,7 @@ def _demo(sandbox: Sandbox, scratch: Path) -> None:
     demo_backup.act(sandbox, scratch)
     demo_builds.act(sandbox, scratch)
     demo_approvals.act(sandbox, scratch)
-    demo_validation.act(sandbox)
+    demo_validation.act(sandbox, scratch)
 
 
 def _introduce(sandbox: Sandbox) -> None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import urllib.request
+from pathlib import Path
 from typing import Any
 
+from codereflex.cli.validation import check_spec
 from sandbox.aws.bluegreen import EcsStage, LambdaStage
 from sandbox.aws.deployments import Deployer, Outcome, router_invoker
 from sandbox.aws.moto_ext import codedeploy, elbv2
@@ -68,18 +71,26 @@ def green_orders(_event: Any, _context: Any) -> dict[str, Any]:
     return {"statusCode": 200, "price": 100, "currency": "EUR"}
 
 
-def act(sandbox: Sandbox) -> None:
+def act(sandbox: Sandbox, scratch: Path) -> None:
     """A Lambda deployment its checks pass, then an ECS deployment whose green p99 fails and is rolled back."""
     bucket = sandbox.router.function("DeployHookBeforeInstallFunction").environment["VALIDATION_BUCKET"]
-    _lambda_passes(sandbox, bucket)
-    _ecs_slow_tail(sandbox, bucket)
+    _lambda_passes(sandbox, bucket, scratch)
+    _ecs_slow_tail(sandbox, bucket, scratch)
 
 
 def _hook_name(sandbox: Sandbox, hook: str) -> str:
     return sandbox.router.function(f"DeployHook{hook}Function").function_name
 
 
-def _put_spec(sandbox: Sandbox, bucket: str, application: str, group: str, text: str) -> None:
+def _put_spec(sandbox: Sandbox, bucket: str, stage: LambdaStage | EcsStage, text: str, scratch: Path) -> None:
+    """Check the spec offline as an operator would, then store it where the group's hooks read it."""
+    application, group = stage.application, stage.group
+    path = scratch / f"{group}.yaml"
+    path.write_text(text)
+    run_seconds = int(sandbox.router.function("DeployHookAfterAllowTrafficFunction").timeout)
+    say(f"   $ codereflex validation check {path.name} --run-seconds {run_seconds}")
+    args = argparse.Namespace(spec=path, hook=None, run_seconds=run_seconds)
+    expect(check_spec(args) == 0, "the spec is valid and its plan fits the hook functions' runs")
     key = f"specs/{application}/{group}.yaml"
     sandbox.client("s3").put_object(Bucket=bucket, Key=key, Body=text.encode())
     say(f"   the operator's spec, s3://{bucket}/{key} (changed without redeploying codereflex):")
@@ -125,7 +136,7 @@ def _stored_report(sandbox: Sandbox, bucket: str, key: str) -> dict[str, Any]:
     return loaded
 
 
-def _lambda_passes(sandbox: Sandbox, bucket: str) -> None:
+def _lambda_passes(sandbox: Sandbox, bucket: str, scratch: Path) -> None:
     title("Validation 1: a Lambda blue/green deployment whose target version passes its checks")
     cloudwatch = sandbox.client("cloudwatch")
     cloudwatch.put_metric_alarm(
@@ -142,7 +153,7 @@ def _lambda_passes(sandbox: Sandbox, bucket: str) -> None:
     cloudwatch.set_alarm_state(AlarmName=ALARM, StateValue="OK", StateReason="no errors")
     stage = LambdaStage(sandbox.client, [blue_orders, green_orders], alarms=(ALARM,))
     say(f"   function {stage.name}: alias {stage.alias} on version 1, version 2 published; alarm {ALARM} OK")
-    _put_spec(sandbox, bucket, stage.application, stage.group, LAMBDA_SPEC)
+    _put_spec(sandbox, bucket, stage, LAMBDA_SPEC, scratch)
     hooks = ("BeforeAllowTraffic", "AfterAllowTraffic")
     deployment_id = stage.deploy({hook: _hook_name(sandbox, hook) for hook in hooks})
     say(f"   AppSpec hooks: {', '.join(_hook_name(sandbox, hook) for hook in hooks)}")
@@ -163,7 +174,7 @@ def _lambda_passes(sandbox: Sandbox, bucket: str) -> None:
     expect(_validation_notices(sandbox) == [], "no notice for a deployment that passed")
 
 
-def _ecs_slow_tail(sandbox: Sandbox, bucket: str) -> None:
+def _ecs_slow_tail(sandbox: Sandbox, bucket: str, scratch: Path) -> None:
     title("Validation 2: an ECS blue/green deployment whose green has a slow tail")
     # One request in five takes 300 ms: the median stays at a few ms, the p99 does not.
     slow = Behaviour(body={"status": "ok", "colour": "green"}, latency=tail(2, 300, 0.2))
@@ -171,7 +182,7 @@ def _ecs_slow_tail(sandbox: Sandbox, bucket: str) -> None:
     try:
         say(f"   production listener {stage.prod_url} → blue; test listener {stage.test_url}")
         say("   green: 80% of requests in 2 ms, 20% in 300 ms (p50 fine, p99 not)")
-        _put_spec(sandbox, bucket, stage.application, stage.group, ECS_SPEC)
+        _put_spec(sandbox, bucket, stage, ECS_SPEC, scratch)
         hook = "AfterAllowTestTraffic"
         deployment_id = stage.deploy({hook: _hook_name(sandbox, hook)})
         outcome, answers = _deploy(sandbox, deployment_id)
