@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from codereflex.gitremote import CodeCommitCredentials
-from sandbox.demo import demo_approvals, demo_backup, demo_builds, demo_kit
+from sandbox.demo import demo_approvals, demo_backup, demo_builds, demo_kit, demo_validation
 from sandbox.demo.demo_kit import Workspace, commit, expect, say, title
 from sandbox.local import Notice, Sandbox
 
@@ -52,6 +52,7 @@ def _demo(sandbox: Sandbox, scratch: Path) -> None:
     demo_backup.act(sandbox, scratch)
     demo_builds.act(sandbox, scratch)
     demo_approvals.act(sandbox, scratch)
+    demo_validation.act(sandbox, scratch)
 
 
 def _introduce(sandbox: Sandbox) -> None:

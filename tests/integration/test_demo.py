@@ -22,5 +22,11 @@ def test_the_whole_demo_succeeds(capsys: pytest.CaptureFixture[str]) -> None:
         "ok: fetching the link decided nothing",
         "ok: it records who and why",
         "ok: bob@example.com received one close-out email",
+        "ok: the spec is valid and its plan fits the hook functions' runs",
+        "ok: the Lambda deployment Succeeded",
+        "ok: each hook's HTML report is in the ValidationBucket",
+        "ok: the reason names the check, its observed p99 and the 150 ms threshold",
+        "ok: production traffic is back on blue",
+        "ok: one notice, with the reason",
     ):
         assert milestone in out
