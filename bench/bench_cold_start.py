@@ -83,6 +83,13 @@ HANDLERS = {
         "app._client('codedeploy').client; from codereflex.events import codedeploy; "
         "import json; codedeploy.read(json.load(open('events/deploy_hooks/ecs_after_allow_test_traffic.json')))",
     ),
+    # ECS's own blue/green hook: its ports are built per invocation; DescribeServices is its first call.
+    "EcsHooksFunction": (
+        "ecs",
+        "import ecs_hooks.app as app; app.settings(); app.default_ports(); app._client('ecs').client; "
+        "from codereflex.events.ecs_lifecycle import EcsLifecycleHookEvent; "
+        + _READ.format(model="EcsLifecycleHookEvent", event="ecs_hooks/post_test_traffic_shift.json"),
+    ),
     # The backup function also loads the GitLayer (pygit2, libgit2): its own floor is higher.
     "RepoBackupFunction": (
         "s3",
@@ -129,6 +136,7 @@ def _run(code: str, function: str | None = None) -> float:
         "APPROVAL_PAGE_URL": "https://bench.lambda-url.us-east-1.on.aws/",
         "DEPLOYMENT_HOOK": "AfterAllowTestTraffic",
         "VALIDATION_BUCKET": "bench-validation",
+        "STATE_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:bench-state",
         "AWS_REGION": "us-east-1",
     }
     if function:
