@@ -61,8 +61,9 @@ build: $(SAMVENV)/.installed ## sam build (arm64), then check native libraries a
 unit: $(VENV)/.installed ## Unit and contract tests only
 	$(PY) -m pytest tests/unit tests/contract
 
-pytest: $(VENV)/.installed browser ## All hermetic tests (unit, contract, integration)
-	$(PY) -m pytest --cov --cov-report=term:skip-covered
+pytest: $(VENV)/.installed browser ## All hermetic tests (unit, contract, integration), on two workers
+	@# A test module stays on one worker (--dist loadfile): its module-scoped sandboxes and fixtures are shared.
+	$(PY) -m pytest -n 2 --dist loadfile --cov --cov-report=term:skip-covered
 
 test: lint validate build pytest ## Everything CI runs: lint, types, sam validate, sam build, arch check, tests
 
