@@ -83,10 +83,11 @@ HANDLERS = {
         "app._client('codedeploy').client; from codereflex.events import codedeploy; "
         "import json; codedeploy.read(json.load(open('events/deploy_hooks/ecs_after_allow_test_traffic.json')))",
     ),
-    # ECS's own blue/green hook: its ports are built per invocation; DescribeServices is its first call.
+    # ECS's own blue/green hook: DescribeServices is its first call. Its ports read the state key from
+    # Secrets Manager (a network call, not a cold start's import cost), so only its clients are built here.
     "EcsHooksFunction": (
         "ecs",
-        "import ecs_hooks.app as app; app.settings(); app.default_ports(); app._client('ecs').client; "
+        "import ecs_hooks.app as app; app.settings(); app._client('ecs').client; app._client('elbv2').client; "
         "from codereflex.events.ecs_lifecycle import EcsLifecycleHookEvent; "
         + _READ.format(model="EcsLifecycleHookEvent", event="ecs_hooks/post_test_traffic_shift.json"),
     ),
