@@ -226,14 +226,18 @@ def test_no_token_signature_or_key_reaches_a_log_line(
     token = url.rsplit("/", 1)[1]
     pipeline_token = world.state(ref)["token"]
     page = http("GET", url).body
-    # The function's own log lines, as its Powertools Logger formats them (it does not propagate),
-    # and every other logger in the process (Powertools' internals, botocore) through caplog.
-    import approval_page.app as handler
+    # The function's own log lines (its Powertools Logger does not propagate), taken from the stdlib
+    # logger its service name names: the router may import the handler module afresh (a cold start),
+    # and a module imported here, outside an invocation, would name another service. Every other
+    # logger in the process (Powertools' internals, botocore) through caplog.
+    from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 
+    service = world.sandbox.router.function("ApprovalPageFunction").environment["POWERTOOLS_SERVICE_NAME"]
+    function_logger = logging.getLogger(service)
     lines = io.StringIO()
     capture = logging.StreamHandler(lines)
-    capture.setFormatter(handler.logger.registered_formatter)
-    handler.logger.addHandler(capture)
+    capture.setFormatter(LambdaPowertoolsFormatter())
+    function_logger.addHandler(capture)
     caplog.set_level(logging.DEBUG)
     try:
         form = form_token(page)
@@ -243,7 +247,7 @@ def test_no_token_signature_or_key_reaches_a_log_line(
         http("GET", url)
         http("GET", world.page_url + "a/" + token + "x")
     finally:
-        handler.logger.handlers.remove(capture)
+        function_logger.removeHandler(capture)
     secret = world.sandbox.client("secretsmanager").get_secret_value(
         SecretId=world.sandbox.stack.refs["ApprovalLinkKey"]
     )
