@@ -8,6 +8,7 @@ import decimal
 import functools
 import importlib
 import json
+import logging
 import os
 import re
 import sys
@@ -361,6 +362,7 @@ class Router:
             file = getattr(module, "__file__", None)
             if file and _real_path(file).is_relative_to(spec.code_uri):
                 del sys.modules[name]
+        _forget_service_logger(spec.environment.get("POWERTOOLS_SERVICE_NAME"))
 
     # - internals -----------------------------------------------------------------------------
 
@@ -683,6 +685,27 @@ def _environment(values: Mapping[str, str]) -> Iterator[None]:
         for key, value in saved.items():
             if os.environ.get(key) != value:
                 os.environ[key] = value
+
+
+def _forget_service_logger(service: str | None) -> None:
+    """A new execution environment has fresh logging: undo what Powertools' Logger set on its stdlib logger.
+
+    Python's loggers outlive a module's re-import. Powertools marks the stdlib logger named by the
+    service as configured and, when it meets that mark again, keeps the level and the handler it
+    set the first time: the log level of an earlier execution environment (another sandbox's
+    POWERTOOLS_LOG_LEVEL) and a stream handler bound to the sys.stdout of that time. Lambda never
+    carries either from one execution environment to the next; nor does the sandbox.
+    """
+    if not service:
+        return
+    stdlib_logger = logging.getLogger(service)
+    handler = getattr(stdlib_logger, "powertools_handler", None)
+    if handler is not None:
+        stdlib_logger.removeHandler(handler)
+    for mark in ("init", "powertools_handler", "powertools_buffer_config", "powertools_buffer_cache"):
+        if mark in vars(stdlib_logger):
+            delattr(stdlib_logger, mark)
+    stdlib_logger.setLevel(logging.NOTSET)
 
 
 def _put_on_sys_path(code_dir: Path, layer_dirs: Iterable[Path]) -> None:

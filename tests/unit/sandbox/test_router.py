@@ -308,6 +308,24 @@ def test_cold_start_forgets_imported_modules(router: Router) -> None:
     assert router.invoke("OnBuild", build_event())["context"]["function_name"] == "sandbox-OnBuild"
 
 
+def test_a_new_execution_environment_logs_at_its_own_level_to_the_stdout_of_its_time(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given a function that ran in an earlier sandbox whose log level said WARNING, its output taken
+    quiet = make_router(LogLevel="WARNING")
+    quiet.invoke("OnBuild", build_event())
+    assert "Fixture recorded" not in capsys.readouterr().out
+    # When a new sandbox starts it cold (as Sandbox does) with INFO
+    loud = make_router(LogLevel="INFO")
+    loud.cold_start()
+    loud.invoke("OnBuild", build_event())
+    # Then its INFO line is printed, where print would go now (Powertools keeps both level and stream
+    # of the first configuration it made, which Lambda never carries to a new execution environment)
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert [(line["message"], line["function"]) for line in lines] == [("Fixture recorded", "sandbox-OnBuild")]
+    quiet.cold_start()  # the next test's router starts from nothing too
+
+
 # --- schedules ------------------------------------------------------------------------------------
 
 
