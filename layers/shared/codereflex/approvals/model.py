@@ -42,13 +42,37 @@ _ENDED_STATE: Mapping[EndedHow, State] = {
 }
 
 
+# A deployment hook's question to a person is keyed like a pipeline's approval, in a namespace no
+# pipeline can have: CodePipeline names are [A-Za-z0-9.@_-]+, never with a colon.
+DEPLOYMENT_NAMESPACE = "codedeploy:"
+RefKind = Literal["pipeline", "deployment"]
+
+
 class ActionRef(NamedTuple):
-    """One manual approval action of one pipeline execution: the unit everything here is keyed by."""
+    """What is asked: one manual approval action of one pipeline execution, or one CodeDeploy hook's
+    inconclusive checks (`deployment_hook`). The unit everything here is keyed by, and what a link binds.
+
+    For a deployment hook: `pipeline` is the namespace and the CodeDeploy application, `stage` the
+    deployment group, `action` the hook (BeforeAllowTraffic...), `execution_id` the deployment id.
+    """
 
     pipeline: str
     stage: str
     action: str
     execution_id: str
+
+    @classmethod
+    def deployment_hook(cls, application: str, group: str, hook: str, deployment_id: str) -> ActionRef:
+        return cls(f"{DEPLOYMENT_NAMESPACE}{application}", group, hook, deployment_id)
+
+    @property
+    def kind(self) -> RefKind:
+        return "deployment" if self.pipeline.startswith(DEPLOYMENT_NAMESPACE) else "pipeline"
+
+    @property
+    def application(self) -> str:
+        """The CodeDeploy application of a deployment hook's request (the pipeline's name otherwise)."""
+        return self.pipeline.removeprefix(DEPLOYMENT_NAMESPACE)
 
     @property
     def key(self) -> str:

@@ -123,6 +123,17 @@ class ApprovalStore:
             what="UpdateItem of an ended approval",
         )
 
+    def close_undecided(self, ref: ActionRef, ended: Ended) -> bool:
+        """End a request nobody decided (a deployment hook's wait is over): refused once an outcome is
+        claimed, so the page's decision and the hook's giving up cannot both stand."""
+        return self._set_once(
+            ref,
+            update="SET ended = :ended",
+            condition=_NOT_CLOSED,
+            values={":ended": _ended_value(ended)},
+            what="UpdateItem of an undecided approval",
+        )
+
     def mark_reminded(self, ref: ActionRef) -> bool:
         """True for the one caller that may send the reminder."""
         return self._flag(ref, "reminded")
