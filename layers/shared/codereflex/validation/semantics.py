@@ -83,7 +83,8 @@ class CheckResult(NamedTuple):
     reason: str
     counts: Counts
     deciding: Measurement | None = None
-    effective: Literal["running", "succeeded", "failed"] = "running"
+    # "person": inconclusive, and the spec asks a person (onInconclusive person); Failed until one decides.
+    effective: Literal["running", "succeeded", "failed", "person"] = "running"
     gating: bool = True
     warning: str | None = None
 
@@ -149,7 +150,7 @@ class Tally:
             return None
         if m.outcome == "inconclusive":
             self.inconclusive += 1
-            if m.aggregate or limits.on_inconclusive == "fail":
+            if m.aggregate or limits.on_inconclusive != "succeed":
                 # Without this evidence the check cannot succeed: say so now instead of measuring on.
                 return _result(check, "inconclusive", m, "", self.counts())
             return None
@@ -218,8 +219,8 @@ def _sides(deciding: Measurement | None) -> tuple[Any, Any] | None:
     return None
 
 
-def _effective(check: Check, status: Status) -> tuple[Literal["running", "succeeded", "failed"], str | None]:
-    """Error and inconclusive fail the hook unless the spec loosened them, which is said as a warning."""
+def _effective(check: Check, status: Status) -> tuple[Literal["running", "succeeded", "failed", "person"], str | None]:
+    """Error and inconclusive fail the hook unless the spec loosened them (said as a warning) or asks a person."""
     limits = check.limits
     if status == "succeeded":
         return "succeeded", None
@@ -229,6 +230,8 @@ def _effective(check: Check, status: Status) -> tuple[Literal["running", "succee
         return "failed", None
     if limits.on_inconclusive == "succeed":
         return "succeeded", f"check {check.name} was {status}; the spec lets that pass (onInconclusive succeed)"
+    if limits.on_inconclusive == "person":
+        return "person", None
     return "failed", None
 
 
@@ -238,23 +241,67 @@ class HookVerdict(NamedTuple):
     deciding_check: str | None
     checks: tuple[CheckResult, ...]
     warnings: tuple[str, ...]
+    # Gating checks that ended inconclusive for a person to decide (onInconclusive person). The verdict
+    # stays Failed: only a person's recorded approval (`decided_by`) makes it a success.
+    asks: tuple[str, ...] = ()
+    deciders: tuple[str, ...] = ()  # the people whose recorded answer decided it, when people did
 
 
 def decide(results: Sequence[CheckResult], expected_gating: int) -> HookVerdict:
-    """Succeeded only when every gating check (all `expected_gating` of them) ended succeeded."""
+    """Succeeded only when every gating check (all `expected_gating` of them) ended succeeded.
+
+    A failed gating check decides before any check a person is asked about: nobody is asked to
+    overrule evidence of a failure. When the rest succeeded, the verdict is Failed with `asks`.
+    """
     warnings = tuple(r.warning for r in results if r.warning)
     gating = [r for r in results if r.gating]
     for result in gating:
-        if result.effective != "succeeded":
+        if result.effective not in ("succeeded", "person"):
             return HookVerdict("Failed", result.reason, result.name, tuple(results), warnings)
     if expected_gating <= 0:
         return HookVerdict("Failed", "no gating check for this hook", None, tuple(results), warnings)
     if len(gating) < expected_gating:
         why = f"only {len(gating)} of {expected_gating} gating checks ran"
         return HookVerdict("Failed", why, None, tuple(results), warnings)
+    asked = [r for r in gating if r.effective == "person"]
+    if asked:
+        why = f"{asked[0].reason}; a person decides (onInconclusive person)"
+        return HookVerdict(
+            "Failed", _bounded(why), asked[0].name, tuple(results), warnings, tuple(r.name for r in asked)
+        )
     loosened = f"; {len(warnings)} loosened" if warnings else ""
     why = f"all {len(gating)} gating check{'s' if len(gating) != 1 else ''} succeeded{loosened}"
     return HookVerdict("Succeeded", why, None, tuple(results), warnings)
+
+
+def decided_by(
+    verdict: HookVerdict, status: Literal["Approved", "Rejected"], by: Sequence[str], reason: str
+) -> HookVerdict:
+    """A person's answer to a verdict that asked one: Approved succeeds, Rejected fails; the reason says who."""
+    if not verdict.asks:
+        return failed("no check of this hook asked a person")
+    asked = ", ".join(verdict.asks)
+    said = f": {' '.join(reason.split())}" if reason.strip() else ""
+    why = f"inconclusive check{'s' * (len(verdict.asks) > 1)} {asked} {status.lower()} by {', '.join(by)}{said}"
+    evidence = next((c.reason for c in verdict.checks if c.name == verdict.asks[0]), "")
+    why = f"{why} (evidence: {evidence})" if evidence else why
+    return HookVerdict(
+        "Succeeded" if status == "Approved" else "Failed",
+        _bounded(why),
+        verdict.asks[0],
+        verdict.checks,
+        verdict.warnings,
+        deciders=tuple(by),
+    )
+
+
+def unanswered(verdict: HookVerdict, why: str) -> HookVerdict:
+    """Failed: the people asked about `verdict` did not approve (`why`: nobody in time, or a decision that
+    does not count); the checks stay in the report, the reason names the inconclusive check's evidence."""
+    asked = next((c for c in verdict.checks if verdict.asks and c.name == verdict.asks[0]), None)
+    evidence = asked.reason if asked is not None else verdict.reason
+    deciding = verdict.asks[0] if verdict.asks else verdict.deciding_check
+    return HookVerdict("Failed", _bounded(f"{evidence}; {why}"), deciding, verdict.checks, verdict.warnings)
 
 
 def failed(reason: str) -> HookVerdict:

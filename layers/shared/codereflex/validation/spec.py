@@ -20,7 +20,7 @@ _CONDITION = re.compile(
 )
 
 OnError = Literal["fail", "inconclusive"]
-OnInconclusive = Literal["fail", "succeed"]
+OnInconclusive = Literal["fail", "succeed", "person"]
 OnNoData = Literal["inconclusive", "fail", "pass"]
 
 
@@ -59,6 +59,15 @@ class Check(NamedTuple):
     planned: int  # measurements a success needs: every one must exist
 
 
+class People(NamedTuple):
+    """Who decides a check that ended inconclusive (onInconclusive person), how many must approve, how long
+    the hook waits for them (cut short by CodeDeploy's hour, less the spec's margin)."""
+
+    approvers: tuple[str, ...]
+    quorum: int = 1
+    wait_minutes: int = 30
+
+
 class Spec(NamedTuple):
     name: str
     platform: str
@@ -68,6 +77,7 @@ class Spec(NamedTuple):
     run_margin_seconds: int
     sha256: str
     warnings: tuple[str, ...]
+    people: People | None = None
 
     def for_hook(self, hook: str) -> tuple[Check, ...]:
         canonical = canonical_hook(hook)
@@ -164,6 +174,7 @@ def _build(document: Mapping[str, Any]) -> tuple[Spec, list[str]]:
     for hook in sorted({h for check in checks for h in check.hooks}):
         if not any(check.gating and hook in check.hooks for check in checks):
             problems.append(f"hook {hook}: no gating check (dry-run checks never decide, so nothing would)")
+    people = _people(document.get("people"), checks, problems)
     budget: Mapping[str, Any] = document.get("budget", {})
     digest = hashlib.sha256(json.dumps(document, sort_keys=True, default=str).encode()).hexdigest()
     spec = Spec(
@@ -175,8 +186,22 @@ def _build(document: Mapping[str, Any]) -> tuple[Spec, list[str]]:
         run_margin_seconds=int(budget.get("runMarginSeconds", 30)),
         sha256=digest,
         warnings=tuple(warnings),
+        people=people,
     )
     return spec, problems
+
+
+def _people(value: Mapping[str, Any] | None, checks: list[Check], problems: list[str]) -> People | None:
+    asking = [c.name for c in checks if c.limits.on_inconclusive == "person"]
+    if value is None:
+        if asking:
+            problems.append(f"checks {', '.join(asking)} ask a person (onInconclusive person): set people.approvers")
+        return None
+    approvers = tuple(dict.fromkeys(str(a).strip().lower() for a in value["approvers"]))
+    people = People(approvers, int(value.get("quorum", 1)), int(value.get("waitMinutes", 30)))
+    if people.quorum > len(approvers):
+        problems.append(f"people.quorum {people.quorum} > the {len(approvers)} approvers: nobody could approve")
+    return people
 
 
 def _template_problems(document: Mapping[str, Any], platform: str) -> list[str]:
@@ -339,8 +364,10 @@ def _loosened(limits: Limits) -> list[str]:
     said: list[str] = []
     if limits.on_error != "fail":
         said.append(f"onError {limits.on_error}: an error of our own tooling will not fail it by itself")
-    if limits.on_inconclusive != "fail":
+    if limits.on_inconclusive == "succeed":
         said.append("onInconclusive succeed: missing evidence will pass the hook")
+    if limits.on_inconclusive == "person":
+        said.append("onInconclusive person: missing evidence holds the hook for the spec's people to decide")
     if limits.on_no_data == "pass":
         said.append("onNoData pass: a measurement without data counts as passed")
     return said
