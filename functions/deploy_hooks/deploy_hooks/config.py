@@ -13,6 +13,29 @@ from codereflex.validation.spec import ECS_HOOKS, canonical_hook
 HOOK_VARIABLE = "DEPLOYMENT_HOOK"
 
 
+class Asking(NamedTuple):
+    """Where a question to people goes: the approvals table, the approvers' mail topic, the link key, the page."""
+
+    table: str
+    mail_topic_arn: str
+    link_key_secret: str
+    page_url: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Asking | None:
+        if not env.get("APPROVALS_TABLE", "").strip():
+            return None  # approval links are off: a spec that asks a person fails closed, saying so
+        page_url = require(env, "APPROVAL_PAGE_URL")
+        if not page_url.startswith(("https://", "http://127.0.0.1", "http://localhost")):
+            raise ConfigurationError("APPROVAL_PAGE_URL must be an https:// URL")  # a link is a credential
+        return cls(
+            require(env, "APPROVALS_TABLE"),
+            require(env, "APPROVAL_MAIL_TOPIC_ARN"),
+            require(env, "APPROVAL_LINK_KEY_SECRET"),
+            page_url,
+        )
+
+
 class Settings(NamedTuple):
     hook: str  # BeforeInstall ... AfterAllowTraffic, as the AppSpec names it
     bucket: str  # where the specs are (and the reports go)
@@ -20,6 +43,7 @@ class Settings(NamedTuple):
     run_seconds: float  # the function's timeout: the length of one run
     topic_arn: str  # where a failed hook's notice goes
     region: str  # for the report's console links
+    asking: Asking | None = None  # approval links, when they are on: who decides an inconclusive check
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -37,4 +61,5 @@ class Settings(NamedTuple):
             float(raw),
             require(env, "NOTIFICATION_TOPIC_ARN"),
             require(env, "AWS_REGION"),
+            Asking.from_env(env),
         )

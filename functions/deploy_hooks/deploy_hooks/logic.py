@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from enum import Enum
 from typing import Any, Literal, NamedTuple, Protocol
 
+from codereflex.approvals.model import ActionRef
 from codereflex.aws.codedeploy import Answer, Deployment, Unreportable
 from codereflex.aws.hookrecords import HookRecord
 from codereflex.errors import CodeReflexError, TransientError
@@ -20,8 +21,10 @@ from codereflex.events.codedeploy import Continuation, HookInvocation, continuat
 from codereflex.report import Count, Line, Report
 from codereflex.validation import engine, report
 from codereflex.validation import ports as checks
-from codereflex.validation.semantics import HookVerdict, Measurement, failed
+from codereflex.validation.semantics import HookVerdict, Measurement, failed, unanswered
+from codereflex.validation.spec import People
 
+from . import people
 from .discovery import Balancers, Deployments, event_status, find
 from .specs import SpecSource, load_spec
 
@@ -63,6 +66,8 @@ class Ports(NamedTuple):
     checks: checks.Ports
     continuer: Continuer
     publisher: Publisher
+    # The approvals table and the approvers' mail: None when approval links are off (nobody can be asked).
+    people: people.Asking | None = None
 
 
 class Options(NamedTuple):
@@ -199,6 +204,8 @@ def _validate(mine: HookRecord, ports: Ports, options: Options, run: Run) -> Res
         measured = Decided(mine, failed(f"unexpected {type(error).__name__} while validating"))
     if isinstance(measured, Result):
         return measured
+    if measured.verdict.asks:
+        return _ask(measured, deployment, ports, options, run)
     # Reported outside the guard above: a report that fails must reach Lambda (its retry sends it).
     return _decide(measured.record, measured.verdict, ports, measured.lines, measured.measured, spec_name=measured.spec)
 
@@ -211,6 +218,13 @@ class Decided(NamedTuple):
     lines: tuple[Line, ...] = ()
     measured: tuple[Measurement, ...] = ()
     spec: str = ""
+    # For a verdict that asks a person: where the engine stands (a next run re-derives the verdict
+    # from it), who to ask, and when the hook's time is up (CodeDeploy's hour; and less the margin).
+    state: engine.State | None = None
+    people: People | None = None
+    hook_deadline: float = 0.0
+    hook_margin_s: float = 0.0
+    run_stop: float = 0.0
 
 
 def _measure(mine: HookRecord, deployment: Deployment, ports: Ports, options: Options, run: Run) -> Result | Decided:
@@ -222,12 +236,13 @@ def _measure(mine: HookRecord, deployment: Deployment, ports: Ports, options: Op
     hook_deadline = min(mine.hook_deadline, (found.event_started_at or mine.hook_deadline) + HOOK_LIMIT_S)
     state = engine.State.from_json(mine.state) if mine.state else None
     seen = len(state.measurements) if state else 0
+    run_stop = run.deadline - max(options.margin_s, spec.run_margin_seconds) - REPORT_RESERVE_S
     outcome = engine.run(
         spec,
         options.hook,
         found.context,
         ports.checks,
-        run_deadline=run.deadline - max(options.margin_s, spec.run_margin_seconds) - REPORT_RESERVE_S,
+        run_deadline=run_stop,
         hook_deadline=hook_deadline - spec.hook_margin_seconds,
         state=state,
     )
@@ -235,7 +250,67 @@ def _measure(mine: HookRecord, deployment: Deployment, ports: Ports, options: Op
     lines = tuple(Line("Validation measurement", _logged(m)) for m in measured[seen:])
     if isinstance(outcome, engine.Continue):
         return _hand_over(mine, outcome.state, hook_deadline, ports, lines)
-    return Decided(mine, outcome.verdict, lines, measured, spec.name)
+    return Decided(
+        mine, outcome.verdict, lines, measured, spec.name,
+        outcome.state, spec.people, hook_deadline, spec.hook_margin_seconds, run_stop,
+    )  # fmt: skip
+
+
+def _ask(measured: Decided, deployment: Deployment, ports: Ports, options: Options, run: Run) -> Result:
+    """Inconclusive to a person: ask the spec's people once, wait for their decision in this run and the
+    next ones, and report what they decided, or Failed when nobody did in time."""
+    mine, asked, who = measured.record, measured.verdict, measured.people
+    if ports.people is None or who is None:
+        why = "a person would decide, but nobody can be asked: approval links are off (EnableApprovalLinks)"
+        return _decide(mine, unanswered(asked, why), ports, measured.lines, measured.measured, spec_name=measured.spec)
+    clock, asking = ports.checks.clock, ports.people
+    ref = people.ref_for(deployment.application, deployment.group, mine.hook, mine.deployment_id)
+    lines, counts = list(measured.lines), []
+    try:
+        now = clock.now()
+        if mine.asked is None:
+            moved = ports.records.move(mine, now, asked=people.as_text(ref))
+            if moved is None:
+                return Result(
+                    Outcome.DUPLICATE, mine.execution_id, "another run took the hook over", lines=measured.lines
+                )
+            mine = moved
+        request = asking.get(ref)
+        if request is None:
+            until = min(now + who.wait_minutes * 60, measured.hook_deadline - measured.hook_margin_s)
+            request, opened = asking.open(people.question(ref, who, asked, now, until))
+            if opened:
+                counts.append(Count("HooksAskedPeople"))
+                lines.append(Line("Validation asks people", {"request": ref.key, "approvers": len(who.approvers)}))
+        asking.send(request, "request", request.approvers, now=people.at(now))  # each once, however often run
+        answered = people.wait(request, asking, clock.now, clock.sleep, measured.run_stop)
+    except Exception as error:  # asking failed: the hook fails closed, as any undecided path
+        verdict = unanswered(asked, f"asking a person failed ({type(error).__name__})")
+        return _decide(mine, verdict, ports, tuple(lines), measured.measured, spec_name=measured.spec)
+    if answered is None:
+        return _wait_on(mine, measured, ref, ports, tuple(lines), tuple(counts))
+    verdict = people.verdict_for(answered, asked, who)
+    result = _decide(mine, verdict, ports, tuple(lines), measured.measured, spec_name=measured.spec)
+    return result._replace(counts=(*result.counts, *counts))
+
+
+def _wait_on(  # noqa: PLR0917
+    mine: HookRecord,
+    measured: Decided,
+    ref: ActionRef,
+    ports: Ports,
+    lines: tuple[Line, ...],
+    counts: tuple[Count, ...],
+) -> Result:
+    """This run's time is up and nobody has decided: the next run waits on (it re-derives the verdict)."""
+    if measured.state is None:  # the engine always leaves one; without it no next run could go on
+        return _decide(mine, unanswered(measured.verdict, "the wait could not be handed on"), ports, lines)
+    handed = _hand_over(mine, measured.state, measured.hook_deadline, ports, lines)
+    if isinstance(handed, Result) and handed.outcome is Outcome.HANDED_OVER:
+        return handed._replace(why=f"waiting for a person ({ref.key})", counts=(*handed.counts, *counts))
+    if isinstance(handed, Result):
+        return handed
+    return _decide(handed.record, handed.verdict, ports, handed.lines, measured.measured, spec_name=measured.spec)
 
 
 def _hand_over(
@@ -300,8 +375,28 @@ def _send(  # noqa: PLR0917
         ports.records.move(mine, now, lease_until=now)
         raise
     ports.records.move(mine, ports.checks.clock.now(), status="reported")
+    closed = _close_question(mine, ports)
     summary = _publish(mine, verdict, ports, measured, spec_name)
-    return Result(Outcome.REPORTED, mine.execution_id, answer, verdict, (*lines, *summary), (Count("HookReports"),))
+    return Result(
+        Outcome.REPORTED, mine.execution_id, answer, verdict, (*lines, *closed, *summary), (Count("HookReports"),)
+    )
+
+
+def _close_question(mine: HookRecord, ports: Ports) -> tuple[Line, ...]:
+    """Once the hook is over, its question to people (if it asked) is closed and each approver told, once.
+
+    After the report: CodeDeploy's status comes first. A question left open would let someone answer
+    a hook that no longer listens; the page then says how it ended instead.
+    """
+    ref = people.from_text(mine.asked) if mine.asked else None
+    if ref is None or ports.people is None:
+        return ()
+    try:
+        request = ports.people.get(ref)
+        mailed = people.close(request, ports.people, ports.checks.clock.now()) if request is not None else 0
+    except Exception as error:  # the status is reported; a lost close-out must not change it
+        return (Line("Validation question not closed", {"request": ref.key, "error": type(error).__name__}, "warning"),)
+    return (Line("Validation question closed", {"request": ref.key, "mailed": mailed}),)
 
 
 def _publish(
@@ -313,6 +408,8 @@ def _publish(
         ports.checks.clock.now(), mine.runs,
     )  # fmt: skip
     document = report.report(verdict, measured, meta)
+    if verdict.deciders:
+        document["decidedBy"] = ", ".join(verdict.deciders)
     try:
         where = ports.publisher.publish(document)
     except Exception as error:  # the verdict is reported; a lost report page must not change it
@@ -323,6 +420,7 @@ def _publish(
 
 def _abandon(mine: HookRecord, ports: Ports, why: str) -> None:
     ports.records.move(mine, ports.checks.clock.now(), status="abandoned", reason=why, state=None)
+    _close_question(mine, ports)
 
 
 def _logged(measurement: Measurement) -> dict[str, Any]:

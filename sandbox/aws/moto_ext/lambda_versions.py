@@ -144,7 +144,8 @@ class SandboxLambdaBackend(LambdaBackend):
             dimension_sets.append(resource)
             if executed is not None:
                 dimension_sets.append([*resource, {"Name": "ExecutedVersion", "Value": executed}])
-        now = datetime.now(UTC)
+        # Naive UTC, as moto keeps every datum (its S3 and its default timestamps): GetMetricData compares them all.
+        now = datetime.now(UTC).replace(tzinfo=None)
         data = [
             {"MetricName": metric, "Value": value, "Unit": unit, "Dimensions": dimensions, "Timestamp": now}
             for dimensions in dimension_sets

@@ -61,6 +61,8 @@ class Hooks:
         self.sandbox, self.clock, self.app = sandbox, clock, module
         self.bucket = sandbox.router.function("DeployHookBeforeInstallFunction").environment["VALIDATION_BUCKET"]
         self.continuations = 0
+        # What happens between one run and the next (a person answering, say): one callable per hand-over.
+        self.between_runs: list[Callable[[], object]] = []
 
     def function(self, hook: str) -> str:
         return self.sandbox.router.function(f"DeployHook{hook}Function").function_name
@@ -81,6 +83,8 @@ class Hooks:
             while QueuedContinuer.queue:
                 queued = QueuedContinuer.queue.pop(0)
                 self.continuations += 1
+                if self.between_runs:
+                    self.between_runs.pop(0)()
                 name = str(queued["function"]).rsplit(":", 1)[-1]
                 result = through(name, dict(queued["payload"]))
             return result

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 _CONFLICT = "ConditionalCheckFailedException"
 KEEP_SECONDS = 7 * 24 * 3600  # long after CodeDeploy's hour: a late duplicate still finds the record
-_FIELDS = ("deploymentId", "hook", "status", "owner", "verdict", "reason")
+_FIELDS = ("deploymentId", "hook", "status", "owner", "verdict", "reason", "asked")
 
 
 class HookRecord(NamedTuple):
@@ -39,6 +39,7 @@ class HookRecord(NamedTuple):
     state: str | None = None  # engine.State JSON, for the run that continues
     verdict: str | None = None  # Succeeded | Failed, once decided
     reason: str | None = None
+    asked: str | None = None  # the key of the approval request its people were sent, once asked
 
 
 class HookRecords:
@@ -105,7 +106,9 @@ def _item(record: HookRecord, now: float) -> dict[str, Any]:
         "runs": {"N": str(record.runs)},
         "expiration": {"N": str(int(now) + KEEP_SECONDS)},
     }
-    values = (record.deployment_id, record.hook, record.status, record.owner, record.verdict, record.reason)
+    values = (
+        record.deployment_id, record.hook, record.status, record.owner, record.verdict, record.reason, record.asked,
+    )  # fmt: skip
     item.update({name: {"S": str(value)} for name, value in zip(_FIELDS, values, strict=True) if value is not None})
     if record.state is not None:
         item["state"] = {"B": zlib.compress(record.state.encode(), 6)}
@@ -134,4 +137,5 @@ def _record(item: Mapping[str, Any]) -> HookRecord:
         state=zlib.decompress(bytes(state["B"])).decode() if state else None,
         verdict=text("verdict"),
         reason=text("reason"),
+        asked=text("asked"),
     )
