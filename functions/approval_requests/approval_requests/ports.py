@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
-from typing import Any, Literal, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from codereflex.approvals.links import LinkSigner
 from codereflex.approvals.model import ActionDetails, ActionRef, BuildSummary, Ended, Request, Revision, Status
 from codereflex.ports import Once
-
-Kind = Literal["request", "reminder", "closeout"]
 
 
 class Pipelines(Protocol):

@@ -7,12 +7,11 @@ from datetime import datetime
 from enum import Enum
 from typing import Literal
 
-from codereflex.approvals.links import Link, link_url
-from codereflex.approvals.messages import closeout_email, reminder_email, request_email
+from codereflex.approvals.mailing import Kind, Mailer
 from codereflex.approvals.model import Ended, Outcome, Request, ending
 from codereflex.report import Count, Line, Report
 
-from .ports import Kind, Options, Ports
+from .ports import Options, Ports
 
 
 class Outcomes(Enum):
@@ -77,22 +76,7 @@ def send(
     now: datetime,
 ) -> int:
     """One message per recipient, each under its own once-key; returns how many went out now."""
-    sent = 0
-    for approver in recipients:
-
-        def publish(approver: str = approver) -> str:
-            if kind == "closeout":
-                subject, body = closeout_email(request, approver, now)
-            else:
-                token = ports.links().issue(Link(request.ref, approver, request.link_expires_at))
-                url = link_url(options.page_url, token)
-                compose = request_email if kind == "request" else reminder_email
-                subject, body = compose(request, approver, url, now)
-            return ports.mail.publish(subject, body, {"approver": approver, "kind": kind})
-
-        _, ran = ports.once.run_once(f"approval-mail:{request.ref.key}:{approver}:{kind}", publish)
-        sent += ran
-    return sent
+    return Mailer(ports.links, options.page_url, ports.mail, ports.once).send(request, kind, recipients, now=now)
 
 
 def finish(request: Request, outcome: Outcome, ports: Ports, options: Options, now: datetime) -> tuple[bool, int]:
