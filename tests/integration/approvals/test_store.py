@@ -206,3 +206,30 @@ def test_open_requests_pages_through_every_request_not_ended(store: ApprovalStor
         store.open(request(ref))
     store.mark_ended(refs[0], Ended("expired", NOW))
     assert sorted(r.ref.execution_id for r in store.open_requests()) == sorted(r.execution_id for r in refs[1:])
+
+
+def test_a_hooks_giving_up_and_a_persons_decision_never_both_stand(store: ApprovalStore) -> None:
+    # A deployment hook's question: the page claims an outcome while the hook, at its end, closes it
+    ref = ActionRef.deployment_hook("orders", "prod", "BeforeAllowTraffic", "d-ABC")
+    for round_ in range(6):
+        asked = ref._replace(execution_id=f"d-{round_}")
+        store.open(request(asked))
+        outcome = Outcome(APPROVED, (ALICE,), "ok", NOW)
+        expired = Ended("expired", NOW + timedelta(minutes=10))
+
+        def race(index: int, asked: ActionRef = asked, outcome: Outcome = outcome, expired: Ended = expired) -> bool:
+            return store.claim_outcome(asked, outcome) if index == 0 else store.close_undecided(asked, expired)
+
+        won = all_at_once(2, race)
+        assert won.count(True) == 1, won
+        held = store.get(asked)
+        assert held is not None
+        assert (held.outcome is not None) == won[0] and (held.ended is not None) == won[1]
+    # And once closed, nothing is answered or claimed; once claimed, the close is refused
+    closed = ref._replace(execution_id="d-closed")
+    store.open(request(closed))
+    assert store.close_undecided(closed, Ended("expired", NOW))
+    assert not store.claim_outcome(closed, Outcome(APPROVED, (ALICE,), "late", NOW))
+    with pytest.raises(AlreadyDecided):
+        store.answer(closed, answer(ALICE))
+    assert not store.close_undecided(closed, Ended("abandoned", NOW))
