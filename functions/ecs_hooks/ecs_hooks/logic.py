@@ -14,7 +14,7 @@ from codereflex.signing import Signer
 from codereflex.validation import engine, publish, report
 from codereflex.validation import ports as checks
 from codereflex.validation.plan import HOOK_LIMIT_S, RUN_OVERHEAD_S
-from codereflex.validation.semantics import MAX_REASON, HookVerdict, Measurement, failed
+from codereflex.validation.semantics import HookVerdict, Measurement, failed, unanswered
 from codereflex.validation.spec import Spec, SpecError, load
 
 from .state import KEY, Carried, ForgedState, seal, unseal
@@ -119,8 +119,7 @@ class _Invocation:
         self._log_measurements(measured[earlier:], result.state)
         verdict = result.verdict
         if verdict.asks:  # Failed already; said plainly, since nobody is asked here
-            why = f"{verdict.reason}, but ECS native hooks cannot ask a person: only CodeDeploy's hooks can"
-            verdict = verdict._replace(reason=why[:MAX_REASON], asks=())
+            verdict = unanswered(verdict, "ECS native hooks cannot ask a person: only CodeDeploy's hooks can")
         return self._decided(verdict, measured, result.state, carried)
 
     def _load_spec(self) -> Spec:

@@ -385,3 +385,26 @@ def test_each_production_traffic_step_has_its_own_report(world: World) -> None:
         "PRE_PRODUCTION_TRAFFIC_SHIFT-a2b3c4d5-e6f7-8901-abcd-ef1234567890-at0.json",
         "PRE_PRODUCTION_TRAFFIC_SHIFT-a2b3c4d5-e6f7-8901-abcd-ef1234567890-at10.json",
     ]
+
+
+def test_a_check_that_would_ask_a_person_fails_saying_ecs_native_hooks_cannot(world: World) -> None:
+    # Given the shared spec with a metric check (no data: inconclusive) that asks a person
+    asking = SPEC.replace("checks:\n", "people: {approvers: [alice@example.com]}\nchecks:\n") + """
+  - name: green-requests
+    type: cloudwatchMetric
+    window: {lookbackSeconds: 300, periodSeconds: 60, endOffsetSeconds: 0}
+    queries:
+      - {id: req, stat: Sum, metric: {namespace: Shop, name: Requests, dimensions: {Service: web}}}
+    condition: "sum(req) >= 1"
+    minDatapoints: 1
+    sampling: {count: 1, intervalMs: 1000}
+    onInconclusive: person
+"""
+    client("s3").put_object(Bucket=BUCKET, Key="specs/shop/web.yaml", Body=asking.encode())
+
+    final = drive(payload())[-1]
+
+    # Then the hook fails closed, naming the check and why nobody was asked
+    assert final["hookStatus"] == "FAILED"
+    reason = final["hookDetails"]["codereflex"]["reason"]
+    assert "check green-requests" in reason and "ECS native hooks cannot ask a person" in reason, reason
