@@ -389,7 +389,9 @@ def test_each_production_traffic_step_has_its_own_report(world: World) -> None:
 
 def test_a_check_that_would_ask_a_person_fails_saying_ecs_native_hooks_cannot(world: World) -> None:
     # Given the shared spec with a metric check (no data: inconclusive) that asks a person
-    asking = SPEC.replace("checks:\n", "people: {approvers: [alice@example.com]}\nchecks:\n") + """
+    asking = (
+        SPEC.replace("checks:\n", "people: {approvers: [alice@example.com]}\nchecks:\n")
+        + """
   - name: green-requests
     type: cloudwatchMetric
     window: {lookbackSeconds: 300, periodSeconds: 60, endOffsetSeconds: 0}
@@ -400,6 +402,7 @@ def test_a_check_that_would_ask_a_person_fails_saying_ecs_native_hooks_cannot(wo
     sampling: {count: 1, intervalMs: 1000}
     onInconclusive: person
 """
+    )
     client("s3").put_object(Bucket=BUCKET, Key="specs/shop/web.yaml", Body=asking.encode())
 
     final = drive(payload())[-1]
