@@ -3,7 +3,8 @@
 Plain Python over the approvals model and three ports; it never logs and never touches HTTP: it
 returns what to show (`Shown`), a refusal (`Refused`) or where to send the browser (`SeeOther`),
 with the report app.py emits. Nothing here ever holds the pipeline token longer than the one
-call that needs it, and nothing it reports names the link token (only `link_id`).
+call that needs it, and nothing it reports names the link token (only `link_id`). A deployment
+hook's request (`ref.kind == "deployment"`) never calls the pipeline port: its record is the decision.
 """
 
 from __future__ import annotations
@@ -155,10 +156,9 @@ def decide(token: str, path: str, form: Form, now: datetime, ports: Ports) -> Re
     if request.state(now) != "waiting" or link.approver in request.answers:
         return _again(path, fields, "Approval answer not needed", request.state(now))
     # 5. The action must still wait on this execution; otherwise record how it ended and say so.
-    token_now = ports.pipeline.waiting_token(ref)
-    if token_now is None:
-        ended = _ended(request, now, ports)
-        return _again(path, fields, "Approval no longer waiting", ended.how, ended.by)
+    token_now = _still_waiting(request, path, fields, now, ports)
+    if isinstance(token_now, Result):
+        return token_now
     # 6. The answer, written once (conditional): a replayed or concurrent POST loses here.
     answer = Answer(link.approver, status, reason, now)
     try:
@@ -169,12 +169,34 @@ def decide(token: str, path: str, form: Form, now: datetime, ports: Ports) -> Re
     if not answered.decisive(answer):
         lines = (Line("Approval answered", {**fields, "status": status, "approvals": len(answered.approvals())}),)
         return Result(SeeOther(path), lines, tuple(counts))
-    # 7. Decisive: one claim wins; only the winner reports it to CodePipeline.
+    # 7. Decisive: one claim wins; only the winner reports it to CodePipeline. For a deployment the
+    # claimed record is the decision (the hook polls it and reports to CodeDeploy), and the claim
+    # loses to the hook's close_undecided as that loses to it: one of the two stands.
     outcome = answered.outcome_for(answer)
     if not ports.store.claim_outcome(ref, outcome):
         return _again(path, fields, "Approval outcome claimed elsewhere", "conflict")
+    if ref.kind == "deployment":
+        return _decided(ref, outcome, path=path, fields=fields, counts=counts, ports=ports)
     claimed = answered._replace(outcome=outcome)
     return _report(claimed, outcome, token_now, path=path, fields=fields, counts=counts, now=now, ports=ports)
+
+
+def _still_waiting(
+    request: Request, path: str, fields: Mapping[str, object], now: datetime, ports: Ports
+) -> str | Result:
+    """Step 5: the pipeline's token while the action waits on this execution, else its ending, recorded.
+
+    A deployment hook's request has no CodePipeline action: its own record (its expiry, the `ended`
+    the hook sets) says whether it waits, step 4 read that, and the writes after this are
+    conditional on it. So there is no token ("") and nothing to ask.
+    """
+    if request.ref.kind == "deployment":
+        return ""
+    token = ports.pipeline.waiting_token(request.ref)
+    if token is None:
+        ended = _ended(request, now, ports)
+        return _again(path, fields, "Approval no longer waiting", ended.how, ended.by)
+    return token
 
 
 def _report(
@@ -200,6 +222,19 @@ def _report(
             counts.append(Count("DecidedElsewhereFirst"))
             line = Line("Approval decided elsewhere first", {**fields, "why": ended.how, "updated_by": ended.by})
             return Result(SeeOther(path), (line,), tuple(counts))
+    return _decided(ref, outcome, path=path, fields=fields, counts=counts, ports=ports)
+
+
+def _decided(
+    ref: ActionRef,
+    outcome: Outcome,
+    *,
+    path: str,
+    fields: Mapping[str, object],
+    counts: list[Count],
+    ports: Ports,
+) -> Result:
+    """The outcome recorded as decided by codereflex: reported to CodePipeline, or a deployment's own record."""
     ports.store.mark_reported(ref)
     counts.append(Count(f"Decided.{outcome.status}"))
     line = Line("Approval decided", {**fields, "status": outcome.status, "by": list(outcome.by)})
@@ -207,7 +242,10 @@ def _report(
 
 
 def _ended(request: Request, now: datetime, ports: Ports) -> Ended:
-    """How an action that no longer waits on this execution ended, recorded: decided here only if proven."""
+    """How an action that no longer waits on this execution ended, recorded: decided here only if proven.
+
+    A pipeline's only: a deployment's request is ended by its hook, never by asking CodePipeline.
+    """
     state, updated_by = ports.pipeline.final_state(request.ref)
     ended = ending(request, state, now, updated_by, ports.ours)
     ports.store.mark_ended(request.ref, ended)

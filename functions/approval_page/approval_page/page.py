@@ -100,20 +100,29 @@ def approval(shown: Shown) -> str:
     """The request as `shown.approver` sees it: its state (or the form), then the context."""
     request, now = shown.request, shown.now
     ref = request.ref
-    title = f"{ref.action} in {ref.pipeline}"
+    deployment = ref.kind == "deployment"
+    title = f"{ref.action} of {ref.execution_id}" if deployment else f"{ref.action} in {ref.pipeline}"
     waiting = request.state(now) == "waiting"
     asked = "What is being approved" if waiting else "What was asked"
     parts = [f"<h1>{escape(_heading(shown))}</h1>", _state(shown), f"<h2>{asked}</h2>"]
-    rows = [
-        ("Pipeline", escape(ref.pipeline)),
-        ("Stage", escape(ref.stage)),
-        ("Action", escape(ref.action)),
-        ("Execution", f"<code>{escape(ref.execution_id)}</code>"),
-    ]
+    if deployment:
+        rows = [
+            ("Application", escape(ref.application)),
+            ("Deployment group", escape(ref.stage)),
+            ("Hook", escape(ref.action)),
+            ("Deployment", f"<code>{escape(ref.execution_id)}</code>"),
+        ]
+    else:
+        rows = [
+            ("Pipeline", escape(ref.pipeline)),
+            ("Stage", escape(ref.stage)),
+            ("Action", escape(ref.action)),
+            ("Execution", f"<code>{escape(ref.execution_id)}</code>"),
+        ]
     if waiting:
         rows.append(("Expires", escape(_expiry(request.expires_at, now))))
     parts.append(_definitions(rows))
-    parts.extend(_changes(request))
+    parts.extend(_checks(request) if deployment else _changes(request))
     parts.append(f"<h2>Approvers ({_needed(request)})</h2><ul>")
     parts.extend(f"<li>{_approver_line(request, approver, shown.approver)}</li>" for approver in request.approvers)
     parts.append("</ul>")
@@ -151,9 +160,30 @@ def _changes(request: Request) -> list[str]:
     return parts
 
 
+def _checks(request: Request) -> list[str]:
+    """A deployment hook's checks (one per `builds` entry) and why a person is asked."""
+    parts = []
+    if request.builds:
+        parts.append("<h2>Checks of this hook</h2><ul>")
+        for check in request.builds:
+            summary = f": {escape(check.summary)}" if check.summary else ""
+            parts.append(f"<li>{_link(check.url, escape(check.action))} {escape(check.status)}{summary}</li>")
+        parts.append("</ul>")
+    if request.custom_data or request.external_link:
+        parts.append("<h2>Why a person is asked</h2>")
+        if request.custom_data:
+            parts.append(f'<p class="note">{escape(request.custom_data)}</p>')
+        if request.external_link:
+            parts.append(f"<p>Report: {_link(request.external_link, escape(request.external_link))}</p>")
+    return parts
+
+
 def _heading(shown: Shown) -> str:
     ref = shown.request.ref
     state = shown.request.state(shown.now)
+    if ref.kind == "deployment":
+        what = f"deployment {ref.execution_id} of {ref.application} ({ref.stage}) at {ref.action}"
+        return f"Approve {what}?" if state == "waiting" else f"Approval of {what}"
     where = f"\u201c{ref.action}\u201d in {ref.pipeline} ({ref.stage})"
     return f"Approve {where}?" if state == "waiting" else f"Approval {where}"
 
@@ -162,6 +192,8 @@ def _state(shown: Shown) -> str:  # noqa: PLR0911 - one sentence per state
     request, now = shown.request, shown.now
     state = request.state(now)
     outcome, ended = request.outcome, request.ended
+    if request.ref.kind == "deployment" and state != "waiting":
+        return _deployment_state(request, now)
     if state in ("approved", "rejected") and outcome is not None:
         verb = "Approved" if state == "approved" else "Rejected"
         reason = f" Reason: {escape(outcome.reason)}" if outcome.reason else ""
@@ -196,13 +228,40 @@ def _state(shown: Shown) -> str:  # noqa: PLR0911 - one sentence per state
     return _box("waiting", f"{waiting} {left}.")
 
 
+def _deployment_state(request: Request, now: datetime) -> str:
+    """What became of a deployment hook's request: the hook, not CodePipeline, reports and ends it."""
+    state, outcome, ended = request.state(now), request.outcome, request.ended
+    if state in ("approved", "rejected") and outcome is not None:
+        verb = "Approved" if state == "approved" else "Rejected"
+        reason = f" Reason: {escape(outcome.reason.rstrip('.'))}." if outcome.reason else ""
+        then = "the deployment goes on" if state == "approved" else "the deployment fails"
+        return _box(
+            state,
+            f"{verb} by {escape(', '.join(outcome.by))} at {_time(outcome.at)}.{reason}"
+            f" The hook reports it to CodeDeploy: {then}.",
+        )
+    if state == "expired":
+        at = ended.at if ended is not None else request.expires_at
+        return _box(
+            "expired",
+            f"The hook stopped waiting at {_time(at)}; the deployment failed closed. Nothing was decided here.",
+        )
+    if ended is not None and ended.how == "abandoned":
+        return _box(
+            "ended", f"The deployment stopped at {_time(ended.at)} before anyone decided; the hook no longer waits."
+        )
+    at = ended.at if ended is not None else request.expires_at
+    return _box("ended", f"The hook ended this request at {_time(at)}; nothing is waiting here.")
+
+
 def _form(shown: Shown) -> str:
     limit = reason_limit(shown.request)
+    kept = "in codereflex's record of this deployment" if shown.request.ref.kind == "deployment" else "in CodePipeline"
     return (
         f'<form method="post" action="{escape(shown.action_path)}">'
         f'<input type="hidden" name="form" value="{escape(shown.form_token or "")}">'
         "<h2>Your decision</h2>"
-        f'<label for="reason">Reason (recorded in CodePipeline with your address)</label>'
+        f'<label for="reason">Reason (recorded {kept} with your address)</label>'
         f'<textarea id="reason" name="reason" maxlength="{limit}"></textarea>'
         '<div class="actions"><button class="approve" type="submit" name="decision" value="approve">Approve</button>'
         '<button class="reject" type="submit" name="decision" value="reject">Reject</button></div>'

@@ -16,11 +16,15 @@ UNREPORTED_AFTER = timedelta(seconds=120)
 
 
 def sweep(ports: Ports, options: Options, now: datetime) -> Result:
-    """Everything time decides; one request's permanent failure (a deleted pipeline) does not stop the rest."""
+    """Everything time decides; one request's permanent failure (a deleted pipeline) does not stop the rest.
+
+    A deployment hook's request is never touched: its hook owns its whole life (it mails, polls the
+    record, reports to CodeDeploy and ends it), and everything here would ask CodePipeline about it.
+    """
     counts = {"finished": 0, "reminded": 0, "expired": 0, "failed": 0}
     sent = 0
     for request in ports.store.unreported(now - UNREPORTED_AFTER):
-        if request.outcome is None:
+        if request.outcome is None or request.ref.kind == "deployment":
             continue
         try:
             decided, done = finish(request, request.outcome, ports, options, now)
@@ -29,6 +33,8 @@ def sweep(ports: Ports, options: Options, now: datetime) -> Result:
         except PermanentError:
             counts["failed"] += 1
     for request in ports.store.open_requests():
+        if request.ref.kind == "deployment":
+            continue
         try:
             if now >= request.expires_at:
                 done = expire(request, ports, options, now)

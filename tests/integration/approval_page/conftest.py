@@ -13,6 +13,7 @@ import re
 import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,6 +23,7 @@ from typing import Any
 import pygit2
 import pytest
 from moto.codepipeline.models import CodePipelineBackend
+from moto.codepipeline.responses import CodePipelineResponse
 
 from codereflex.approvals.links import Link, LinkSigner, link_url
 from codereflex.approvals.model import ActionRef, BuildSummary, Request, Revision
@@ -33,6 +35,11 @@ from sandbox.demo.demo_kit import commit
 from sandbox.local import Sandbox
 
 PIPELINE, STAGE, ACTION = "payments", "Prod", "Approve"
+APPLICATION, GROUP, HOOK = "payments-api", "payments-prod", "BeforeAllowTraffic"
+CHECKS = (
+    BuildSummary("error-rate", "inconclusive", "only 3 of 10 datapoints in the window", ""),
+    BuildSummary("p99-latency", "succeeded", "212 ms under 300 ms", ""),
+)
 ALICE, BOB, CAROL = "alice@example.com", "bob@example.com", "carol@example.com"
 _APPROVAL = {"category": "Approval", "owner": "AWS", "provider": "Manual", "version": "1"}
 
@@ -124,6 +131,23 @@ class World:
         opened, _ = self.store.open(request)
         return opened
 
+    def deployment(self, **changes: Any) -> Request:
+        """A deployment hook's request, stored as the hook opens it: a new deployment id each call, no
+        CodePipeline behind it, one summary per check, waiting until the hook stops (in 50 minutes)."""
+        ref = ActionRef.deployment_hook(APPLICATION, GROUP, HOOK, f"d-{uuid.uuid4().hex[:9].upper()}")
+        until = datetime.now(UTC) + timedelta(minutes=50)
+        return self.open(
+            ref,
+            **{
+                "expires_at": until,
+                "link_expires_at": until,
+                "custom_data": "error-rate inconclusive: only 3 of 10 datapoints in the window",
+                "revisions": (),
+                "builds": CHECKS,
+                **changes,
+            },
+        )
+
     def link(self, ref: ActionRef, approver: str = ALICE, expires_at: datetime | None = None) -> str:
         token = self.links.issue(Link(ref, approver, expires_at or datetime.now(UTC) + timedelta(days=7)))
         return link_url(self.page_url, token)
@@ -160,6 +184,20 @@ def decisions(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, str]]:
         return original(self, name, stage, action, **kwargs)  # type: ignore[no-any-return]
 
     monkeypatch.setattr(backend, "put_approval_result", counted)
+    return received
+
+
+@pytest.fixture
+def codepipeline_calls(world: World, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every CodePipeline operation the sandbox received from now on (GetPipelineState, PutApprovalResult...)."""
+    received: list[str] = []
+    original = CodePipelineResponse.call_action
+
+    def recorded(self: CodePipelineResponse) -> Any:
+        received.append(self._get_action())
+        return original(self)
+
+    monkeypatch.setattr(CodePipelineResponse, "call_action", recorded)
     return received
 
 

@@ -137,3 +137,39 @@ def test_on_a_phone_sized_screen_the_page_fits_and_its_buttons_are_reachable(wor
         _screenshot(driver, "3-phone")
     finally:
         driver.set_window_size(1280, 900)
+
+
+def test_an_approver_approves_a_deployment_hooks_question_and_the_hook_finds_it_decided(
+    world: World, browser: WebDriver, codepipeline_calls: list[str]
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    driver = browser
+    request = world.deployment()
+    ref = request.ref
+    url = world.link(ref, ALICE, request.link_expires_at)
+
+    driver.get(url)
+    text = driver.find_element(By.TAG_NAME, "body").text
+    for expected in (
+        f"Approve deployment {ref.execution_id} of payments-api (payments-prod) at BeforeAllowTraffic?",
+        "Checks of this hook",
+        "error-rate inconclusive: only 3 of 10 datapoints in the window",
+        "Why a person is asked",
+    ):
+        assert expected in text, expected
+    assert _policy_violations(driver) == []
+    _screenshot(driver, "4-deployment-waiting")
+
+    driver.find_element(By.ID, "reason").send_keys("Error rate is flat on the dashboard")
+    driver.find_element(By.CSS_SELECTOR, "button[value=approve]").click()
+    decided = _text_once(driver, "Approved by")
+    assert "Reason: Error rate is flat on the dashboard." in decided
+    assert "The hook reports it to CodeDeploy: the deployment goes on." in decided
+    assert driver.current_url == url
+    _screenshot(driver, "5-deployment-approved")
+
+    held = world.store.get(ref)  # what the hook polls
+    assert held is not None and held.outcome is not None and held.outcome.reported
+    assert held.outcome.by == (ALICE,)
+    assert codepipeline_calls == []

@@ -79,7 +79,7 @@ class FakeStore:
 
     def claim_outcome(self, ref: ActionRef, outcome: Outcome) -> bool:
         held = self.requests[ref]
-        if held.outcome is not None:
+        if held.outcome is not None or held.ended is not None:  # the real store's condition
             return False
         self.writes.append("claim")
         self.requests[ref] = held._replace(outcome=outcome)
@@ -129,3 +129,52 @@ class FakePipeline:
 
 def ours(arn: str | None) -> bool:
     return arn in Principals([OURS])
+
+
+# A CodeDeploy hook's inconclusive checks, asked of a person: no CodePipeline behind it.
+DEPLOYMENT = ActionRef.deployment_hook("payments-api", "payments-prod", "BeforeAllowTraffic", "d-7QWERTY12")
+CHECKS = (
+    BuildSummary("error-rate", "inconclusive", "only 3 of 10 datapoints in the window", ""),
+    BuildSummary("p99-latency", "succeeded", "212 ms under 300 ms", ""),
+)
+
+
+def deployment_request(**changes: Any) -> Request:
+    """A deployment request as the hook opens it: the spec's approvers, no revisions, one summary per check."""
+    return request(
+        ref=DEPLOYMENT,
+        separate_duties=False,
+        expires_at=NOW + timedelta(minutes=50),
+        link_expires_at=NOW + timedelta(minutes=50),
+        custom_data="error-rate inconclusive: only 3 of 10 datapoints in the window",
+        external_link="https://reports.example.com/payments-api/d-7QWERTY12/BeforeAllowTraffic.html",
+        revisions=(),
+        builds=CHECKS,
+    )._replace(**changes)
+
+
+class NoPipeline:
+    """The pipeline port of a deployment's decision: CodePipeline has nothing to do with it, so any call fails."""
+
+    def waiting_token(self, ref: ActionRef) -> str | None:
+        raise AssertionError(f"waiting_token({ref.key}) called for a deployment")
+
+    def final_state(self, ref: ActionRef) -> tuple[str, str | None]:
+        raise AssertionError(f"final_state({ref.key}) called for a deployment")
+
+    def put_result(self, ref: ActionRef, token: str, status: str, summary: str) -> str:
+        raise AssertionError(f"put_result({ref.key}) called for a deployment")
+
+
+@dataclass
+class ClosingStore(FakeStore):
+    """The hook gives up (close_undecided) between the page's answer and its claim: the claim then loses."""
+
+    closed: Ended | None = None
+
+    def answer(self, ref: ActionRef, answer: Answer) -> Request:
+        answered = super().answer(ref, answer)
+        self.closed = Ended("expired", answer.at)
+        self.writes.append("closed")
+        self.requests[ref] = answered._replace(ended=self.closed)
+        return answered

@@ -1,8 +1,9 @@
 """The plain-text emails approvers get: the request with their own link, a reminder, and the close-out.
 
 Subjects are SNS subjects (printable ASCII, at most 100 characters) that keep both the pipeline's
-and the stage's name visible however long either is; bodies keep the exact names. The pipeline's
-token is in nothing here: only the approver's own signed link is.
+and the stage's name visible however long either is (for a deployment hook's request, the
+application's and the deployment group's); bodies keep the exact names. The pipeline's token is
+in nothing here: only the approver's own signed link is.
 """
 
 from __future__ import annotations
@@ -30,16 +31,27 @@ _ENDINGS = {
 
 def request_email(request: Request, approver: str, url: str, now: datetime) -> Email:
     subject = _subject("Approval needed", request)
-    intro = f"Pipeline {request.ref.pipeline} is waiting for your approval at stage {request.ref.stage}."
+    ref = request.ref
+    if ref.kind == "deployment":
+        intro = f"{_deployment(request)} is held at {ref.action}: a check was inconclusive and needs your decision."
+    else:
+        intro = f"Pipeline {ref.pipeline} is waiting for your approval at stage {ref.stage}."
     return subject, _ask(request, approver, url, now, intro)
 
 
 def reminder_email(request: Request, approver: str, url: str, now: datetime) -> Email:
     subject = _subject("Reminder, approval needed", request)
-    intro = (
-        f"Reminder: pipeline {request.ref.pipeline} is still waiting for your approval at stage"
-        f" {request.ref.stage}; it expires {_left(request.expires_at, now)}."
-    )
+    ref = request.ref
+    if ref.kind == "deployment":
+        intro = (
+            f"Reminder: {_deployment(request)} is still held at {ref.action} for your decision;"
+            f" the hook stops waiting {_left(request.expires_at, now)}."
+        )
+    else:
+        intro = (
+            f"Reminder: pipeline {ref.pipeline} is still waiting for your approval at stage"
+            f" {ref.stage}; it expires {_left(request.expires_at, now)}."
+        )
     return subject, _ask(request, approver, url, now, intro)
 
 
@@ -47,7 +59,12 @@ def closeout_email(request: Request, approver: str, now: datetime) -> Email:
     """What became of the approval: who decided, when and why; or that it expired or ended elsewhere."""
     ended = request.ended or _ended_from_outcome(request) or Ended("expired", request.expires_at)
     subject = _subject(_ENDINGS[ended.how], request)
-    lines = [f"The approval of pipeline {request.ref.pipeline} at stage {request.ref.stage} is closed.", ""]
+    ref = request.ref
+    if ref.kind == "deployment":
+        closed = f"The approval of {_deployment(request)} at {ref.action} is closed."
+    else:
+        closed = f"The approval of pipeline {ref.pipeline} at stage {ref.stage} is closed."
+    lines = [closed, ""]
     lines += _context(request)
     lines += ["", _what_happened(request, ended), ""]
     lines += _answers(request)
@@ -56,13 +73,16 @@ def closeout_email(request: Request, approver: str, now: datetime) -> Email:
 
 
 def _ask(request: Request, approver: str, url: str, now: datetime, intro: str) -> str:
+    deployment = request.ref.kind == "deployment"
     lines = [intro, ""]
     lines += _context(request)
-    lines += ["", *_changes(request)]
+    lines += ["", *(_checks(request) if deployment else _changes(request))]
     if request.custom_data:
-        lines += ["Note from the pipeline:", f"  {_clean(request.custom_data)}", ""]
+        note = "Why a person is asked:" if deployment else "Note from the pipeline:"
+        lines += [note, f"  {_clean(request.custom_data)}", ""]
     if request.external_link:
-        lines += [f"More about this approval: {_clean(request.external_link)}", ""]
+        more = "The hook's report" if deployment else "More about this approval"
+        lines += [f"{more}: {_clean(request.external_link)}", ""]
     others = [a for a in request.approvers if a != approver]
     asked = ", ".join([f"{approver} (you)", *others])
     rule = (
@@ -74,18 +94,34 @@ def _ask(request: Request, approver: str, url: str, now: datetime, intro: str) -
     if request.separate_duties:
         lines.append("The author of a change above may not approve it.")
     lines += ["", *_answers(request)]
+    if deployment:
+        until = f"the hook stops waiting at {_when(request.expires_at)}, and then the deployment fails."
+    else:
+        until = f"the approval itself expires {_when(request.expires_at)}."
     lines += [
         "Review it, then approve or reject with a reason, on this page:",
         url,
         "",
         f"The link is yours alone: please do not forward it. It works until {_when(request.link_expires_at)}"
-        f" ({_left(request.link_expires_at, now)}); the approval itself expires {_when(request.expires_at)}.",
+        f" ({_left(request.link_expires_at, now)}); {until}",
     ]
     return "\n".join(lines) + "\n"
 
 
+def _deployment(request: Request) -> str:
+    ref = request.ref
+    return f"CodeDeploy deployment {ref.execution_id} of {ref.application} ({ref.stage})"
+
+
 def _context(request: Request) -> list[str]:
     ref = request.ref
+    if ref.kind == "deployment":
+        return [
+            f"  Application:       {ref.application}",
+            f"  Deployment group:  {ref.stage}",
+            f"  Hook:              {ref.action}",
+            f"  Deployment:        {ref.execution_id}",
+        ]
     return [
         f"  Pipeline:   {ref.pipeline}",
         f"  Stage:      {ref.stage}",
@@ -120,6 +156,19 @@ def _changes(request: Request) -> list[str]:
     return [*lines, ""]
 
 
+def _checks(request: Request) -> list[str]:
+    """A deployment hook's checks: each one's status and reason (one `builds` entry per check)."""
+    lines = ["Checks of this hook:"]
+    if not request.builds:
+        lines.append("  (the hook named no checks)")
+    for check in request.builds:
+        detail = f" ({_clean(check.summary)[:200]})" if check.summary else ""
+        lines.append(f"  - {check.action}: {check.status}{detail}")
+        if check.url:
+            lines.append(f"    {check.url}")
+    return [*lines, ""]
+
+
 def _answers(request: Request) -> list[str]:
     if not request.answers:
         return []
@@ -135,7 +184,17 @@ def _what_happened(request: Request, ended: Ended) -> str:
     if ended.how in {"approved-here", "rejected-here"} and outcome is not None:
         verb = "Approved" if outcome.status == APPROVED else "Rejected"
         reason = f" Reason: {_clean(outcome.reason)}" if outcome.reason else ""
-        return f"{verb} by {', '.join(outcome.by)} at {_when(outcome.at)} via codereflex.{reason}"
+        text = f"{verb} by {', '.join(outcome.by)} at {_when(outcome.at)} via codereflex.{reason}"
+        if request.ref.kind == "deployment":
+            then = "the deployment goes on" if outcome.status == APPROVED else "the deployment fails"
+            text += f"\nThe hook reports it to CodeDeploy: {then}."
+        return text
+    if request.ref.kind == "deployment":
+        return {
+            "expired": f"Nobody decided before the hook stopped waiting at {_when(ended.at)}; the deployment failed"
+            " closed.",
+            "abandoned": f"The deployment stopped at {_when(ended.at)} before anyone decided; nothing more is asked.",
+        }.get(ended.how, f"The hook ended it at {_when(ended.at)}.")
     # Who CodePipeline says decided (an ARN, not a secret); never the approvers who answered here.
     who = f" by {_clean(ended.by)}" if ended.by else ""
     return {
@@ -148,17 +207,24 @@ def _what_happened(request: Request, ended: Ended) -> str:
 
 
 def _ended_from_outcome(request: Request) -> Ended | None:
-    # Only an outcome reported as decided by codereflex says how it ended; a claim alone proves nothing.
-    if request.outcome is None or not request.outcome.reported:
+    # Only an outcome reported as decided by codereflex says how it ended; a claim alone proves nothing,
+    # except for a deployment, whose hook takes the claimed record as the decision.
+    if request.outcome is None or not (request.outcome.reported or request.ref.kind == "deployment"):
         return None
     how: EndedHow = "approved-here" if request.outcome.status == APPROVED else "rejected-here"
     return Ended(how, request.outcome.at)
 
 
 def _subject(prefix: str, request: Request) -> str:
-    """`<prefix>: <pipeline> / <stage>`, shortening the longer name first so both stay visible."""
-    pipeline, stage = (email_safe_subject(name) for name in (request.ref.pipeline, request.ref.stage))
-    room = SUBJECT_LIMIT - len(f"{prefix}:  / ")
+    """`<prefix>: <pipeline> / <stage>` (a deployment: `<prefix>: deployment <application> / <group>`),
+    shortening the longer name first so both stay visible."""
+    ref = request.ref
+    if ref.kind == "deployment":
+        prefix, first = f"{prefix}: deployment", ref.application
+    else:
+        prefix, first = f"{prefix}:", ref.pipeline
+    pipeline, stage = (email_safe_subject(name) for name in (first, ref.stage))
+    room = SUBJECT_LIMIT - len(f"{prefix}  / ")
     if len(pipeline) + len(stage) > room:
         half = room // 2
         if len(stage) <= half:
@@ -167,7 +233,7 @@ def _subject(prefix: str, request: Request) -> str:
             stage = _cut(stage, room - len(pipeline))
         else:
             pipeline, stage = _cut(pipeline, half), _cut(stage, room - half)
-    return email_safe_subject(f"{prefix}: {pipeline} / {stage}")
+    return email_safe_subject(f"{prefix} {pipeline} / {stage}")
 
 
 def _cut(text: str, size: int) -> str:
