@@ -127,10 +127,10 @@ def people(hooks: Hooks) -> Iterator[People]:
     yield People(hooks.sandbox)
 
 
-def _deploy(hooks: Hooks, versions: list[Any] | None = None, spec: str = SPEC) -> tuple[str, LambdaStage]:
-    stage = lambda_stage(hooks, versions or [blue, green])
-    hooks.put_spec(stage.application, stage.group, spec, suffix=".json")
-    return stage.deploy(hooks.names(("BeforeAllowTraffic",))), stage
+def _deploy(hooks: Hooks, versions: list[Any] | None = None, **stage: str) -> tuple[str, LambdaStage]:
+    staged = lambda_stage(hooks, versions or [blue, green], **stage)
+    hooks.put_spec(staged.application, staged.group, SPEC, suffix=".json")
+    return staged.deploy(hooks.names(("BeforeAllowTraffic",))), staged
 
 
 def _alias(hooks: Hooks, stage: LambdaStage) -> str:
@@ -207,11 +207,11 @@ def test_nobody_deciding_in_time_fails_the_hook_and_a_late_answer_decides_nothin
 
 
 def test_one_deployments_approval_does_not_release_another(hooks: Hooks, people: People) -> None:
-    # Given two deployments of the same group held at once: Alice approves the first only
+    # Given two deployments held one after the other: Alice approves the first only
     first, _ = _deploy(hooks)
     hooks.between_runs.append(lambda: people.answer(ALICE, "approve", "first only"))
     assert hooks.run(first).status == "Succeeded"
-    second, _ = _deploy(hooks)
+    second, _ = _deploy(hooks, name="quotes", application="quotes-app", group="quotes-dg")
     # When the second one waits, with nobody answering it (Alice's first link is spent, and names the first)
     outcome = hooks.run(second)
     # Then the second fails closed on its own question
