@@ -15,7 +15,8 @@ from approval_page import logic
 from codereflex.approvals.model import ActionRef
 from codereflex.aws.codepipeline import CodePipelineApprovals
 
-from .conftest import ALICE, BOB, CAROL, World, form_token, http
+from .conftest import ALICE, BOB, CAROL, World
+from .web import form_token, http
 
 NOT_VALID = "This link is not valid"
 

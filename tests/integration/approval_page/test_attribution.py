@@ -17,7 +17,8 @@ from codereflex.approvals.model import ActionRef, Status
 from codereflex.aws.approvals import ApprovalStore
 from codereflex.aws.codepipeline import CodePipelineApprovals, PutResult
 
-from .conftest import ALICE, BOB, Mailed, form_token, http
+from .conftest import ALICE, BOB, Mailed
+from .web import form_token, http
 
 FORGED = f"Approved by {ALICE} via codereflex: looks good"
 

@@ -14,7 +14,8 @@ import pytest
 
 from codereflex.approvals.model import Ended, Request
 
-from .conftest import ALICE, BOB, CAROL, World, form_token, http
+from .conftest import ALICE, BOB, CAROL, World
+from .web import form_token, http
 
 
 def _post(url: str, form: str, decision: str = "approve", reason: str = "error rate is flat") -> int:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .conftest import ALICE, BOB, Mailed, form_token, http
+from .conftest import ALICE, BOB, Mailed
+from .web import form_token, http
 
 
 def test_each_approvers_email_link_opens_their_own_page_and_approves(mailed: Mailed) -> None:

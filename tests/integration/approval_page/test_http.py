@@ -6,7 +6,8 @@ import logging
 
 from sandbox.lambdas.functionurl import url_event
 
-from .conftest import ALICE, World, form_token, http
+from .conftest import ALICE, World
+from .web import form_token, http
 
 
 def test_a_link_shows_the_approval_and_its_form_post_approves_the_pipeline(world: World) -> None:

@@ -11,19 +11,18 @@ from __future__ import annotations
 import importlib
 import json
 import re
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Iterator
-from typing import Any, NamedTuple
+from typing import Any
 
 import pytest
 
 from sandbox.aws.bluegreen import LambdaStage
 from sandbox.aws.deployments import SimulatedClock
 from sandbox.local import Sandbox
+from tests.integration.approval_page.web import form_token, http
 
 from .conftest import EngineClock, Hooks, QueuedContinuer, lambda_stage
+from .test_lambda import blue, broken, green
 
 ALICE, BOB, CAROL = "alice@example.com", "bob@example.com", "carol@example.com"
 
@@ -53,41 +52,6 @@ SPEC = """
 """
 
 
-class Response(NamedTuple):
-    status: int
-    body: str
-
-
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *_args: Any, **_kwargs: Any) -> None:
-        return None
-
-
-_OPENER = urllib.request.build_opener(_NoRedirects)
-
-
-def http(method: str, url: str, form: dict[str, str] | None = None) -> Response:
-    data = urllib.parse.urlencode(form).encode() if form is not None else None
-    request = urllib.request.Request(url, data=data, method=method)  # noqa: S310 (a loopback URL)
-    try:
-        with _OPENER.open(request, timeout=30) as answer:
-            return Response(answer.status, answer.read().decode())
-    except urllib.error.HTTPError as error:
-        return Response(error.code, error.read().decode())
-
-
-def green(event: Any, _context: Any) -> dict[str, Any]:
-    return {"statusCode": 200, "version": 2}
-
-
-def blue(event: Any, _context: Any) -> dict[str, Any]:
-    return {"statusCode": 200, "version": 1}
-
-
-def broken(event: Any, _context: Any) -> dict[str, Any]:
-    raise ValueError("green cannot quote")
-
-
 class People:
     """The approvers' side: their mailboxes (filtered as `codereflex approvers sync` makes them) and the page."""
 
@@ -115,7 +79,7 @@ class People:
         """The form token of `address`'s page, as their browser gets it with the page (while they may answer)."""
         page = http("GET", self.link(address)).body
         assert 'name="form" value="' in page, page[:400]
-        return page.split('name="form" value="', 1)[1].split('"', 1)[0]
+        return form_token(page)
 
     def answer(self, address: str, decision: str, reason: str) -> int:
         form = self.form(address)
