@@ -11,6 +11,7 @@ import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from codereflex.aws.codedeploy import CodeDeployDeployments
+from codereflex.aws.hookrecords import HookRecords
 from codereflex.errors import TransientError
 from codereflex.validation.probes import HttpProber
 from sandbox.aws.bluegreen import EcsStage
@@ -135,26 +136,21 @@ def test_a_run_killed_while_measuring_is_reported_failed_by_a_retry_before_the_h
     assert "ended without reporting" in hooks.verdict()["reason"]
 
 
-def test_a_run_killed_before_it_claimed_the_hook_is_simply_run_again(
-    hooks: Hooks, ecs: EcsStage, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("adapter", "method"),
+    [
+        # Nothing was claimed, so Lambda's retry validates from the start and decides on the evidence
+        pytest.param(HookRecords, "create", id="killed-before-it-claimed-the-hook"),
+        # The decided verdict is sent by the retry that takes the record over: one call in all
+        pytest.param(CodeDeployDeployments, "report", id="killed-between-deciding-and-reporting"),
+    ],
+)
+def test_a_run_killed_where_nothing_was_reported_ends_with_one_report_of_the_evidence(
+    hooks: Hooks, ecs: EcsStage, monkeypatch: pytest.MonkeyPatch, adapter: type, method: str
 ) -> None:
     deployment_id = _deploy(hooks, ecs)
-    from codereflex.aws.hookrecords import HookRecords
-
-    invoker = _crashing(hooks, monkeypatch, HookRecords, "create")
+    invoker = _crashing(hooks, monkeypatch, adapter, method)
     outcome = hooks.run(deployment_id, invoker=invoker)
-    # Nothing was claimed, so Lambda's retry validated from the start and decided on the evidence
-    assert outcome.status == "Succeeded"
-    assert [(r.status, r.answer) for r in hooks.reports(deployment_id)] == [("Succeeded", "accepted")]
-
-
-def test_a_run_killed_between_deciding_and_reporting_has_its_verdict_sent_once(
-    hooks: Hooks, ecs: EcsStage, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    deployment_id = _deploy(hooks, ecs)
-    invoker = _crashing(hooks, monkeypatch, CodeDeployDeployments, "report")
-    outcome = hooks.run(deployment_id, invoker=invoker)
-    # The decided verdict (Succeeded) was sent by the retry that took the record over: one call in all
     assert outcome.status == "Succeeded"
     assert [(r.status, r.answer) for r in hooks.reports(deployment_id)] == [("Succeeded", "accepted")]
 

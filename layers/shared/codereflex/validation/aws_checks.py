@@ -169,8 +169,11 @@ def statistic(name: str, values: Sequence[float]) -> float:
     return stats.percentile(values, float(name[1:]))
 
 
-class MetricRunner:
-    """Each slot reads the window once (every page) and judges the condition; partial data is never decided on."""
+class SampledRunner:
+    """What the AWS reads share: `sampling.count` slots `sampling.intervalMs` apart (the check type's default),
+    each slot one read that can take up to CALL_S, no aggregate after the slots, and no grace unless said."""
+
+    default_interval_ms = 10000
 
     def problems(self, body: Mapping[str, Any]) -> list[str]:
         return []
@@ -179,13 +182,24 @@ class MetricRunner:
         return int(body["sampling"]["count"])
 
     def interval_s(self, body: Mapping[str, Any]) -> float:
-        return int(body["sampling"].get("intervalMs", 60000)) / 1000
+        return int(body["sampling"].get("intervalMs", self.default_interval_ms)) / 1000
 
     def slot_s(self, body: Mapping[str, Any]) -> float:
         return max(self.interval_s(body), CALL_S)
 
     def grace_s(self, body: Mapping[str, Any]) -> float:
         return 0.0
+
+    def finish(
+        self, check: Check, body: Mapping[str, Any], measured: Sequence[Measurement], env: Env
+    ) -> list[Measurement]:
+        return []
+
+
+class MetricRunner(SampledRunner):
+    """Each slot reads the window once (every page) and judges the condition; partial data is never decided on."""
+
+    default_interval_ms = 60000
 
     def measure(self, check: Check, body: Mapping[str, Any], slot: int, env: Env) -> Step:
         at = env.ports.clock.now()
@@ -233,26 +247,9 @@ class MetricRunner:
         reason = f"{label} {observed:g} {bound.broken()}"
         return Step((Measurement(check.name, slot, "fail", reason, observed, str(bound), at=at, data=fields),))
 
-    def finish(
-        self, check: Check, body: Mapping[str, Any], measured: Sequence[Measurement], env: Env
-    ) -> list[Measurement]:
-        return []
 
-
-class AlarmRunner:
+class AlarmRunner(SampledRunner):
     """Each slot reads every alarm's state: one outside acceptStates fails; INSUFFICIENT_DATA waits out its grace."""
-
-    def problems(self, body: Mapping[str, Any]) -> list[str]:
-        return []
-
-    def slots(self, body: Mapping[str, Any]) -> int:
-        return int(body["sampling"]["count"])
-
-    def interval_s(self, body: Mapping[str, Any]) -> float:
-        return int(body["sampling"].get("intervalMs", 10000)) / 1000
-
-    def slot_s(self, body: Mapping[str, Any]) -> float:
-        return max(self.interval_s(body), CALL_S)
 
     def grace_s(self, body: Mapping[str, Any]) -> float:
         return float(body.get("insufficientDataGraceSeconds", 0))
@@ -300,11 +297,6 @@ class AlarmRunner:
             )
         )
 
-    def finish(
-        self, check: Check, body: Mapping[str, Any], measured: Sequence[Measurement], env: Env
-    ) -> list[Measurement]:
-        return []
-
 
 def alarm_names(body: Mapping[str, Any], context: Mapping[str, Any]) -> list[str]:
     names: list[str] = []
@@ -315,7 +307,7 @@ def alarm_names(body: Mapping[str, Any], context: Mapping[str, Any]) -> list[str
     return list(dict.fromkeys(names))
 
 
-class TargetRunner:
+class TargetRunner(SampledRunner):
     """Each slot reads the target group's health: enough healthy targets, and `initial` only within its grace."""
 
     def problems(self, body: Mapping[str, Any]) -> list[str]:
@@ -323,15 +315,6 @@ class TargetRunner:
         if not isinstance(minimum, int) and not str(minimum).isdigit():
             return [f"minTargets {str(minimum)[:32]!r} is not a number"]
         return []
-
-    def slots(self, body: Mapping[str, Any]) -> int:
-        return int(body["sampling"]["count"])
-
-    def interval_s(self, body: Mapping[str, Any]) -> float:
-        return int(body["sampling"].get("intervalMs", 10000)) / 1000
-
-    def slot_s(self, body: Mapping[str, Any]) -> float:
-        return max(self.interval_s(body), CALL_S)
 
     def grace_s(self, body: Mapping[str, Any]) -> float:
         return float(body.get("initialGraceSeconds", 0))
@@ -360,8 +343,3 @@ class TargetRunner:
         return Step(
             (Measurement(check.name, slot, "fail", why, share, f">= {wanted:g}% and >= {minimum}", at=at, data=data),)
         )
-
-    def finish(
-        self, check: Check, body: Mapping[str, Any], measured: Sequence[Measurement], env: Env
-    ) -> list[Measurement]:
-        return []
