@@ -55,6 +55,17 @@ def test_the_link_key_is_generated_and_read_only_by_the_approval_functions(templ
         if statement["Resource"] == {"Ref": "ApprovalLinkKey"}
     )
     assert readers == ["ApprovalPageFunction", "ApprovalRequestsFunction"]
+    # and the deploy hooks, which sign links to ask a person: one policy, on their five roles alone
+    policies = {
+        lid: resource["Properties"]
+        for lid, resource in template.resources.items()
+        if resource.get("Type") == "AWS::IAM::Policy"
+        and {"Ref": "ApprovalLinkKey"} in [s["Resource"] for s in resource["Properties"]["PolicyDocument"]["Statement"]]
+    }
+    assert list(policies) == ["DeployHooksAskPeoplePolicy"]
+    hooks = ["BeforeInstall", "AfterInstall", "AfterAllowTestTraffic", "BeforeAllowTraffic", "AfterAllowTraffic"]
+    assert policies["DeployHooksAskPeoplePolicy"]["Roles"] == [{"Ref": f"DeployHook{h}FunctionRole"} for h in hooks]
+    assert template.resources["DeployHooksAskPeoplePolicy"]["Condition"] == "HooksAskPeople"
 
 
 def test_codepipelines_token_reaches_the_requests_function_alone(template: SamTemplate) -> None:
