@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import argparse
 import re
-import urllib.error
-import urllib.parse
-import urllib.request
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +11,18 @@ import pygit2
 
 from codereflex.cli.approvers import sync_command
 from sandbox.aws.pipelines import approval_pipeline
-from sandbox.demo.demo_kit import DemoFailure, commit, expect, say, title
+from sandbox.demo.demo_kit import (
+    Connection,
+    DemoFailure,
+    Page,
+    commit,
+    expect,
+    mails,
+    page_text,
+    say,
+    show_mail,
+    title,
+)
 from sandbox.local import Sandbox
 
 PIPELINE = "checkout-release"
@@ -23,59 +30,6 @@ REPOSITORY = "checkout-service"
 PROJECT = f"{REPOSITORY}-ci"
 ALICE, BOB = "alice@example.com", "bob@example.com"
 REASON = "Refund dashboards are green; release notes checked"
-
-
-class _Page:
-    """HTTP on 127.0.0.1 to the sandbox's function URL, redirects not followed (the demo shows the 303)."""
-
-    class _NoRedirect(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-            return None
-
-    def __init__(self) -> None:
-        self._opener = urllib.request.build_opener(self._NoRedirect)
-
-    def request(self, method: str, url: str, form: Mapping[str, str] | None = None) -> tuple[int, str]:
-        data = urllib.parse.urlencode(form).encode() if form is not None else None
-        request = urllib.request.Request(url, data=data, method=method)  # noqa: S310 (a loopback URL)
-        try:
-            with self._opener.open(request, timeout=30) as answer:
-                return answer.status, answer.read().decode()
-        except urllib.error.HTTPError as error:
-            return error.code, error.read().decode()
-
-
-class _Connection:
-    """What `codereflex approvers sync` is given by the CLI, here over the sandbox."""
-
-    def __init__(self, sandbox: Sandbox) -> None:
-        self._sandbox = sandbox
-
-    @property
-    def resources(self) -> Mapping[str, str]:
-        return self._sandbox.stack.refs
-
-    def client(self, name: str) -> Any:
-        return self._sandbox.client(name)
-
-
-def _text(html: str) -> str:
-    """The page as a person reads it: its head (title, stylesheet) and tags dropped, whitespace folded."""
-    body = re.sub(r"<head>.*?</head>", " ", html, flags=re.DOTALL)
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", body)).strip()
-
-
-def _mails(sandbox: Sandbox, address: str, kind: str) -> list[Any]:
-    return [mail for mail in sandbox.mailbox(address) if mail.attributes.get("kind") == kind]
-
-
-def _show_mail(mail: Any, address: str) -> None:
-    say(f"   +--- email to {address} " + "-" * max(0, 58 - len(address)))
-    say(f"   | Subject: {mail.subject}")
-    say("   |")
-    for line in mail.message.rstrip("\n").splitlines():
-        say(f"   | {line}".rstrip())
-    say(f"   +--- SNS message attributes: {' '.join(f'{k}={v}' for k, v in sorted(mail.attributes.items()))}")
 
 
 def _action(sandbox: Sandbox, execution_id: str) -> dict[str, Any]:
@@ -110,7 +64,7 @@ def _setup(sandbox: Sandbox, scratch: Path) -> str:
     say(f"   its approval names the stack's notification topic too; tag codereflex:approvers = {ALICE} {BOB}")
     say("   $ codereflex approvers sync --tags")
     args = argparse.Namespace(approvers="", parameter=None, tags=True, topic=None, fix=False, dry_run=False)
-    if sync_command(args, _Connection(sandbox)) != 0:
+    if sync_command(args, Connection(sandbox)) != 0:
         raise DemoFailure("approvers sync found a subscription that would receive others' links")
     return str(tip)
 
@@ -122,7 +76,7 @@ def act(sandbox: Sandbox, scratch: Path) -> None:
     execution_id, links = _requested(sandbox)
 
     title("Approvals 2: a mail scanner fetches every link in Alice's email")
-    page = _Page()
+    page = Page()
     for method in ("HEAD", "GET"):
         status, _ = page.request(method, links[ALICE])
         say(f"   {method} {links[ALICE][:60]}… → {status}")
@@ -135,7 +89,7 @@ def act(sandbox: Sandbox, scratch: Path) -> None:
     title("Approvals 4: the link again, and Bob's")
     for address in (ALICE, BOB):
         status, html = page.request("GET", links[address])
-        shown = _text(html)
+        shown = page_text(html)
         said = re.search(r"Approved by \S+ at [^.]+", shown)
         say(f"   {address}'s link → {status}: {said.group(0) if said else shown[:200]}")
         expect(f"Approved by {ALICE} at " in shown and 'name="form"' not in html, "the page says what happened")
@@ -156,10 +110,10 @@ def _requested(sandbox: Sandbox) -> tuple[str, dict[str, str]]:
         raise DemoFailure("the sandbox serves no approval page")
     links: dict[str, str] = {}
     for address in (ALICE, BOB):
-        mails = _mails(sandbox, address, "request")
-        expect(len(mails) == 1, f"{address} received exactly one request email, with their own link")
-        _show_mail(mails[0], address)
-        found = re.search(re.escape(page_url.rstrip("/")) + r"/a/[A-Za-z0-9_.-]+", mails[0].message)
+        requested = mails(sandbox, address, "request")
+        expect(len(requested) == 1, f"{address} received exactly one request email, with their own link")
+        show_mail(requested[0], address)
+        found = re.search(re.escape(page_url.rstrip("/")) + r"/a/[A-Za-z0-9_.-]+", requested[0].message)
         if found is None:
             raise DemoFailure(f"no link in {address}'s email")
         links[address] = found.group(0)
@@ -168,9 +122,9 @@ def _requested(sandbox: Sandbox) -> tuple[str, dict[str, str]]:
     return execution_id, links
 
 
-def _approve(sandbox: Sandbox, page: _Page, execution_id: str, link: str) -> None:
+def _approve(sandbox: Sandbox, page: Page, execution_id: str, link: str) -> None:
     status, html = page.request("GET", link)
-    shown = _text(html)
+    shown = page_text(html)
     say(f"   GET → {status}; the page says: {shown[:400]}…")
     expect("Apple Pay at checkout" in shown, "the page shows the change being approved")
     form = re.search(r'name="form" value="([^"]+)"', html)
@@ -188,6 +142,6 @@ def _approve(sandbox: Sandbox, page: _Page, execution_id: str, link: str) -> Non
     )["pipelineExecution"]
     say(f"   pipeline execution {execution_id}: {execution['status']}")
     for address in (ALICE, BOB):
-        closing = _mails(sandbox, address, "closeout")
+        closing = mails(sandbox, address, "closeout")
         expect(len(closing) == 1, f"{address} received one close-out email")
-        _show_mail(closing[0], address)
+        show_mail(closing[0], address)

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import tempfile
-from collections.abc import Callable, Sequence
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import pygit2
 from pygit2.enums import FileMode
@@ -63,6 +68,59 @@ class Workspace:
 
     def set_ref(self, name: str, target: pygit2.Oid) -> None:
         self.repo.create_reference_direct(name, target, True)
+
+
+class Page:
+    """HTTP on 127.0.0.1 to the sandbox's function URL, redirects not followed (the demo shows the 303)."""
+
+    class _NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+            return None
+
+    def __init__(self) -> None:
+        self._opener = urllib.request.build_opener(self._NoRedirect)
+
+    def request(self, method: str, url: str, form: Mapping[str, str] | None = None) -> tuple[int, str]:
+        data = urllib.parse.urlencode(form).encode() if form is not None else None
+        request = urllib.request.Request(url, data=data, method=method)  # noqa: S310 (a loopback URL)
+        try:
+            with self._opener.open(request, timeout=30) as answer:
+                return answer.status, answer.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode()
+
+
+class Connection:
+    """What `codereflex approvers sync` is given by the CLI, here over the sandbox."""
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self._sandbox = sandbox
+
+    @property
+    def resources(self) -> Mapping[str, str]:
+        return self._sandbox.stack.refs
+
+    def client(self, name: str) -> Any:
+        return self._sandbox.client(name)
+
+
+def page_text(html: str) -> str:
+    """The page as a person reads it: its head (title, stylesheet) and tags dropped, whitespace folded."""
+    body = re.sub(r"<head>.*?</head>", " ", html, flags=re.DOTALL)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", body)).strip()
+
+
+def mails(sandbox: Sandbox, address: str, kind: str) -> list[Any]:
+    return [mail for mail in sandbox.mailbox(address) if mail.attributes.get("kind") == kind]
+
+
+def show_mail(mail: Any, address: str) -> None:
+    say(f"   +--- email to {address} " + "-" * max(0, 58 - len(address)))
+    say(f"   | Subject: {mail.subject}")
+    say("   |")
+    for line in mail.message.rstrip("\n").splitlines():
+        say(f"   | {line}".rstrip())
+    say(f"   +--- SNS message attributes: {' '.join(f'{k}={v}' for k, v in sorted(mail.attributes.items()))}")
 
 
 def run(story: Callable[[Sandbox, Path], None], done: str) -> int:

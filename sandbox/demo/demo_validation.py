@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
+import time
 import urllib.request
 from pathlib import Path
 from typing import Any
 
+from codereflex.cli.approvers import sync_command
 from codereflex.cli.validation import check_spec
 from sandbox.aws.bluegreen import EcsStage, LambdaStage
-from sandbox.aws.deployments import Deployer, Outcome, router_invoker
+from sandbox.aws.deployments import Deployer, Outcome, SimulatedClock, router_invoker
+from sandbox.aws.hooktime import simulated_hooks
 from sandbox.aws.moto_ext import codedeploy, elbv2
 from sandbox.aws.services import Behaviour, tail
-from sandbox.demo.demo_kit import DemoFailure, expect, say, title
+from sandbox.demo.demo_kit import Connection, DemoFailure, Page, expect, page_text, say, show_mail, title
 from sandbox.local import Notice, Sandbox
 
 ALARM = "orders-errors"
+ALICE, BOB = "alice@example.com", "bob@example.com"
+REASON = "Quote errors are not published yet; the canary dashboard is clean"
 
 # Small plans on purpose: the demo runs in real time (the hook functions read the system clock).
 LAMBDA_SPEC = f"""\
@@ -63,6 +69,45 @@ checks:
 """
 
 
+# A metric nobody publishes: no datapoints, so the check is inconclusive and a person is asked.
+PERSON_SPEC = f"""\
+version: 1
+kind: HookValidation
+name: quotes
+platform: lambda
+people:
+  approvers: [{ALICE}, {BOB}]
+  waitMinutes: 15
+checks:
+  - name: quote-contract
+    type: lambdaInvoke
+    hooks: [BeforeAllowTraffic]
+    function: "{{{{ lambda.functionName }}}}"
+    qualifier: "{{{{ lambda.targetVersion }}}}"
+    cases:
+      - name: quote
+        payload: {{sku: A1}}
+        expect:
+          functionError: none
+          body: [{{jsonPath: "$.statusCode", equals: 200}}]
+  - name: quote-errors
+    type: cloudwatchMetric
+    hooks: [BeforeAllowTraffic]
+    window: {{lookbackSeconds: 300, periodSeconds: 60, endOffsetSeconds: 0}}
+    queries:
+      - id: errors
+        stat: Sum
+        metric:
+          namespace: Quotes
+          name: QuoteErrors
+          dimensions: {{FunctionName: "{{{{ lambda.functionName }}}}"}}
+    condition: sum(errors) <= 0
+    minDatapoints: 1
+    sampling: {{count: 1, intervalMs: 1000}}
+    onInconclusive: person
+"""
+
+
 def blue_orders(_event: Any, _context: Any) -> dict[str, Any]:
     return {"statusCode": 200, "price": 100}
 
@@ -72,10 +117,12 @@ def green_orders(_event: Any, _context: Any) -> dict[str, Any]:
 
 
 def act(sandbox: Sandbox, scratch: Path) -> None:
-    """A Lambda deployment its checks pass, then an ECS deployment whose green p99 fails and is rolled back."""
+    """A Lambda deployment its checks pass, an ECS deployment whose green p99 fails and is rolled back, then a
+    Lambda deployment whose inconclusive check a person approves while the hook waits (on a simulated clock)."""
     bucket = sandbox.router.function("DeployHookBeforeInstallFunction").environment["VALIDATION_BUCKET"]
     _lambda_passes(sandbox, bucket, scratch)
     _ecs_slow_tail(sandbox, bucket, scratch)
+    _person_decides(sandbox, bucket, scratch)
 
 
 def _hook_name(sandbox: Sandbox, hook: str) -> str:
@@ -98,10 +145,14 @@ def _put_spec(sandbox: Sandbox, bucket: str, stage: LambdaStage | EcsStage, text
         say(f"   | {line}")
 
 
-def _deploy(sandbox: Sandbox, deployment_id: str) -> tuple[Outcome, list[dict[str, Any]]]:
+def _deploy(
+    sandbox: Sandbox, deployment_id: str, deployer: Deployer | None = None, *, heading: str | None = None
+) -> tuple[Outcome, list[dict[str, Any]]]:
     """Run the deployment as CodeDeploy would; each hook function's answer, printed as its report line."""
     before = len(sandbox.deliveries)
-    outcome = Deployer(router_invoker(sandbox)).run(deployment_id)
+    outcome = (deployer or Deployer(router_invoker(sandbox))).run(deployment_id)
+    if heading is not None:
+        say(heading)
     answers: list[dict[str, Any]] = []
     for delivery in sandbox.deliveries[before:]:
         if not delivery.logical_id.startswith("DeployHook"):
@@ -110,7 +161,10 @@ def _deploy(sandbox: Sandbox, deployment_id: str) -> tuple[Outcome, list[dict[st
             raise DemoFailure(f"{delivery.logical_id} did not answer: {delivery.error}")
         answers.append(delivery.result)
         hook = delivery.logical_id.removeprefix("DeployHook").removesuffix("Function")
-        say(f"   {hook}: {delivery.result.get('verdict')} — {delivery.result.get('reason')}")
+        if delivery.result.get("verdict") is None:  # a run that decided nothing yet: it handed over, say
+            say(f"   {hook}: {delivery.result.get('outcome')} — {delivery.result.get('why')}")
+        else:
+            say(f"   {hook}: {delivery.result.get('verdict')} — {delivery.result.get('reason')}")
     for report in codedeploy.hook_reports(deployment_id):
         say(f"   PutLifecycleEventHookExecutionStatus {report.status} → CodeDeploy {report.answer}")
     say(f"   deployment {deployment_id}: {outcome.status}")
@@ -235,3 +289,110 @@ def _ecs_claims(
         say(f"   +--- attributes: {' '.join(f'{k}={v}' for k, v in sorted(notice.attributes.items()))}")
     expect(len(notices) == 1 and reason in notices[0].message, "one notice, with the reason")
     expect(notices[0].attributes.get("outcome") == "Failed", "the notice's outcome attribute says Failed")
+
+
+def _person_decides(sandbox: Sandbox, bucket: str, scratch: Path) -> None:
+    title("Validation 3: an inconclusive check decided by a person")
+    stage = LambdaStage(
+        sandbox.client, [blue_orders, green_orders], name="quotes", application="quotes-app", group="quotes-dg"
+    )
+    say(
+        f"   function {stage.name}: alias {stage.alias} on version 1, version 2 published; nobody publishes QuoteErrors"
+    )
+    _put_spec(sandbox, bucket, stage, PERSON_SPEC, scratch)
+    say(f"   $ codereflex approvers sync --approvers {ALICE},{BOB}")
+    args = argparse.Namespace(
+        approvers=f"{ALICE},{BOB}", parameter=None, tags=False, topic=None, fix=False, dry_run=False
+    )
+    expect(sync_command(args, Connection(sandbox)) == 0, "each approver has one email subscription, filtered on them")
+    hook = "BeforeAllowTraffic"
+    deployment_id = stage.deploy({hook: _hook_name(sandbox, hook)})
+    say("   simulated clock: the hook's wait of minutes takes a second")
+    clock = SimulatedClock(grace=0.01)
+    started, began = clock.now(), time.monotonic()
+    # What the approvers' mailboxes held before (the approvals act's pipeline mailed them too).
+    seen = {address: len(sandbox.mailbox(address)) for address in (ALICE, BOB)}
+    broken: list[DemoFailure] = []
+
+    def between_runs() -> None:
+        # Runs inside the deployer's hook delivery, which takes any exception for a function error.
+        try:
+            _alice_approves(sandbox, deployment_id, _new_mails(sandbox, ALICE, "request", seen))
+        except DemoFailure as failure:
+            broken.append(failure)
+
+    with simulated_hooks(sandbox, clock) as hooks:
+        hooks.between_runs.append(between_runs)
+        deployer = Deployer(hooks.invoker(), clock=clock)
+        outcome, answers = _deploy(sandbox, deployment_id, deployer, heading="   the hook's runs, each one's answer:")
+    if broken:
+        raise broken[0]
+    waited, real = (clock.now() - started).total_seconds(), time.monotonic() - began
+    say(f"   the hook waited {waited / 60:.1f} min on the simulated clock, {real:.1f} s of real time")
+    expect(waited > 60 and real < waited / 60, "minutes of the hook's time passed in seconds of real time")
+    expect(
+        hooks.continuations >= 1, f"the hook handed over to its next run {hooks.continuations} time(s) while it waited"
+    )
+    expect(
+        [a.get("outcome") for a in answers[:-1]] == ["handed-over"] * hooks.continuations,
+        "every run before the last handed over without deciding",
+    )
+    verdict = answers[-1]
+    expect(
+        verdict.get("verdict") == "Succeeded" and verdict.get("check") == "quote-errors",
+        "the last run reported Succeeded, for the inconclusive check",
+    )
+    expect(f"approved by {ALICE}: {REASON}" in str(verdict.get("reason")), "the reason names who approved and why")
+    reports = [(r.status, r.answer) for r in codedeploy.hook_reports(deployment_id)]
+    expect(reports == [("Succeeded", "accepted")], "CodeDeploy got exactly one status for the hook")
+    expect(outcome.status == "Succeeded", "the deployment a person approved Succeeded")
+    alias = sandbox.client("lambda").get_alias(FunctionName=stage.name, Name=stage.alias)
+    expect(alias["FunctionVersion"] == "2", f"alias {stage.alias} now points at version 2")
+    closing = _new_mails(sandbox, BOB, "closeout", seen)
+    expect(len(closing) == 1, f"{BOB} received one close-out email")
+    show_mail(closing[0], BOB)
+    expect(ALICE in closing[0].message, "it says who decided")
+    notices = _validation_notices(sandbox)
+    for notice in notices:
+        say(f"   SNS notice: {notice.subject} (outcome={notice.attributes.get('outcome')})")
+    expect(
+        len(notices) == 1 and f"decided by {ALICE}" in notices[0].subject,
+        "one notice on the topic: a person decided this hook",
+    )
+
+
+def _new_mails(sandbox: Sandbox, address: str, kind: str, seen: dict[str, int]) -> list[Any]:
+    """The mail of `kind` that `address` received since `seen` was counted."""
+    return [mail for mail in sandbox.mailbox(address)[seen[address] :] if mail.attributes.get("kind") == kind]
+
+
+def _alice_approves(sandbox: Sandbox, deployment_id: str, requested: list[Any]) -> None:
+    """What Alice does while the hook waits: reads her email, opens her link, approves with a reason."""
+    say("   ... the hook is waiting; meanwhile Alice reads her email:")
+    expect(len(requested) == 1, f"{ALICE} received exactly one request email for the deployment")
+    page_url = sandbox.approval_page_url
+    if page_url is None:
+        raise DemoFailure("the sandbox serves no approval page")
+    pattern = re.escape(page_url.rstrip("/")) + r"/a/[A-Za-z0-9_.-]+"
+    say(f"   +--- email to {ALICE} " + "-" * max(0, 58 - len(ALICE)))
+    say(f"   | Subject: {requested[0].subject}")
+    for line in requested[0].message.splitlines():
+        if re.search(pattern, line):
+            say(f"   | {line}".rstrip())
+    say("   +" + "-" * 76)
+    found = re.search(pattern, requested[0].message)
+    if found is None:
+        raise DemoFailure(f"no link in {ALICE}'s email")
+    link = found.group(0)
+    expect(codedeploy.hook_reports(deployment_id) == [], "CodeDeploy has heard nothing yet: the hook waits")
+    page = Page()
+    status, html = page.request("GET", link)
+    shown = page_text(html)
+    say(f"   GET → {status}; the page says: {shown[:400]}…")
+    expect(status == 200 and "quote-errors" in shown, "the page shows the deployment and the inconclusive check")
+    form = re.search(r'name="form" value="([^"]+)"', html)
+    if form is None:
+        raise DemoFailure("the page has no form to decide with")
+    status, _ = page.request("POST", link, {"form": form.group(1), "decision": "approve", "reason": REASON})
+    say(f"   POST decision=approve reason={REASON!r} → {status} (See Other: back to the link)")
+    expect(status == 303, "the page took Alice's approval")

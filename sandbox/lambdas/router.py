@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Final, cast
 
 from moto.sns.utils import FilterPolicyMatcher
@@ -353,6 +354,24 @@ class Router:
             for spec in specs:
                 self._forget(spec)
 
+    def handler_module(self, logical_id: str, *, env_overrides: Mapping[str, str] | None = None) -> ModuleType:
+        """The module `logical_id`'s invocations run, initialised as its next invocation would find it.
+
+        Imported (when it is not yet) in the function's environment, as Lambda's init phase does, so a
+        caller can replace one of its attributes (a clock, say) for the invocations that follow.
+        """
+        spec = self._deployed(logical_id)
+        env = self._environment(spec, "init", env_overrides)
+        with _PROCESS_LOCK, _environment(env):
+            self._initialised(spec, {k: v for k, v in env.items() if k != "AWS_LAMBDA_LOG_STREAM_NAME"})
+        return sys.modules[spec.handler.replace("/", ".").rpartition(".")[0]]
+
+    def _initialised(self, spec: FunctionSpec, configuration: dict[str, str]) -> Handler:
+        if self._configured.get(spec.logical_id, configuration) != configuration:
+            self._forget(spec)  # a changed configuration: a new execution environment
+        self._configured[spec.logical_id] = configuration
+        return self._handler(spec)
+
     def _forget(self, spec: FunctionSpec) -> None:
         self._handlers.pop(spec.logical_id, None)
         self._configured.pop(spec.logical_id, None)
@@ -410,10 +429,7 @@ class Router:
         configuration = {k: v for k, v in env.items() if k != "AWS_LAMBDA_LOG_STREAM_NAME"}
         with _PROCESS_LOCK, _environment(env):
             try:
-                if self._configured.get(spec.logical_id, configuration) != configuration:
-                    self._forget(spec)  # a changed configuration: a new execution environment
-                self._configured[spec.logical_id] = configuration
-                handler = self._handler(spec)
+                handler = self._initialised(spec, configuration)
                 # The clock starts after the import: Lambda's init phase has its own time limit.
                 started = time.monotonic()
                 context = SandboxLambdaContext(

@@ -28,5 +28,12 @@ def test_the_whole_demo_succeeds(capsys: pytest.CaptureFixture[str]) -> None:
         "ok: the reason names the check, its observed p99 and the 150 ms threshold",
         "ok: production traffic is back on blue",
         "ok: one notice, with the reason",
+        "== Validation 3: an inconclusive check decided by a person",
+        "simulated clock: the hook's wait of minutes takes a second",
+        "ok: the page took Alice's approval",
+        "ok: the hook handed over to its next run 1 time(s) while it waited",
+        "ok: the reason names who approved and why",
+        "ok: the deployment a person approved Succeeded",
+        "ok: it says who decided",
     ):
         assert milestone in out

@@ -2,34 +2,20 @@
 
 from __future__ import annotations
 
-import importlib
 import time
-from collections.abc import Callable, Iterator, Mapping
-from types import ModuleType
-from typing import Any, ClassVar
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
 from sandbox.aws.bluegreen import EcsStage, LambdaStage
-from sandbox.aws.deployments import Deployer, Invoker, Outcome, SimulatedClock, router_invoker
+from sandbox.aws.deployments import Deployer, Invoker, Outcome, SimulatedClock
+from sandbox.aws.hooktime import SimulatedHooks, simulated_hooks
 from sandbox.aws.moto_ext import codedeploy
 from sandbox.aws.moto_ext.codedeploy import HookReport
 from sandbox.local import Sandbox
 
 ECS_HOOKS = ("BeforeInstall", "AfterInstall", "AfterAllowTestTraffic", "BeforeAllowTraffic", "AfterAllowTraffic")
-
-
-class EngineClock:
-    """The deployer's simulated time as the engine reads it: sleeping advances it, so an hour takes milliseconds."""
-
-    def __init__(self, simulated: SimulatedClock) -> None:
-        self.simulated = simulated
-
-    def now(self) -> float:
-        return self.simulated.now().timestamp()
-
-    def sleep(self, seconds: float) -> None:
-        self.simulated.advance(seconds)
 
 
 class NoBackoff:
@@ -42,27 +28,18 @@ class NoBackoff:
         return time.time()
 
 
-class QueuedContinuer:
-    """The function's asynchronous self-invocation, kept until the harness delivers it (as Lambda's queue would)."""
-
-    queue: ClassVar[list[Mapping[str, Any]]] = []
-
-    def __init__(self, _client: Any, function_arn: str) -> None:
-        self.function_arn = function_arn
-
-    def hand_over(self, payload: Mapping[str, Any]) -> None:
-        QueuedContinuer.queue.append({"function": self.function_arn, "payload": dict(payload)})
-
-
 class Hooks:
     """One sandbox, its simulated clock, the hook functions' names, specs and deployments run through the router."""
 
-    def __init__(self, sandbox: Sandbox, clock: SimulatedClock, module: ModuleType) -> None:
-        self.sandbox, self.clock, self.app = sandbox, clock, module
+    def __init__(self, sandbox: Sandbox, simulated: SimulatedHooks) -> None:
+        self.sandbox, self.clock, self.app, self.simulated = sandbox, simulated.clock, simulated.app, simulated
         self.bucket = sandbox.router.function("DeployHookBeforeInstallFunction").environment["VALIDATION_BUCKET"]
-        self.continuations = 0
         # What happens between one run and the next (a person answering, say): one callable per hand-over.
-        self.between_runs: list[Callable[[], object]] = []
+        self.between_runs = simulated.between_runs
+
+    @property
+    def continuations(self) -> int:
+        return self.simulated.continuations
 
     def function(self, hook: str) -> str:
         return self.sandbox.router.function(f"DeployHook{hook}Function").function_name
@@ -76,20 +53,7 @@ class Hooks:
 
     def invoker(self, base: Invoker | None = None) -> Invoker:
         """Each hook through the router, then every continuation it handed over, in order (Lambda's async queue)."""
-        through = base or router_invoker(self.sandbox)
-
-        def invoke(function: str, payload: dict[str, Any]) -> Any:
-            result = through(function, payload)
-            while QueuedContinuer.queue:
-                queued = QueuedContinuer.queue.pop(0)
-                self.continuations += 1
-                if self.between_runs:
-                    self.between_runs.pop(0)()
-                name = str(queued["function"]).rsplit(":", 1)[-1]
-                result = through(name, dict(queued["payload"]))
-            return result
-
-        return invoke
+        return self.simulated.invoker(base)
 
     def run(self, deployment_id: str, *, copies: int = 1, invoker: Invoker | None = None) -> Outcome:
         deployer = Deployer(invoker or self.invoker(), clock=self.clock, copies=copies)
@@ -109,15 +73,13 @@ class Hooks:
 
 
 @pytest.fixture
-def hooks(monkeypatch: pytest.MonkeyPatch) -> Iterator[Hooks]:
+def hooks() -> Iterator[Hooks]:
     clock = SimulatedClock(grace=0.01)
-    QueuedContinuer.queue = []
-    with Sandbox(function_env={"POWERTOOLS_METRICS_DISABLED": "true"}) as sandbox:
-        # The module the router runs (starting a sandbox is a cold start: its modules are imported afresh).
-        module = importlib.import_module("deploy_hooks.app")
-        monkeypatch.setattr(module, "CLOCK", EngineClock(clock))
-        monkeypatch.setattr(module, "LambdaContinuer", QueuedContinuer)
-        yield Hooks(sandbox, clock, module)
+    with (
+        Sandbox(function_env={"POWERTOOLS_METRICS_DISABLED": "true"}) as sandbox,
+        simulated_hooks(sandbox, clock) as simulated,
+    ):
+        yield Hooks(sandbox, simulated)
 
 
 @pytest.fixture

@@ -16,10 +16,11 @@ from codereflex.errors import TransientError
 from codereflex.validation.probes import HttpProber
 from sandbox.aws.bluegreen import EcsStage
 from sandbox.aws.deployments import Invoker, router_invoker
+from sandbox.aws.hooktime import QueuedContinuer
 from sandbox.aws.moto_ext.throttling import throttled
 from tests.conftest import AWS_SAMPLES, FakeLambdaContext, load_json
 
-from .conftest import Hooks, NoBackoff, QueuedContinuer
+from .conftest import Hooks, NoBackoff
 from .test_ecs import SMOKE
 
 HOOK = "AfterAllowTestTraffic"

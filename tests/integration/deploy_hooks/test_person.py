@@ -8,7 +8,6 @@ hand-over the function makes to itself), as one would while it waits.
 
 from __future__ import annotations
 
-import importlib
 import json
 import re
 from collections.abc import Iterator
@@ -18,10 +17,11 @@ import pytest
 
 from sandbox.aws.bluegreen import LambdaStage
 from sandbox.aws.deployments import SimulatedClock
+from sandbox.aws.hooktime import simulated_hooks
 from sandbox.local import Sandbox
 from tests.integration.approval_page.web import form_token, http
 
-from .conftest import EngineClock, Hooks, QueuedContinuer, lambda_stage
+from .conftest import Hooks, lambda_stage
 from .test_lambda import blue, broken, green
 
 ALICE, BOB, CAROL = "alice@example.com", "bob@example.com", "carol@example.com"
@@ -202,17 +202,13 @@ def test_duplicate_deliveries_ask_each_person_once_and_report_once(hooks: Hooks,
     assert len(people.mails(ALICE, "request")) == len(people.mails(BOB, "request")) == 1
 
 
-def test_without_approval_links_nobody_can_be_asked_and_the_hook_fails_saying_so(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    clock = SimulatedClock(grace=0.01)
-    QueuedContinuer.queue = []
+def test_without_approval_links_nobody_can_be_asked_and_the_hook_fails_saying_so() -> None:
     parameters = {"EnableApprovalLinks": "false"}
-    with Sandbox(function_env={"POWERTOOLS_METRICS_DISABLED": "true"}, parameters=parameters) as sandbox:
-        module = importlib.import_module("deploy_hooks.app")
-        monkeypatch.setattr(module, "CLOCK", EngineClock(clock))
-        monkeypatch.setattr(module, "LambdaContinuer", QueuedContinuer)
-        hooks = Hooks(sandbox, clock, module)
+    with (
+        Sandbox(function_env={"POWERTOOLS_METRICS_DISABLED": "true"}, parameters=parameters) as sandbox,
+        simulated_hooks(sandbox, SimulatedClock(grace=0.01)) as simulated,
+    ):
+        hooks = Hooks(sandbox, simulated)
         deployment_id, _ = _deploy(hooks)
         outcome = hooks.run(deployment_id)
         assert outcome.status == "Failed"

@@ -308,6 +308,23 @@ def test_cold_start_forgets_imported_modules(router: Router) -> None:
     assert router.invoke("OnBuild", build_event())["context"]["function_name"] == "sandbox-OnBuild"
 
 
+def test_handler_module_is_initialised_as_an_invocation_would_and_is_what_invocations_run(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a cold function whose template says WARNING
+    quiet = make_router(LogLevel="WARNING")
+    quiet.cold_start()
+    # When its module is asked for before any invocation, and one of its names replaced
+    module = quiet.handler_module("OnBuild")
+    monkeypatch.setattr(module, "_REPORTED_ENV_PREFIXES", ("FIXTURE_",))
+    result = quiet.invoke("OnBuild", build_event())
+    # Then it was imported in the function's environment (its logger at WARNING) and the invocation ran it, warm
+    assert module is sys.modules["router_fixture_fn.app"]
+    assert "Fixture recorded" not in capsys.readouterr().out
+    assert not any(key.startswith("AWS_LAMBDA_") for key in result["env"])
+    quiet.cold_start()  # the next test's router starts from nothing too
+
+
 def test_a_new_execution_environment_logs_at_its_own_level_to_the_stdout_of_its_time(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
