@@ -118,6 +118,10 @@ def test_an_inconclusive_check_holds_the_hook_until_a_person_approves_then_the_d
     assert verdict["check"] == "quote-errors"
     assert "approved by alice@example.com: dashboards are clean" in verdict["reason"], verdict
     assert _alias(hooks, stage) == "2"
+    # The notification topic says a person decided this hook (as it does for every failed one)
+    (notice,) = [n for n in hooks.sandbox.notices() if n.attributes.get("kind") == "deployment-validation"]
+    assert "decided by alice@example.com" in notice.subject, notice
+    assert notice.attributes.get("outcome") == "Succeeded"
     # Each approver was asked once, with a link of their own, and told the outcome once; Carol, not asked, got nothing
     for address in (ALICE, BOB):
         assert len(people.mails(address, "request")) == 1
