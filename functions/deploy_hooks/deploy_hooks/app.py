@@ -9,7 +9,6 @@ with collector_paused():  # a cold start's imports, without garbage collection: 
     import os
     import time
     from collections.abc import Mapping
-    from datetime import datetime
     from functools import cache
     from typing import Any
 
@@ -18,7 +17,6 @@ with collector_paused():  # a cold start's imports, without garbage collection: 
 
     from codereflex.approvals.links import LinkSigner
     from codereflex.approvals.mailing import Mailer
-    from codereflex.approvals.model import ActionRef, Request
     from codereflex.aws.approvals import ApprovalStore
     from codereflex.aws.clients import lazy_client
     from codereflex.aws.cloudwatch import CloudWatchAlarms, CloudWatchMetrics
@@ -36,7 +34,8 @@ with collector_paused():  # a cold start's imports, without garbage collection: 
     from codereflex.validation import publish
     from codereflex.validation.probes import HttpProber
 
-    from .config import HOOK_VARIABLE, Asking, Settings
+    from . import people
+    from .config import HOOK_VARIABLE, ApprovalLinks, Settings
     from .logic import Options, Ports, Run, handle
 
     logger, tracer, metrics = Logger(), Tracer(patch_modules=TRACED), Metrics()
@@ -109,44 +108,19 @@ class ReportPublisher:
         return self._ports.links.uri(published.html_key)
 
 
-class PeopleAsker:
-    """The approvals table and the approvers' mail (its links signed with the approval link key)."""
-
-    def __init__(self, store: ApprovalStore, mailer: Mailer) -> None:
-        self._store, self._mailer = store, mailer
-
-    def get(self, ref: ActionRef) -> Request | None:
-        return self._store.get(ref)
-
-    def open(self, request: Request) -> tuple[Request, bool]:
-        return self._store.open(request)
-
-    def close_undecided(self, ref: ActionRef, ended: Any) -> bool:
-        return self._store.close_undecided(ref, ended)
-
-    def mark_ended(self, ref: ActionRef, ended: Any) -> bool:
-        return self._store.mark_ended(ref, ended)
-
-    def mark_closed_out(self, ref: ActionRef) -> bool:
-        return self._store.mark_closed_out(ref)
-
-    def send(self, request: Request, kind: Any, recipients: tuple[str, ...], *, now: datetime) -> int:
-        return self._mailer.send(request, kind, recipients, now=now)
-
-
 @cache
 def _link_signer(secret_id: str) -> LinkSigner:
     # The key is read the first time a link is signed, then kept with the execution environment.
     return LinkSigner(keyring_from_secret(_client("secretsmanager"), secret_id))
 
 
-def _asker(asking: Asking | None, table: str, context: LambdaContext) -> PeopleAsker | None:
-    if asking is None:
+def _asker(links: ApprovalLinks | None, table: str, context: LambdaContext) -> people.Asking | None:
+    if links is None:
         return None
     once = DynamoDBOnce(table, _client("dynamodb"), namespace="approval-mail", context=context)
-    mail = SnsTopic(_client("sns"), asking.mail_topic_arn)
-    mailer = Mailer(lambda: _link_signer(asking.link_key_secret), asking.page_url, mail, once)
-    return PeopleAsker(ApprovalStore(_client("dynamodb"), asking.table), mailer)
+    mail = SnsTopic(_client("sns"), links.mail_topic_arn)
+    mailer = Mailer(lambda: _link_signer(links.link_key_secret), links.page_url, mail, once)
+    return people.Asking(ApprovalStore(_client("dynamodb"), links.table), mailer)
 
 
 def default_ports(context: LambdaContext) -> Ports:
@@ -172,7 +146,7 @@ def default_ports(context: LambdaContext) -> Ports:
         checks=validation,
         continuer=LambdaContinuer(_client("lambda"), context.invoked_function_arn),
         publisher=ReportPublisher(deployments, reports),
-        people=_asker(config.asking, config.records_table, context),
+        people=_asker(config.approval_links, config.records_table, context),
     )
 
 

@@ -13,7 +13,7 @@ from codereflex.validation.spec import ECS_HOOKS, canonical_hook
 HOOK_VARIABLE = "DEPLOYMENT_HOOK"
 
 
-class Asking(NamedTuple):
+class ApprovalLinks(NamedTuple):
     """Where a question to people goes: the approvals table, the approvers' mail topic, the link key, the page."""
 
     table: str
@@ -22,7 +22,7 @@ class Asking(NamedTuple):
     page_url: str
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> Asking | None:
+    def from_env(cls, env: Mapping[str, str]) -> ApprovalLinks | None:
         if not env.get("APPROVALS_TABLE", "").strip():
             return None  # approval links are off: a spec that asks a person fails closed, saying so
         page_url = require(env, "APPROVAL_PAGE_URL")
@@ -43,7 +43,7 @@ class Settings(NamedTuple):
     run_seconds: float  # the function's timeout: the length of one run
     topic_arn: str  # where a failed hook's notice goes
     region: str  # for the report's console links
-    asking: Asking | None = None  # approval links, when they are on: who decides an inconclusive check
+    approval_links: ApprovalLinks | None = None  # when they are on: a hook may ask a person
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -61,5 +61,5 @@ class Settings(NamedTuple):
             float(raw),
             require(env, "NOTIFICATION_TOPIC_ARN"),
             require(env, "AWS_REGION"),
-            Asking.from_env(env),
+            ApprovalLinks.from_env(env),
         )

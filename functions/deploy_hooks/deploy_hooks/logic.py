@@ -275,15 +275,15 @@ def _ask(measured: Decided, deployment: Deployment, ports: Ports, options: Optio
                     Outcome.DUPLICATE, mine.execution_id, "another run took the hook over", lines=measured.lines
                 )
             mine = moved
-        request = asking.get(ref)
+        request = asking.questions.get(ref)
         if request is None:
             until = min(now + who.wait_minutes * 60, measured.hook_deadline - measured.hook_margin_s)
-            request, opened = asking.open(people.question(ref, who, asked, now, until))
+            request, opened = asking.questions.open(people.question(ref, who, asked, now, until))
             if opened:
                 counts.append(Count("HooksAskedPeople"))
                 lines.append(Line("Validation asks people", {"request": ref.key, "approvers": len(who.approvers)}))
-        asking.send(request, "request", request.approvers, now=people.at(now))  # each once, however often run
-        answered = people.wait(request, asking, clock.now, clock.sleep, measured.run_stop)
+        asking.mail.send(request, "request", request.approvers, now=people.at(now))  # each once, however often run
+        answered = people.wait(request, asking.questions, clock.now, clock.sleep, measured.run_stop)
     except Exception as error:  # asking failed: the hook fails closed, as any undecided path
         verdict = unanswered(asked, f"asking a person failed ({type(error).__name__})")
         return _decide(mine, verdict, ports, tuple(lines), measured.measured, spec_name=measured.spec)
@@ -392,7 +392,7 @@ def _close_question(mine: HookRecord, ports: Ports) -> tuple[Line, ...]:
     if ref is None or ports.people is None:
         return ()
     try:
-        request = ports.people.get(ref)
+        request = ports.people.questions.get(ref)
         mailed = people.close(request, ports.people, ports.checks.clock.now()) if request is not None else 0
     except Exception as error:  # the status is reported; a lost close-out must not change it
         return (Line("Validation question not closed", {"request": ref.key, "error": type(error).__name__}, "warning"),)

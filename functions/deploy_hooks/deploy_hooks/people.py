@@ -24,23 +24,27 @@ from codereflex.validation.spec import People
 POLL_S = 5.0  # how often a waiting run reads the request: a decision reaches CodeDeploy within seconds
 
 
-class Asking(Protocol):
-    """The approvals table and the approvers' mail, as the hook uses them."""
+class Questions(Protocol):
+    """The approvals table, as the hook uses it (`codereflex.aws.approvals.ApprovalStore`)."""
 
     def get(self, ref: ActionRef) -> Request | None: ...
     def open(self, request: Request) -> tuple[Request, bool]: ...
     def close_undecided(self, ref: ActionRef, ended: Ended) -> bool: ...
     def mark_ended(self, ref: ActionRef, ended: Ended) -> bool: ...
     def mark_closed_out(self, ref: ActionRef) -> bool: ...
+
+
+class Mail(Protocol):
+    """The approvers' mail, each message once (`codereflex.approvals.mailing.Mailer`)."""
+
     def send(self, request: Request, kind: Kind, recipients: tuple[str, ...], *, now: datetime) -> int: ...
 
 
-class Answered(NamedTuple):
-    """The wait is over: the verdict to report, the request as it ended, and how many close-outs went out."""
+class Asking(NamedTuple):
+    """Where a hook's question to people is kept, and how it reaches them."""
 
-    verdict: HookVerdict
-    request: Request
-    mailed: int
+    questions: Questions
+    mail: Mail
 
 
 def ref_for(application: str, group: str, hook: str, deployment_id: str) -> ActionRef:
@@ -89,7 +93,11 @@ def question(ref: ActionRef, people: People, verdict: HookVerdict, now: float, u
 
 
 def wait(
-    request: Request, asking: Asking, clock_now: Callable[[], float], sleep: Callable[[float], None], stop_at: float
+    request: Request,
+    questions: Questions,
+    clock_now: Callable[[], float],
+    sleep: Callable[[float], None],
+    stop_at: float,
 ) -> Request | None:
     """Poll until the request is decided or over (returned as it stands), or None when this run must stop."""
     ref = request.ref
@@ -98,14 +106,14 @@ def wait(
             return request
         now = clock_now()
         if at(now) >= request.expires_at:
-            if asking.close_undecided(ref, Ended("expired", at(now))):
+            if questions.close_undecided(ref, Ended("expired", at(now))):
                 return request._replace(ended=Ended("expired", at(now)))
             # The page claimed an outcome a moment before: it stands.
-            return asking.get(ref) or request
+            return questions.get(ref) or request
         if now + POLL_S > stop_at:
             return None
         sleep(POLL_S)
-        request = asking.get(ref) or request
+        request = questions.get(ref) or request
 
 
 def verdict_for(request: Request, asked: HookVerdict, people: People) -> HookVerdict:
@@ -134,16 +142,16 @@ def close(request: Request, asking: Asking, now: float) -> int:
     if ended is None and request.outcome is not None:
         how: EndedHow = "approved-here" if request.outcome.status == APPROVED else "rejected-here"
         ended = Ended(how, request.outcome.at)
-        asking.mark_ended(request.ref, ended)
+        asking.questions.mark_ended(request.ref, ended)
     elif ended is None:
         ended = Ended("abandoned", when)
-        if not asking.close_undecided(request.ref, ended):
+        if not asking.questions.close_undecided(request.ref, ended):
             return 0  # decided meanwhile: the run that reads that decision closes it out
     if request.closed_out:
         return 0
     # Each message once (the mailer's once-keys), then the flag: a crash in between sends none twice.
-    sent = asking.send(request._replace(ended=ended), "closeout", request.approvers, now=when)
-    asking.mark_closed_out(request.ref)
+    sent = asking.mail.send(request._replace(ended=ended), "closeout", request.approvers, now=when)
+    asking.questions.mark_closed_out(request.ref)
     return sent
 
 
