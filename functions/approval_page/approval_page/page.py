@@ -145,36 +145,34 @@ def _changes(request: Request) -> list[str]:
             summary = f" \u2014 {escape(revision.summary)}" if revision.summary else ""
             parts.append(f"<li>{escape(revision.name)}: {_link(revision.url, commit)}{summary}{by}</li>")
         parts.append("</ul>")
-    if request.builds:
-        parts.append("<h2>Builds of this execution</h2><ul>")
-        for build in request.builds:
-            summary = f": {escape(build.summary)}" if build.summary else ""
-            parts.append(f"<li>{_link(build.url, escape(build.action))} {escape(build.status)}{summary}</li>")
-        parts.append("</ul>")
-    if request.custom_data or request.external_link:
-        parts.append("<h2>From the pipeline</h2>")
-        if request.custom_data:
-            parts.append(f'<p class="note">{escape(request.custom_data)}</p>')
-        if request.external_link:
-            parts.append(f"<p>Review: {_link(request.external_link, escape(request.external_link))}</p>")
-    return parts
+    return [*parts, *_summaries("Builds of this execution", request), *_notes("From the pipeline", "Review", request)]
 
 
 def _checks(request: Request) -> list[str]:
     """A deployment hook's checks (one per `builds` entry) and why a person is asked."""
-    parts = []
-    if request.builds:
-        parts.append("<h2>Checks of this hook</h2><ul>")
-        for check in request.builds:
-            summary = f": {escape(check.summary)}" if check.summary else ""
-            parts.append(f"<li>{_link(check.url, escape(check.action))} {escape(check.status)}{summary}</li>")
-        parts.append("</ul>")
-    if request.custom_data or request.external_link:
-        parts.append("<h2>Why a person is asked</h2>")
-        if request.custom_data:
-            parts.append(f'<p class="note">{escape(request.custom_data)}</p>')
-        if request.external_link:
-            parts.append(f"<p>Report: {_link(request.external_link, escape(request.external_link))}</p>")
+    return [*_summaries("Checks of this hook", request), *_notes("Why a person is asked", "Report", request)]
+
+
+def _summaries(heading: str, request: Request) -> list[str]:
+    """Each `builds` entry (a pipeline's build, a hook's check) with its status and summary, under `heading`."""
+    if not request.builds:
+        return []
+    parts = [f"<h2>{heading}</h2><ul>"]
+    for build in request.builds:
+        summary = f": {escape(build.summary)}" if build.summary else ""
+        parts.append(f"<li>{_link(build.url, escape(build.action))} {escape(build.status)}{summary}</li>")
+    return [*parts, "</ul>"]
+
+
+def _notes(heading: str, label: str, request: Request) -> list[str]:
+    """The request's note (CustomData, or why a person is asked) and its link, under `heading`."""
+    if not (request.custom_data or request.external_link):
+        return []
+    parts = [f"<h2>{heading}</h2>"]
+    if request.custom_data:
+        parts.append(f'<p class="note">{escape(request.custom_data)}</p>')
+    if request.external_link:
+        parts.append(f"<p>{label}: {_link(request.external_link, escape(request.external_link))}</p>")
     return parts
 
 

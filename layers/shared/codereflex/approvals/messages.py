@@ -147,26 +147,24 @@ def _changes(request: Request) -> list[str]:
         if revision.url:
             lines.append(f"    {revision.url}")
     if request.builds:
-        lines += ["", "Builds of this execution:"]
-        for build in request.builds:
-            detail = f" ({_clean(build.summary)[:200]})" if build.summary else ""
-            lines.append(f"  - {build.action}: {build.status}{detail}")
-            if build.url:
-                lines.append(f"    {build.url}")
+        lines += ["", "Builds of this execution:", *_summaries(request)]
     return [*lines, ""]
 
 
 def _checks(request: Request) -> list[str]:
     """A deployment hook's checks: each one's status and reason (one `builds` entry per check)."""
-    lines = ["Checks of this hook:"]
-    if not request.builds:
-        lines.append("  (the hook named no checks)")
-    for check in request.builds:
-        detail = f" ({_clean(check.summary)[:200]})" if check.summary else ""
-        lines.append(f"  - {check.action}: {check.status}{detail}")
-        if check.url:
-            lines.append(f"    {check.url}")
-    return [*lines, ""]
+    return ["Checks of this hook:", *(_summaries(request) or ["  (the hook named no checks)"]), ""]
+
+
+def _summaries(request: Request) -> list[str]:
+    """Each `builds` entry (a pipeline's build, a hook's check): its status, its summary, its link."""
+    lines = []
+    for build in request.builds:
+        detail = f" ({_clean(build.summary)[:200]})" if build.summary else ""
+        lines.append(f"  - {build.action}: {build.status}{detail}")
+        if build.url:
+            lines.append(f"    {build.url}")
+    return lines
 
 
 def _answers(request: Request) -> list[str]:
