@@ -283,7 +283,7 @@ def decided_by(
     asked = ", ".join(verdict.asks)
     said = f": {' '.join(reason.split())}" if reason.strip() else ""
     why = f"inconclusive check{'s' * (len(verdict.asks) > 1)} {asked} {status.lower()} by {', '.join(by)}{said}"
-    evidence = next((c.reason for c in verdict.checks if c.name == verdict.asks[0]), "")
+    evidence = _evidence(verdict)
     why = f"{why} (evidence: {evidence})" if evidence else why
     return HookVerdict(
         "Succeeded" if status == "Approved" else "Failed",
@@ -298,10 +298,14 @@ def decided_by(
 def unanswered(verdict: HookVerdict, why: str) -> HookVerdict:
     """Failed: the people asked about `verdict` did not approve (`why`: nobody in time, or a decision that
     does not count); the checks stay in the report, the reason names the inconclusive check's evidence."""
-    asked = next((c for c in verdict.checks if verdict.asks and c.name == verdict.asks[0]), None)
-    evidence = asked.reason if asked is not None else verdict.reason
+    evidence = _evidence(verdict) or verdict.reason
     deciding = verdict.asks[0] if verdict.asks else verdict.deciding_check
     return HookVerdict("Failed", _bounded(f"{evidence}; {why}"), deciding, verdict.checks, verdict.warnings)
+
+
+def _evidence(verdict: HookVerdict) -> str:
+    """The reason of the first check a person was asked about (what they decide on), or ""."""
+    return next((c.reason for c in verdict.checks if verdict.asks and c.name == verdict.asks[0]), "")
 
 
 def failed(reason: str) -> HookVerdict:
