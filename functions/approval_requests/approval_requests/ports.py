@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any, NamedTuple, Protocol
 
 from codereflex.approvals.links import LinkSigner
+from codereflex.approvals.mailing import Publisher
 from codereflex.approvals.model import ActionDetails, ActionRef, BuildSummary, Ended, Request, Revision, Status
 from codereflex.ports import Once
 
@@ -53,10 +54,6 @@ class Store(Protocol):
     def mark_closed_out(self, ref: ActionRef) -> bool: ...
     def unreported(self, older_than: datetime) -> Iterator[Request]: ...
     def open_requests(self) -> Iterator[Request]: ...
-
-
-class Publisher(Protocol):
-    def publish(self, subject: str, body: str, attributes: Mapping[str, str]) -> str: ...
 
 
 class Ports(NamedTuple):

@@ -14,16 +14,13 @@ from typing import Literal, Protocol
 from codereflex.approvals.links import Link, LinkSigner, link_url
 from codereflex.approvals.messages import closeout_email, reminder_email, request_email
 from codereflex.approvals.model import Request
+from codereflex.ports import Once
 
 Kind = Literal["request", "reminder", "closeout"]
 
 
 class Publisher(Protocol):
     def publish(self, subject: str, body: str, attributes: Mapping[str, str]) -> str: ...
-
-
-class Once(Protocol):
-    def run_once(self, key: str, action: Callable[[], str]) -> tuple[str, bool]: ...
 
 
 class Mailer:
