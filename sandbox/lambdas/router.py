@@ -363,10 +363,13 @@ class Router:
         spec = self._deployed(logical_id)
         env = self._environment(spec, "init", env_overrides)
         with _PROCESS_LOCK, _environment(env):
-            self._initialised(spec, {k: v for k, v in env.items() if k != "AWS_LAMBDA_LOG_STREAM_NAME"})
+            self._initialised(spec, env)
         return sys.modules[spec.handler.replace("/", ".").rpartition(".")[0]]
 
-    def _initialised(self, spec: FunctionSpec, configuration: dict[str, str]) -> Handler:
+    def _initialised(self, spec: FunctionSpec, env: Mapping[str, str]) -> Handler:
+        """The handler, imported afresh when the function's configuration (its environment, but for the
+        log stream each invocation names) changed since the last import."""
+        configuration = {k: v for k, v in env.items() if k != "AWS_LAMBDA_LOG_STREAM_NAME"}
         if self._configured.get(spec.logical_id, configuration) != configuration:
             self._forget(spec)  # a changed configuration: a new execution environment
         self._configured[spec.logical_id] = configuration
@@ -426,10 +429,9 @@ class Router:
         result: Any = None
         error: Exception | None = None
         started = time.monotonic()
-        configuration = {k: v for k, v in env.items() if k != "AWS_LAMBDA_LOG_STREAM_NAME"}
         with _PROCESS_LOCK, _environment(env):
             try:
-                handler = self._initialised(spec, configuration)
+                handler = self._initialised(spec, env)
                 # The clock starts after the import: Lambda's init phase has its own time limit.
                 started = time.monotonic()
                 context = SandboxLambdaContext(
