@@ -110,8 +110,24 @@ def page_text(html: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", body)).strip()
 
 
-def mails(sandbox: Sandbox, address: str, kind: str) -> list[Any]:
-    return [mail for mail in sandbox.mailbox(address) if mail.attributes.get("kind") == kind]
+def mails(sandbox: Sandbox, address: str, kind: str, since: int = 0) -> list[Any]:
+    """The mail of `kind` that `address` received, from the `since`-th message of their mailbox on."""
+    return [mail for mail in sandbox.mailbox(address)[since:] if mail.attributes.get("kind") == kind]
+
+
+def link_pattern(sandbox: Sandbox) -> str:
+    """An approval link to the sandbox's page, as a regular expression."""
+    if sandbox.approval_page_url is None:
+        raise DemoFailure("the sandbox serves no approval page")
+    return re.escape(sandbox.approval_page_url.rstrip("/")) + r"/a/[A-Za-z0-9_.-]+"
+
+
+def approval_link(sandbox: Sandbox, mail: Any, address: str) -> str:
+    """The approval link in `address`'s `mail`."""
+    found = re.search(link_pattern(sandbox), mail.message)
+    if found is None:
+        raise DemoFailure(f"no link in {address}'s email")
+    return found.group(0)
 
 
 def show_mail(mail: Any, address: str) -> None:

@@ -17,7 +17,19 @@ from sandbox.aws.deployments import Deployer, Outcome, SimulatedClock, router_in
 from sandbox.aws.hooktime import simulated_hooks
 from sandbox.aws.moto_ext import codedeploy, elbv2
 from sandbox.aws.services import Behaviour, tail
-from sandbox.demo.demo_kit import Connection, DemoFailure, Page, expect, page_text, say, show_mail, title
+from sandbox.demo.demo_kit import (
+    Connection,
+    DemoFailure,
+    Page,
+    approval_link,
+    expect,
+    link_pattern,
+    mails,
+    page_text,
+    say,
+    show_mail,
+    title,
+)
 from sandbox.local import Notice, Sandbox
 
 ALARM = "orders-errors"
@@ -317,7 +329,7 @@ def _person_decides(sandbox: Sandbox, bucket: str, scratch: Path) -> None:
     def between_runs() -> None:
         # Runs inside the deployer's hook delivery, which takes any exception for a function error.
         try:
-            _alice_approves(sandbox, deployment_id, _new_mails(sandbox, ALICE, "request", seen))
+            _alice_approves(sandbox, deployment_id, mails(sandbox, ALICE, "request", since=seen[ALICE]))
         except DemoFailure as failure:
             broken.append(failure)
 
@@ -348,7 +360,7 @@ def _person_decides(sandbox: Sandbox, bucket: str, scratch: Path) -> None:
     expect(outcome.status == "Succeeded", "the deployment a person approved Succeeded")
     alias = sandbox.client("lambda").get_alias(FunctionName=stage.name, Name=stage.alias)
     expect(alias["FunctionVersion"] == "2", f"alias {stage.alias} now points at version 2")
-    closing = _new_mails(sandbox, BOB, "closeout", seen)
+    closing = mails(sandbox, BOB, "closeout", since=seen[BOB])
     expect(len(closing) == 1, f"{BOB} received one close-out email")
     show_mail(closing[0], BOB)
     expect(ALICE in closing[0].message, "it says who decided")
@@ -361,29 +373,18 @@ def _person_decides(sandbox: Sandbox, bucket: str, scratch: Path) -> None:
     )
 
 
-def _new_mails(sandbox: Sandbox, address: str, kind: str, seen: dict[str, int]) -> list[Any]:
-    """The mail of `kind` that `address` received since `seen` was counted."""
-    return [mail for mail in sandbox.mailbox(address)[seen[address] :] if mail.attributes.get("kind") == kind]
-
-
 def _alice_approves(sandbox: Sandbox, deployment_id: str, requested: list[Any]) -> None:
     """What Alice does while the hook waits: reads her email, opens her link, approves with a reason."""
     say("   ... the hook is waiting; meanwhile Alice reads her email:")
     expect(len(requested) == 1, f"{ALICE} received exactly one request email for the deployment")
-    page_url = sandbox.approval_page_url
-    if page_url is None:
-        raise DemoFailure("the sandbox serves no approval page")
-    pattern = re.escape(page_url.rstrip("/")) + r"/a/[A-Za-z0-9_.-]+"
+    pattern = link_pattern(sandbox)
     say(f"   +--- email to {ALICE} " + "-" * max(0, 58 - len(ALICE)))
     say(f"   | Subject: {requested[0].subject}")
     for line in requested[0].message.splitlines():
         if re.search(pattern, line):
             say(f"   | {line}".rstrip())
     say("   +" + "-" * 76)
-    found = re.search(pattern, requested[0].message)
-    if found is None:
-        raise DemoFailure(f"no link in {ALICE}'s email")
-    link = found.group(0)
+    link = approval_link(sandbox, requested[0], ALICE)
     expect(codedeploy.hook_reports(deployment_id) == [], "CodeDeploy has heard nothing yet: the hook waits")
     page = Page()
     status, html = page.request("GET", link)
