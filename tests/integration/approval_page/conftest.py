@@ -9,7 +9,6 @@ over real HTTP on 127.0.0.1 by the sandbox's function URL.
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,6 +29,8 @@ from sandbox.aws.moto_ext import codepipeline as cp
 from sandbox.aws.pipelines import approval_pipeline
 from sandbox.demo.demo_kit import commit
 from sandbox.local import Sandbox
+
+from .web import links_in
 
 PIPELINE, STAGE, ACTION = "payments", "Prod", "Approve"
 APPLICATION, GROUP, HOOK = "payments-api", "payments-prod", "BeforeAllowTraffic"
@@ -183,11 +184,9 @@ class Mailed:
         """The approval link in `approver`'s email (the one message their filtered subscription received)."""
         mails = [mail for mail in self.sandbox.mailbox(approver) if mail.attributes.get("kind") == "request"]
         assert len(mails) == 1, [mail.subject for mail in mails]
-        page = self.sandbox.approval_page_url
-        assert page is not None
-        found = re.search(re.escape(page.rstrip("/")) + r"/a/[A-Za-z0-9_.-]+", mails[0].message)
+        found = links_in(self.sandbox.approval_page_url, mails[0].message)
         assert found, mails[0].message
-        return found.group(0)
+        return found[0]
 
     def state(self) -> dict[str, Any]:
         state = self.sandbox.client("codepipeline").get_pipeline_state(name=self.ref.pipeline)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -36,3 +37,9 @@ def http(method: str, url: str, form: dict[str, str] | None = None) -> Response:
 
 def form_token(body: str) -> str:
     return body.split('name="form" value="', 1)[1].split('"', 1)[0]
+
+
+def links_in(page_url: str | None, message: str) -> list[str]:
+    """The approval links to the page at `page_url` in an email's text."""
+    assert page_url is not None, "the sandbox serves no approval page"
+    return re.findall(re.escape(page_url.rstrip("/")) + r"/a/[A-Za-z0-9_.-]+", message)

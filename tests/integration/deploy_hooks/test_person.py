@@ -9,7 +9,6 @@ hand-over the function makes to itself), as one would while it waits.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,7 +18,7 @@ from sandbox.aws.bluegreen import LambdaStage
 from sandbox.aws.deployments import SimulatedClock
 from sandbox.aws.hooktime import simulated_hooks
 from sandbox.local import Sandbox
-from tests.integration.approval_page.web import form_token, http
+from tests.integration.approval_page.web import form_token, http, links_in
 
 from .conftest import Hooks, lambda_stage
 from .test_lambda import blue, broken, green
@@ -67,9 +66,7 @@ class People:
 
     def links(self, address: str) -> list[str]:
         page = self.sandbox.approval_page_url
-        assert page is not None
-        pattern = re.escape(page.rstrip("/")) + r"/a/[A-Za-z0-9_.-]+"
-        return [found for m in self.mails(address, "request") for found in re.findall(pattern, m.message)]
+        return [found for m in self.mails(address, "request") for found in links_in(page, m.message)]
 
     def link(self, address: str) -> str:
         (only,) = self.links(address)
